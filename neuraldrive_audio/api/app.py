@@ -1,0 +1,69 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from neuraldrive_audio import __version__
+from neuraldrive_audio.api.errors import install_error_handlers
+from neuraldrive_audio.api.routers import models, system, transcriptions
+from neuraldrive_audio.api.upload_limit import BodySizeLimit
+from neuraldrive_audio.config import Settings, get_settings
+from neuraldrive_audio.queue.client import JobQueue
+from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.storage.model_store import ModelStore
+
+log = logging.getLogger(__name__)
+
+JOBS_PATH = "/v1/audio/jobs"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. Redis is connected in the lifespan, so creating the app is cheap."""
+    settings = settings or get_settings()
+    api_key = settings.resolve_api_key()
+    if not api_key:
+        raise RuntimeError(
+            "no API key: set NEURALDRIVE_API_KEY or create "
+            f"{settings.api_key_file} (serve generates one for you)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.redis_url:
+            raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
+        redis = await connect(settings.redis_url)
+        app.state.queue = JobQueue(
+            redis,
+            max_depth=settings.max_queue_depth,
+            event_ttl_s=settings.event_ttl_s,
+            job_ttl_s=settings.event_ttl_s,
+        )
+        log.info("API ready", extra={"redis": settings.redis_url})
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(title="neuraldrive-audio", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.api_key = api_key
+    app.state.catalog = ModelCatalog(ModelStore(settings.resolved_models_dir))
+    install_error_handlers(app)
+
+    def upload_limit(path: str) -> int:
+        if path.startswith(JOBS_PATH):
+            return settings.max_job_upload_bytes
+        return settings.max_upload_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=upload_limit)
+    app.include_router(system.health_router)
+    app.include_router(system.status_router)
+    app.include_router(models.router)
+    app.include_router(transcriptions.router)
+    return app

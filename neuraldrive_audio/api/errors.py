@@ -1,0 +1,104 @@
+"""Every error leaves the API in OpenAI's envelope: {"error": {message, type, param, code}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error answered in the OpenAI envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type or ("server_error" if status >= 500 else "invalid_request_error")
+        self.headers = headers
+
+    def response(self) -> JSONResponse:
+        """The JSON response for this error."""
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def model_not_found(model: str, param: str = "model") -> APIError:
+    """The 404 OpenAI answers for an unknown model."""
+    return APIError(
+        404, f"The model '{model}' does not exist.", code="model_not_found", param=param
+    )
+
+
+def _validation_param(error: dict[str, Any]) -> str | None:
+    # loc is e.g. ("body", "temperature"); the last string part names the field.
+    names = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    return names[-1] if names else None
+
+
+def _validation_message(error: dict[str, Any], param: str | None) -> str:
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "missing":
+        return f"Missing required parameter: '{param}'."
+    if error.get("type") == "json_invalid":
+        return "The request body is not valid JSON."
+    return f"Invalid value for '{param}': {message}." if param else f"{message}."
+
+
+async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return exc.response()
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    param = _validation_param(first)
+    code = "missing_required_parameter" if first.get("type") == "missing" else "invalid_value"
+    return APIError(400, _validation_message(first, param), code=code, param=param).response()
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, APIError):
+        # FastAPI wraps errors raised while parsing a form (e.g. our 413) in a plain 400.
+        return exc.__cause__.response()
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    return APIError(exc.status_code, str(exc.detail), code=code, headers=exc.headers).response()
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", request.url.path)
+    return APIError(500, "The server had an error processing the request.").response()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every kind of failure through the OpenAI envelope."""
+    app.add_exception_handler(APIError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,50 @@
+"""GET /v1/models and /v1/models/{id} (OpenAI contract; ids may contain '/')."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter
+
+from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
+from neuraldrive_audio.api.errors import model_not_found
+from neuraldrive_audio.api.model_names import ASR_ALIASES, TTS_ALIASES, alias_target
+from neuraldrive_audio.storage.manifest import ModelManifest
+
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[ApiKeyRequired])
+
+OWNER = "neuraldrive"
+
+
+def _model_object(model_id: str, manifest: ModelManifest) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": int(manifest.installed_at.timestamp()),
+        "owned_by": OWNER,
+    }
+
+
+@router.get("")
+async def list_models(catalog: CatalogDep, settings: SettingsDep) -> dict[str, Any]:
+    """Installed models, then the OpenAI aliases whose target is installed."""
+    data = [_model_object(m.id, m) for m in catalog.all()]
+    for alias in (*ASR_ALIASES, *TTS_ALIASES):
+        target = catalog.find(alias_target(alias, settings) or "")
+        if target is not None:
+            data.append(_model_object(alias, target))
+    return {"object": "list", "data": data}
+
+
+@router.get("/{model_id:path}")
+async def retrieve_model(
+    model_id: str, catalog: CatalogDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """One model; the id may arrive with '/' percent-encoded."""
+    model_id = unquote(model_id)
+    manifest = catalog.find(alias_target(model_id, settings) or model_id)
+    if manifest is None:
+        raise model_not_found(model_id)
+    return _model_object(model_id, manifest)

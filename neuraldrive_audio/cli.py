@@ -1,0 +1,102 @@
+"""The ``neuraldrive-audio`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.logs import setup_logging
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.serve import serve
+
+    settings = get_settings().model_copy(update={"host": args.host, "port": args.port})
+    serve(settings, workers=args.workers, demo=args.demo)
+
+
+def _cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from neuraldrive_audio.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def _cmd_worker(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.workers.main import run_worker
+
+    settings = get_settings()
+    if args.device:
+        device = f"cuda:{args.device}" if args.device.isdigit() else args.device
+        settings = settings.model_copy(update={"worker_device": device})
+    asyncio.run(run_worker(settings))
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from neuraldrive_audio import model_commands
+
+    model_commands.run(args, get_settings())
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.remote import ServiceClient, transcribe
+
+    client = ServiceClient(get_settings(), args.url)
+    transcribe(client, Path(args.file), args.model, args.format)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuraldrive-audio", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    settings = get_settings()
+
+    serve = sub.add_parser("serve", help="run the API, workers and an embedded queue")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes to start")
+    serve.add_argument("--demo", action="store_true", help="register the demo models")
+    serve.set_defaults(run=_cmd_serve)
+
+    sub.add_parser("api", help="run the API only (systemd)").set_defaults(run=_cmd_api)
+
+    worker = sub.add_parser("worker", help="run one worker (systemd)")
+    worker.add_argument("--device", help="cpu, cuda:N, or N for cuda:N")
+    worker.set_defaults(run=_cmd_worker)
+
+    models = sub.add_parser("models", help="manage the model store")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    models_sub.add_parser("list", help="list installed models")
+    imp = models_sub.add_parser("import", help="register a model directory")
+    imp.add_argument("path")
+    imp.add_argument("--id", help="model id (default: the directory name)")
+    imp.add_argument("--engine", choices=["whisper", "kokoro", "piper"], help="default: detect")
+    models.set_defaults(run=_cmd_models)
+
+    tr = sub.add_parser("transcribe", help="transcribe a file with a running service")
+    tr.add_argument("file")
+    tr.add_argument("--model", default="whisper-1")
+    tr.add_argument(
+        "--format", default="text", choices=["json", "text", "srt", "vtt", "verbose_json"]
+    )
+    tr.add_argument("--url", help="service base URL (default: from config)")
+    tr.set_defaults(run=_cmd_transcribe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = _parser().parse_args(argv)
+    setup_logging()
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The one configuration object. Every field can be set as ``NEURALDRIVE_AUDIO_<FIELD>``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+DEFAULT_VOICE_ALIASES = {
+    # OpenAI voice names -> voices of the demo Kokoro model. Override per install.
+    "alloy": "jf_alpha",
+    "ash": "jm_kumo",
+    "ballad": "jf_nezumi",
+    "coral": "jf_gongitsune",
+    "echo": "jm_kumo",
+    "fable": "jf_tebukuro",
+    "nova": "jf_alpha",
+    "onyx": "jm_kumo",
+    "sage": "jf_nezumi",
+    "shimmer": "jf_tebukuro",
+    "verse": "jf_gongitsune",
+}
+
+
+class Settings(BaseSettings):
+    """Service configuration, read once from the environment (prefix ``NEURALDRIVE_AUDIO_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEURALDRIVE_AUDIO_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("neuraldrive-audio"))
+    )
+    """Where jobs, the embedded Redis socket and (by default) models live."""
+
+    models_dir: Path | None = None
+    """Model store root; default ``<data_dir>/models`` (appliance: /var/lib/neuraldrive/models/audio)."""
+
+    redis_url: str | None = None
+    """Queue Redis (``redis://`` or ``unix://``). Unset: ``serve`` starts an embedded one."""
+
+    api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NEURALDRIVE_API_KEY", "NEURALDRIVE_AUDIO_API_KEY"),
+    )
+    """Bearer key clients must send: ``NEURALDRIVE_API_KEY`` first, then ``api_key_file``."""
+
+    api_key_file: Path = Path("/etc/neuraldrive/api.key")
+    """File holding the Bearer key when no key is given in the environment."""
+
+    host: str = "127.0.0.1"
+    """Address the API binds to (the gateway is the public face)."""
+
+    port: int = 8001
+    """Port the API binds to."""
+
+    max_upload_bytes: int = 25 * MIB
+    """Largest upload accepted by the synchronous endpoints (OpenAI's own limit is 25 MB)."""
+
+    max_job_upload_bytes: int = 2 * GIB
+    """Largest upload accepted by the asynchronous job endpoint."""
+
+    sync_timeout_s: float = 600.0
+    """How long a synchronous request waits for its job before giving up with a 503."""
+
+    max_queue_depth: int = 100
+    """Queued jobs above which new requests get 429 with Retry-After."""
+
+    default_asr_model: str = "Systran/faster-whisper-tiny.en"
+    """Model used for the OpenAI alias ``whisper-1``."""
+
+    default_tts_model: str = "kokoro-82m"
+    """Model used for the OpenAI aliases ``tts-1``, ``tts-1-hd`` and ``gpt-4o-mini-tts``."""
+
+    voice_aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VOICE_ALIASES))
+    """OpenAI voice names mapped to voices of the default TTS model (JSON in the environment)."""
+
+    worker_device: str = "cpu"
+    """Device of a worker: ``cpu`` or ``cuda:N``."""
+
+    worker_memory_budget_bytes: int = 0
+    """Memory a worker may fill with models (VRAM on a GPU, RAM on CPU); 0 = use the fraction."""
+
+    worker_memory_budget_fraction: float = 0.5
+    """Share of the device's total memory used as the budget when no absolute one is set."""
+
+    model_idle_ttl_s: float = 1800.0
+    """Unpinned models idle longer than this are unloaded."""
+
+    worker_max_jobs: int = 1
+    """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
+
+    worker_poll_delay_s: float = 0.01
+    """How often an idle worker looks for work; arq's default of 0.5 s adds ~0.5 s to every job."""
+
+    worker_heartbeat_s: float = 1.0
+    """Interval between worker heartbeats."""
+
+    worker_heartbeat_ttl_s: float = 4.0
+    """A worker whose heartbeat is older than this is treated as dead."""
+
+    job_max_tries: int = 3
+    """Attempts per job before it fails (a killed worker's job is retried elsewhere)."""
+
+    job_timeout_s: float = 900.0
+    """Longest a single job may run on a worker."""
+
+    whisper_compute_type: str = "int8"
+    """CTranslate2 compute type for faster-whisper on CPU (``float16`` is used on CUDA)."""
+
+    whisper_beam_size: int = 5
+    """Beam size for transcription; OpenAI-compatible quality at 5."""
+
+    cpu_threads: int = 0
+    """Inference threads per worker (0 = library default)."""
+
+    event_ttl_s: int = 3600
+    """How long a job's event stream and upload stay in Redis after it was written."""
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        """The model store root."""
+        return self.models_dir or self.data_dir / "models"
+
+    def resolve_api_key(self) -> str | None:
+        """The configured key: environment first, then the key file; None when neither exists."""
+        if self.api_key:
+            return self.api_key.strip()
+        for path in (self.api_key_file, self.data_dir / "api.key"):
+            try:
+                key = path.read_text().strip()
+            except OSError:
+                continue
+            if key:
+                return key
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return Settings()

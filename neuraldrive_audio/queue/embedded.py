@@ -1,0 +1,85 @@
+"""The queue ``serve`` starts when no Redis URL is configured.
+
+A private ``redis-server`` child on a unix socket in the data dir when the binary is on
+PATH; otherwise fakeredis speaking the Redis protocol on a loopback port, so worker
+processes can still connect.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EmbeddedQueue:
+    """A running embedded Redis and how to reach and stop it."""
+
+    url: str
+    description: str
+    _process: subprocess.Popen[bytes] | None = None
+    _server: Any = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        if self._server is not None:
+            self._server.shutdown()
+
+
+def _wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with code {process.returncode}")
+        if path.exists():
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"redis-server did not create {path} within {timeout_s} s")
+
+
+def _start_redis_server(binary: str, run_dir: Path) -> EmbeddedQueue:
+    sock = run_dir / "redis.sock"
+    sock.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+         "--save", "", "--appendonly", "no", "--dir", str(run_dir), "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_for_socket(sock, process, timeout_s=10)
+    return EmbeddedQueue(f"unix://{sock}", f"embedded redis-server ({sock})", _process=process)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_fakeredis() -> EmbeddedQueue:
+    from fakeredis import TcpFakeServer
+
+    port = _free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()
+    return EmbeddedQueue(
+        f"redis://127.0.0.1:{port}", f"in-process fakeredis on 127.0.0.1:{port}", _server=server
+    )
+
+
+def start_embedded_queue(run_dir: Path) -> EmbeddedQueue:
+    """Start the best embedded queue available."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    binary = shutil.which("redis-server")
+    if binary:
+        return _start_redis_server(binary, run_dir)
+    return _start_fakeredis()

@@ -1,0 +1,32 @@
+"""Every Redis key and channel name the service uses, in one place."""
+
+from __future__ import annotations
+
+PREFIX = "nda:"
+
+ARQ_QUEUE = f"{PREFIX}queue"
+"""The arq sorted set all jobs go through (priorities are encoded in the score)."""
+
+TRANSCRIBE_FUNCTION = "transcribe"
+"""arq function name of transcription and translation jobs."""
+
+SPEECH_FUNCTION = "synthesize"
+"""arq function name of speech synthesis jobs."""
+
+WORKERS = f"{PREFIX}workers"
+"""Set of worker ids that have announced themselves; pruned when their heartbeat expires."""
+
+
+def events(job_id: str) -> str:
+    """Stream of a job's events (started, progress, segment, audio, done, error)."""
+    return f"{PREFIX}events:{job_id}"
+
+
+def upload(job_id: str) -> str:
+    """Bytes of a small upload handed to the worker through Redis."""
+    return f"{PREFIX}upload:{job_id}"
+
+
+def worker_heartbeat(worker_id: str) -> str:
+    """JSON heartbeat of one worker, expiring when the worker stops refreshing it."""
+    return f"{PREFIX}worker:{worker_id}"

@@ -1,0 +1,103 @@
+"""Job payloads and results. They cross Redis as JSON, never pickle (a pickle is code)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class TranscriptionTask(StrEnum):
+    """What whisper does with the audio."""
+
+    TRANSCRIBE = "transcribe"
+    TRANSLATE = "translate"
+
+
+class SpeechFormat(StrEnum):
+    """Audio formats of /v1/audio/speech."""
+
+    MP3 = "mp3"
+    OPUS = "opus"
+    AAC = "aac"
+    FLAC = "flac"
+    WAV = "wav"
+    PCM = "pcm"
+
+
+class TranscriptionJob(BaseModel):
+    """Transcribe or translate one uploaded file."""
+
+    job_id: str
+    task: TranscriptionTask = TranscriptionTask.TRANSCRIBE
+    model_id: str
+    upload_key: str = Field(description="Redis key holding the uploaded bytes.")
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float = 0.0
+    word_timestamps: bool = False
+
+
+class SpeechJob(BaseModel):
+    """Synthesize text sentence by sentence, streaming encoded audio back."""
+
+    job_id: str
+    model_id: str
+    input: str
+    voice: str
+    response_format: SpeechFormat = SpeechFormat.MP3
+    speed: float = 1.0
+
+
+class TranscriptWord(BaseModel):
+    """One word with its time span in seconds."""
+
+    word: str
+    start: float
+    end: float
+
+
+class TranscriptSegment(BaseModel):
+    """One whisper segment, shaped like OpenAI's verbose_json segment."""
+
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: list[TranscriptWord] | None = None
+
+
+class Transcript(BaseModel):
+    """The full result of a transcription job."""
+
+    task: TranscriptionTask
+    language: str = Field(description="ISO code as detected or given, e.g. 'en'.")
+    duration: float
+    text: str
+    segments: list[TranscriptSegment]
+
+
+class SpeechSummary(BaseModel):
+    """What a finished speech job reports besides its audio."""
+
+    sample_rate: int
+    samples: int
+    sentences: int
+    input_characters: int
+
+
+class JobError(BaseModel):
+    """A failure a worker reports, mapped by the API to an OpenAI error."""
+
+    status: int = Field(description="HTTP status the API should answer with.")
+    code: str
+    message: str
+    param: str | None = None
+    type: Literal["invalid_request_error", "server_error"] = "invalid_request_error"

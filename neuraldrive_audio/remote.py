@@ -1,0 +1,71 @@
+"""CLI commands that are clients of a running service (transcribe, speak, jobs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from neuraldrive_audio.config import Settings
+
+
+class ServiceClient:
+    """A thin HTTP client for our own API, with the key and base URL from config."""
+
+    def __init__(self, settings: Settings, base_url: str | None = None) -> None:
+        base = base_url or f"http://{settings.host}:{settings.port}"
+        key = settings.resolve_api_key() or ""
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=None
+        )
+
+    def fail_on_error(self, response: httpx.Response) -> None:
+        """Exit with the server's error message on a non-2xx answer."""
+        if response.is_success:
+            return
+        response.read()
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        sys.exit(f"error {response.status_code}: {message}")
+
+
+def transcribe(client: ServiceClient, file: Path, model: str, response_format: str) -> None:
+    """Transcribe a file, showing segments on stderr as they are recognised."""
+    started = time.monotonic()
+    with file.open("rb") as handle:
+        files = {"file": (file.name, handle)}
+        data = {"model": model, "response_format": response_format}
+        if response_format in ("json", "text"):
+            data["stream"] = "true"
+        with client.http.stream(
+            "POST", "/v1/audio/transcriptions", files=files, data=data
+        ) as response:
+            client.fail_on_error(response)
+            if data.get("stream") != "true":
+                sys.stdout.write(response.read().decode())
+                return
+            text = _print_stream(response, started)
+    if response_format == "json":
+        print(json.dumps({"text": text}))
+    else:
+        print(text)
+
+
+def _print_stream(response: httpx.Response, started: float) -> str:
+    text = ""
+    for line in response.iter_lines():
+        if not line.startswith("data: "):
+            continue
+        event = json.loads(line[6:])
+        if event["type"] == "transcript.text.delta":
+            print(f"[{time.monotonic() - started:6.1f}s]{event['delta']}", file=sys.stderr)
+        elif event["type"] == "transcript.text.done":
+            text = event["text"]
+        elif event["type"] == "error":
+            sys.exit(f"error: {event['error']['message']}")
+    return text

@@ -1,0 +1,79 @@
+"""``neuraldrive-audio serve``: API, N workers and (if needed) an embedded Redis in one command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+
+import uvicorn
+
+from neuraldrive_audio.api.app import create_app
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.embedded import EmbeddedQueue, start_embedded_queue
+from neuraldrive_audio.storage.demo_models import register_demo_models
+from neuraldrive_audio.storage.model_store import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+def ensure_api_key(settings: Settings) -> str:
+    """The configured key, or a new one saved in the data dir (printed once)."""
+    key = settings.resolve_api_key()
+    if key:
+        return key
+    key = "nda-" + secrets.token_urlsafe(24)
+    path = settings.data_dir / "api.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    print(f"Generated an API key (saved in {path}):\n\n    {key}\n", file=sys.stderr, flush=True)
+    return key
+
+
+def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
+    return [subprocess.Popen(command, env=env) for _ in range(count)]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def serve(settings: Settings, workers: int, demo: bool) -> None:
+    """Run everything until Ctrl-C."""
+    key = ensure_api_key(settings)
+    if demo:
+        installed = register_demo_models(ModelStore(settings.resolved_models_dir))
+        if installed:
+            print(f"Registered demo models: {', '.join(installed)}", file=sys.stderr)
+    embedded: EmbeddedQueue | None = None
+    if settings.redis_url:
+        print(f"Queue: Redis at {settings.redis_url}", file=sys.stderr)
+    else:
+        embedded = start_embedded_queue(settings.data_dir / "run")
+        print(f"Queue: {embedded.description}", file=sys.stderr)
+        settings = settings.model_copy(update={"redis_url": embedded.url})
+    env = {
+        **os.environ,
+        "NEURALDRIVE_AUDIO_REDIS_URL": settings.redis_url or "",
+        "NEURALDRIVE_AUDIO_DATA_DIR": str(settings.data_dir),
+        "NEURALDRIVE_AUDIO_MODELS_DIR": str(settings.resolved_models_dir),
+    }
+    processes = _start_workers(workers, env)
+    settings = settings.model_copy(update={"api_key": key})
+    print(f"API: http://{settings.host}:{settings.port}  workers: {workers}", file=sys.stderr)
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    finally:
+        _stop(processes)
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,99 @@
+"""The model store: ``<models_dir>/<engine>/<model-id>/`` with a ``manifest.json`` each."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
+
+GENERATION_FILE = ".generation"
+
+
+class ModelNotInstalledError(LookupError):
+    """No model with that id is in the store."""
+
+
+def directory_size(path: Path) -> int:
+    """Bytes of all regular files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class ModelStore:
+    """Reads and writes the on-disk model store. Cheap to create; it holds no state."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def model_dir(self, engine: EngineKind, model_id: str) -> Path:
+        """Directory of a model; ids may contain ``/`` and become nested directories."""
+        if model_id.startswith("/") or ".." in model_id.split("/"):
+            raise ValueError(f"invalid model id: {model_id!r}")
+        return self.root / engine.value / model_id
+
+    def generation(self) -> int:
+        """Changes whenever a model is installed or removed (readers cache against it)."""
+        try:
+            return (self.root / GENERATION_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def _bump_generation(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / GENERATION_FILE).touch()
+
+    def list(self) -> list[ModelManifest]:
+        """Every installed model, sorted by id."""
+        manifests = [
+            ModelManifest.model_validate_json(path.read_text())
+            for path in self.root.glob(f"*/**/{MANIFEST_NAME}")
+        ]
+        return sorted(manifests, key=lambda m: m.id)
+
+    def get(self, model_id: str) -> ModelManifest:
+        """The manifest of ``model_id``, or ModelNotInstalledError."""
+        for engine in EngineKind:
+            try:
+                path = self.model_dir(engine, model_id) / MANIFEST_NAME
+            except ValueError:
+                break
+            if path.is_file():
+                return ModelManifest.model_validate_json(path.read_text())
+        raise ModelNotInstalledError(model_id)
+
+    def path_of(self, manifest: ModelManifest) -> Path:
+        """Directory holding the files of an installed model."""
+        return self.model_dir(manifest.engine, manifest.id)
+
+    def install(self, source_files: dict[str, Path], manifest: ModelManifest) -> ModelManifest:
+        """Copy files into the store atomically (temp dir, then rename) and write the manifest.
+
+        ``source_files`` maps the name inside the model directory to the file to copy.
+        """
+        target = self.model_dir(manifest.engine, manifest.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            for name, src in source_files.items():
+                dest = staging / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+            manifest = manifest.model_copy(
+                update={"files": sorted(source_files), "bytes_on_disk": directory_size(staging)}
+            )
+            (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+            self._bump_generation()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return manifest
+
+    def remove(self, model_id: str) -> ModelManifest:
+        """Delete a model's directory; returns its manifest."""
+        manifest = self.get(model_id)
+        shutil.rmtree(self.path_of(manifest))
+        self._bump_generation()
+        return manifest

@@ -1,0 +1,87 @@
+"""The small protocols every engine implements, one module per engine beside this one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
+from neuraldrive_audio.storage.manifest import ModelManifest
+
+FloatAudio = npt.NDArray[np.float32]
+
+
+class JobCancelledError(Exception):
+    """Raised inside an engine when the job's cancel event is set."""
+
+
+class EngineInputError(ValueError):
+    """The request cannot be served by this model (e.g. translate on an English-only model)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Per-request settings for a speech-to-text engine."""
+
+    task: TranscriptionTask
+    language: str | None
+    prompt: str | None
+    temperature: float
+    word_timestamps: bool
+
+
+class Engine(Protocol):
+    """A loaded model. ``close`` releases what it holds."""
+
+    manifest: ModelManifest
+
+    def close(self) -> None:
+        """Free the model's memory."""
+
+
+class SpeechToText(Engine, Protocol):
+    """An engine that turns 16 kHz mono float audio into a transcript."""
+
+    def transcribe(
+        self,
+        audio: FloatAudio,
+        options: TranscribeOptions,
+        on_segment: Callable[[TranscriptSegment], None],
+        cancel: threading.Event,
+    ) -> Transcript:
+        """Run blocking inference; call ``on_segment`` as each segment is final."""
+        ...
+
+
+class TextToSpeech(Engine, Protocol):
+    """An engine that speaks one sentence at a time."""
+
+    sample_rate: int
+
+    @property
+    def voices(self) -> list[str]:
+        """Voice names this model accepts."""
+        ...
+
+    def synthesize(self, sentence: str, voice: str, speed: float) -> FloatAudio:
+        """Blocking synthesis of one sentence to mono float32 at ``sample_rate``.
+
+        Raises EngineInputError for an unknown voice.
+        """
+        ...
+
+
+class EngineLoader(Protocol):
+    """How an engine module builds a loaded model from the store."""
+
+    def __call__(self, manifest: ModelManifest, model_dir: Path, device: str) -> Engine: ...

@@ -1,0 +1,138 @@
+"""faster-whisper (CTranslate2) speech-to-text engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faster_whisper import WhisperModel
+
+from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.queue.payloads import (
+    Transcript,
+    TranscriptionTask,
+    TranscriptSegment,
+    TranscriptWord,
+)
+from neuraldrive_audio.storage.manifest import ModelManifest
+from neuraldrive_audio.workers.audio_decode import duration_s
+from neuraldrive_audio.workers.engines.base import (
+    EngineInputError,
+    FloatAudio,
+    JobCancelledError,
+    TranscribeOptions,
+)
+
+# OpenAI: "If set to 0, the model will use log probability to automatically increase the
+# temperature until certain thresholds are hit" - that is whisper's fallback schedule.
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+class WhisperEngine:
+    """A loaded faster-whisper model."""
+
+    def __init__(self, manifest: ModelManifest, model: WhisperModel, beam_size: int) -> None:
+        self.manifest = manifest
+        self._model = model
+        self._beam_size = beam_size
+
+    @property
+    def multilingual(self) -> bool:
+        """English-only checkpoints (``*.en``) can neither translate nor detect languages."""
+        return bool(self._model.model.is_multilingual)
+
+    def close(self) -> None:
+        """Drop the CTranslate2 model."""
+        del self._model
+
+    def transcribe(
+        self,
+        audio: FloatAudio,
+        options: TranscribeOptions,
+        on_segment: Callable[[TranscriptSegment], None],
+        cancel: threading.Event,
+    ) -> Transcript:
+        """Transcribe or translate; segments are reported as whisper finalises them."""
+        self._check_options(options)
+        temperature = FALLBACK_TEMPERATURES if options.temperature == 0 else options.temperature
+        segments, info = self._model.transcribe(
+            audio,
+            task=options.task.value,
+            language=options.language or ("en" if not self.multilingual else None),
+            initial_prompt=options.prompt,
+            temperature=temperature,
+            word_timestamps=options.word_timestamps,
+            beam_size=self._beam_size,
+        )
+        collected: list[TranscriptSegment] = []
+        for raw in segments:  # a lazy generator: each step decodes one 30 s window
+            if cancel.is_set():
+                raise JobCancelledError
+            segment = _to_segment(len(collected), raw)
+            collected.append(segment)
+            on_segment(segment)
+        return Transcript(
+            task=options.task,
+            language=info.language,
+            duration=round(duration_s(audio), 3),
+            text="".join(s.text for s in collected).strip(),
+            segments=collected,
+        )
+
+    def _check_options(self, options: TranscribeOptions) -> None:
+        if self.multilingual:
+            return
+        if options.task is TranscriptionTask.TRANSLATE:
+            raise EngineInputError(
+                f"model {self.manifest.id} is English-only and cannot translate; "
+                "use a multilingual whisper model",
+                param="model",
+            )
+        if options.language not in (None, "en"):
+            raise EngineInputError(
+                f"model {self.manifest.id} is English-only; language {options.language!r} "
+                "is not supported",
+                param="language",
+            )
+
+
+def _to_segment(index: int, raw: Any) -> TranscriptSegment:
+    words = None
+    if raw.words is not None:
+        words = [
+            TranscriptWord(word=w.word.strip(), start=round(w.start, 3), end=round(w.end, 3))
+            for w in raw.words
+        ]
+    return TranscriptSegment(
+        id=index,
+        seek=raw.seek,
+        start=round(raw.start, 3),
+        end=round(raw.end, 3),
+        text=raw.text,
+        tokens=list(raw.tokens),
+        temperature=raw.temperature or 0.0,
+        avg_logprob=raw.avg_logprob,
+        compression_ratio=raw.compression_ratio,
+        no_speech_prob=raw.no_speech_prob,
+        words=words,
+    )
+
+
+def load(manifest: ModelManifest, model_dir: Path, device: str) -> WhisperEngine:
+    """Load a CTranslate2 whisper model from its store directory."""
+    settings = get_settings()
+    if device.startswith("cuda"):
+        kind, _, index = device.partition(":")
+        model = WhisperModel(
+            str(model_dir), device=kind, device_index=int(index or 0), compute_type="float16"
+        )
+    else:
+        model = WhisperModel(
+            str(model_dir),
+            device="cpu",
+            compute_type=settings.whisper_compute_type,
+            cpu_threads=settings.cpu_threads,
+        )
+    return WhisperEngine(manifest, model, settings.whisper_beam_size)

@@ -1,0 +1,104 @@
+"""A worker process: one arq worker per device, with its model cache and heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from arq.worker import Worker, func
+
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue import heartbeat, keys
+from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
+from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers import memory
+from neuraldrive_audio.workers.model_cache import ModelCache
+from neuraldrive_audio.workers.state import WorkerState
+from neuraldrive_audio.workers.transcription_job import transcribe
+
+log = logging.getLogger(__name__)
+
+
+def memory_budget(settings: Settings) -> int:
+    """The worker's model budget in bytes: absolute if configured, else a share of the device."""
+    if settings.worker_memory_budget_bytes > 0:
+        return settings.worker_memory_budget_bytes
+    total = memory.device_total_bytes(settings.worker_device)
+    return int(total * settings.worker_memory_budget_fraction)
+
+
+def build_state(settings: Settings, redis: Any) -> WorkerState:
+    """Wire a worker's cache and store together."""
+    store = ModelStore(settings.resolved_models_dir)
+    budget = memory_budget(settings)
+    cache = ModelCache(
+        store=store,
+        device=settings.worker_device,
+        budget_bytes=lambda: budget,
+        idle_ttl_s=settings.model_idle_ttl_s,
+        measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
+    )
+    return WorkerState(settings=settings, redis=redis, store=store, cache=cache)
+
+
+async def _heartbeat_loop(state: WorkerState) -> None:
+    settings = state.settings
+    while True:
+        try:
+            await state.cache.unload_expired()
+            await heartbeat.publish(state.redis, state.heartbeat(), settings.worker_heartbeat_ttl_s)
+        except Exception:  # a Redis hiccup must not kill the heartbeat for good
+            log.exception("heartbeat failed", extra={"worker_id": state.worker_id})
+        await asyncio.sleep(settings.worker_heartbeat_s)
+
+
+def _functions(settings: Settings) -> list[Any]:
+    timeout = settings.job_timeout_s
+    return [
+        func(
+            transcribe,
+            name=keys.TRANSCRIBE_FUNCTION,
+            timeout=timeout,
+            max_tries=settings.job_max_tries,
+        )
+    ]
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run a worker until SIGINT/SIGTERM."""
+    if not settings.redis_url:
+        raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
+    redis = await connect(settings.redis_url)
+    state = build_state(settings, redis)
+    beat = asyncio.create_task(_heartbeat_loop(state))
+    worker = Worker(
+        functions=_functions(settings),
+        queue_name=keys.ARQ_QUEUE,
+        redis_pool=redis,
+        max_jobs=settings.worker_max_jobs,
+        job_timeout=settings.job_timeout_s,
+        keep_result=60,
+        poll_delay=settings.worker_poll_delay_s,
+        max_tries=settings.job_max_tries,
+        allow_abort_jobs=True,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        ctx={"state": state},
+        handle_signals=True,
+        log_results=False,
+    )
+    log.info(
+        "worker ready",
+        extra={"worker_id": state.worker_id, "device": settings.worker_device},
+    )
+    try:
+        await worker.async_run()
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+        await heartbeat.withdraw(redis, state.worker_id)
+        await state.cache.close()
+        await worker.close()

@@ -1,0 +1,57 @@
+"""How much memory a worker's device has and how much its models take."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import psutil
+
+
+def process_bytes() -> int:
+    """Resident memory of this process (what a CPU model load costs)."""
+    return int(psutil.Process().memory_info().rss)
+
+
+def gpu_index(device: str) -> int | None:
+    """``cuda:1`` -> 1, ``cpu`` -> None."""
+    if not device.startswith("cuda"):
+        return None
+    _, _, index = device.partition(":")
+    return int(index or 0)
+
+
+def _nvidia_smi(query: str, index: int) -> int | None:
+    """One memory figure (MiB in, bytes out) for a GPU, or None without nvidia-smi."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    out = subprocess.run(
+        ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits", f"--id={index}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if out.returncode != 0:
+        return None
+    return int(float(out.stdout.strip().splitlines()[0])) * 1024 * 1024
+
+
+def device_total_bytes(device: str) -> int:
+    """Total memory of the device: VRAM for ``cuda:N`` (nvidia-smi), else system RAM."""
+    index = gpu_index(device)
+    if index is not None:
+        total = _nvidia_smi("memory.total", index)
+        if total is not None:
+            return total
+    return int(psutil.virtual_memory().total)
+
+
+def device_used_bytes(device: str) -> int:
+    """Memory in use on a GPU (all processes), or this process's RSS on CPU."""
+    index = gpu_index(device)
+    if index is not None:
+        used = _nvidia_smi("memory.used", index)
+        if used is not None:
+            return used
+    return process_bytes()

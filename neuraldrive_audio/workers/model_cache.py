@@ -1,0 +1,212 @@
+"""Per-worker LRU cache of loaded models under a memory budget.
+
+A model's cost is measured when it loads (process memory before/after) and remembered,
+so later decisions use real numbers; before the first load the size on disk is the guess.
+Loading a model that does not fit evicts least-recently-used idle, unpinned models. A
+model serving a job is never evicted. Concurrent requests for one model load it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from neuraldrive_audio.queue.heartbeat import LoadedModelInfo
+from neuraldrive_audio.storage.manifest import ModelManifest
+from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers.engines import load_engine
+from neuraldrive_audio.workers.engines.base import Engine
+
+log = logging.getLogger(__name__)
+
+
+class ModelTooLargeError(Exception):
+    """The model alone needs more memory than the worker's whole budget."""
+
+    def __init__(self, model_id: str, needed: int, budget: int) -> None:
+        super().__init__(
+            f"model {model_id} needs {needed} bytes but the worker's budget is {budget} bytes"
+        )
+        self.needed = needed
+        self.budget = budget
+
+
+class ModelBusyError(Exception):
+    """The model does not fit until models that are in use or pinned are released."""
+
+    def __init__(self, model_id: str, needed: int, free: int) -> None:
+        super().__init__(
+            f"model {model_id} needs {needed} bytes; only {free} bytes can be freed now "
+            "(the rest is held by models in use or pinned)"
+        )
+        self.needed = needed
+        self.free = free
+
+
+@dataclass
+class CachedModel:
+    """A resident model and its bookkeeping."""
+
+    engine: Engine
+    bytes: int
+    pinned: bool = False
+    in_use: int = 0
+    last_used: float = field(default_factory=time.time)
+
+
+@dataclass
+class CacheCounters:
+    """Lifetime counts for status and metrics."""
+
+    loads: int = 0
+    evictions: int = 0
+
+
+class ModelCache:
+    """Loads models on demand and evicts them by LRU under ``budget_bytes``."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        device: str,
+        budget_bytes: Callable[[], int],
+        idle_ttl_s: float,
+        measure_bytes: Callable[[], int],
+    ) -> None:
+        self._store = store
+        self._device = device
+        self._budget = budget_bytes
+        self._idle_ttl_s = idle_ttl_s
+        self._measure = measure_bytes
+        self._models: dict[str, CachedModel] = {}
+        self._known_cost: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.counters = CacheCounters()
+
+    @property
+    def used_bytes(self) -> int:
+        """Memory held by resident models, as measured at load."""
+        return sum(m.bytes for m in self._models.values())
+
+    def budget_bytes(self) -> int:
+        """The current budget (may shrink, e.g. when Ollama takes VRAM)."""
+        return self._budget()
+
+    def is_loaded(self, model_id: str) -> bool:
+        """True if the model is resident."""
+        return model_id in self._models
+
+    @asynccontextmanager
+    async def use(self, manifest: ModelManifest) -> AsyncIterator[Engine]:
+        """Hold a model for one job: loaded if needed, never evicted while held."""
+        cached = await self._ensure_loaded(manifest)
+        cached.in_use += 1
+        try:
+            yield cached.engine
+        finally:
+            cached.in_use -= 1
+            cached.last_used = time.time()
+
+    async def load(self, manifest: ModelManifest, pin: bool | None = None) -> CachedModel:
+        """Load (if needed) and optionally pin or unpin a model."""
+        cached = await self._ensure_loaded(manifest)
+        if pin is not None:
+            cached.pinned = pin
+        return cached
+
+    async def unload(self, model_id: str) -> bool:
+        """Unload a resident model; False when not loaded. Refuses a model in use."""
+        cached = self._models.get(model_id)
+        if cached is None:
+            return False
+        if cached.in_use:
+            raise ModelBusyError(model_id, cached.bytes, 0)
+        await self._drop(model_id)
+        return True
+
+    async def unload_expired(self) -> list[str]:
+        """Unload unpinned models idle longer than the TTL; returns their ids."""
+        now = time.time()
+        expired = [
+            model_id
+            for model_id, m in self._models.items()
+            if not m.pinned and not m.in_use and now - m.last_used > self._idle_ttl_s
+        ]
+        for model_id in expired:
+            log.info("unloading idle model", extra={"model": model_id})
+            await self._drop(model_id)
+        return expired
+
+    def snapshot(self) -> list[LoadedModelInfo]:
+        """What is resident, for heartbeats."""
+        return [
+            LoadedModelInfo(
+                id=model_id,
+                engine=m.engine.manifest.engine.value,
+                bytes=m.bytes,
+                pinned=m.pinned,
+                in_use=m.in_use,
+                last_used=m.last_used,
+                idle_until=None if m.pinned else m.last_used + self._idle_ttl_s,
+            )
+            for model_id, m in self._models.items()
+        ]
+
+    async def close(self) -> None:
+        """Unload everything."""
+        for model_id in list(self._models):
+            await self._drop(model_id)
+
+    async def _ensure_loaded(self, manifest: ModelManifest) -> CachedModel:
+        lock = self._locks.setdefault(manifest.id, asyncio.Lock())
+        async with lock:
+            cached = self._models.get(manifest.id)
+            if cached is None:
+                cached = await self._load(manifest)
+            cached.last_used = time.time()
+            return cached
+
+    async def _load(self, manifest: ModelManifest) -> CachedModel:
+        needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
+        await self._make_room(manifest.id, needed)
+        before = self._measure()
+        started = time.perf_counter()
+        engine = await asyncio.to_thread(
+            load_engine, manifest, self._store.path_of(manifest), self._device
+        )
+        cost = max(self._measure() - before, 1)
+        self._known_cost[manifest.id] = cost
+        self.counters.loads += 1
+        log.info(
+            "model loaded",
+            extra={"model": manifest.id, "bytes": cost, "seconds": time.perf_counter() - started},
+        )
+        cached = CachedModel(engine=engine, bytes=cost)
+        self._models[manifest.id] = cached
+        return cached
+
+    async def _make_room(self, model_id: str, needed: int) -> None:
+        budget = self._budget()
+        if needed > budget:
+            raise ModelTooLargeError(model_id, needed, budget)
+        idle_lru = sorted(
+            (m.last_used, mid) for mid, m in self._models.items() if not m.in_use and not m.pinned
+        )
+        free = budget - self.used_bytes
+        evictable = sum(self._models[mid].bytes for _, mid in idle_lru)
+        if free + evictable < needed:
+            raise ModelBusyError(model_id, needed, max(free + evictable, 0))
+        for _, victim in idle_lru:
+            if budget - self.used_bytes >= needed:
+                break
+            log.info("evicting model", extra={"model": victim, "for_model": model_id})
+            await self._drop(victim)
+            self.counters.evictions += 1
+
+    async def _drop(self, model_id: str) -> None:
+        cached = self._models.pop(model_id)
+        await asyncio.to_thread(cached.engine.close)

@@ -1,0 +1,68 @@
+"""What one worker process holds between jobs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from arq.connections import ArqRedis
+
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers.model_cache import ModelCache
+
+
+@dataclass
+class WorkerStats:
+    """Counters a worker reports in its heartbeat."""
+
+    jobs_in_progress: int = 0
+    jobs_done: int = 0
+    jobs_failed: int = 0
+    audio_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    busy_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def record_inference(self, engine: str, audio_s: float, busy_s: float) -> None:
+        """Add one inference's audio length and wall time (for the real-time factor)."""
+        self.audio_seconds[engine] += audio_s
+        self.busy_seconds[engine] += busy_s
+
+
+@dataclass
+class WorkerState:
+    """Settings, connections and the model cache of one worker."""
+
+    settings: Settings
+    redis: ArqRedis
+    store: ModelStore
+    cache: ModelCache
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    )
+    started_at: float = field(default_factory=time.time)
+    stats: WorkerStats = field(default_factory=WorkerStats)
+
+    def heartbeat(self) -> WorkerHeartbeat:
+        """The heartbeat describing this worker right now."""
+        return WorkerHeartbeat(
+            worker_id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            device=self.settings.worker_device,
+            started_at=self.started_at,
+            budget_bytes=self.cache.budget_bytes(),
+            used_bytes=self.cache.used_bytes,
+            loaded_models=self.cache.snapshot(),
+            jobs_in_progress=self.stats.jobs_in_progress,
+            jobs_done=self.stats.jobs_done,
+            jobs_failed=self.stats.jobs_failed,
+            loads=self.cache.counters.loads,
+            evictions=self.cache.counters.evictions,
+            audio_seconds=dict(self.stats.audio_seconds),
+            busy_seconds=dict(self.stats.busy_seconds),
+        )

@@ -1,0 +1,52 @@
+"""The arq function that transcribes or translates an upload."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any, cast
+
+from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
+from neuraldrive_audio.queue.payloads import TranscriptionJob, TranscriptSegment
+from neuraldrive_audio.workers.audio_decode import UndecodableAudioError, decode_upload, duration_s
+from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
+from neuraldrive_audio.workers.job_runner import run_job
+from neuraldrive_audio.workers.state import WorkerState
+
+
+async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """arq entry point: run one transcription job, reporting through its event stream."""
+    state: WorkerState = ctx["state"]
+    job = TranscriptionJob.model_validate(payload)
+
+    async def body(sink: EventSink, cancel: threading.Event) -> dict[str, Any]:
+        data = await state.redis.get(job.upload_key)
+        if data is None:
+            raise UndecodableAudioError("the upload expired before a worker could read it")
+        audio = await asyncio.to_thread(decode_upload, data)
+        manifest = state.store.get(job.model_id)
+        options = TranscribeOptions(
+            task=job.task,
+            language=job.language,
+            prompt=job.prompt,
+            temperature=job.temperature,
+            word_timestamps=job.word_timestamps,
+        )
+        total_s = duration_s(audio)
+
+        def on_segment(segment: TranscriptSegment) -> None:
+            sink.emit_threadsafe(JobEvent(EventType.SEGMENT, segment.model_dump()))
+            progress = min(segment.end / total_s, 1.0) if total_s else 1.0
+            sink.emit_threadsafe(JobEvent(EventType.PROGRESS, {"progress": progress}))
+
+        async with state.cache.use(manifest) as engine:
+            started = time.perf_counter()
+            transcript = await asyncio.to_thread(
+                cast(SpeechToText, engine).transcribe, audio, options, on_segment, cancel
+            )
+            state.stats.record_inference("whisper", total_s, time.perf_counter() - started)
+        await state.redis.delete(job.upload_key)
+        return {"transcript": transcript.model_dump()}
+
+    await run_job(state, job.job_id, ctx.get("job_try", 1), body)
