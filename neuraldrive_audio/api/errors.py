@@ -55,8 +55,9 @@ def model_not_found(model: str, param: str = "model") -> APIError:
 
 
 def _validation_param(error: dict[str, Any]) -> str | None:
-    # loc is e.g. ("body", "temperature"); the last string part names the field.
-    names = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    # loc is e.g. ("body", "temperature") or ("body", "timestamp_granularities[]", 0).
+    skip = ("body", "query", "path", "header")
+    names = [part for part in error.get("loc", ()) if isinstance(part, str) and part not in skip]
     return names[-1] if names else None
 
 

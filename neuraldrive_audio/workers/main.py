@@ -95,6 +95,8 @@ async def run_worker(settings: Settings) -> None:
     )
     try:
         await worker.async_run()
+    except asyncio.CancelledError:
+        log.info("worker stopping", extra={"worker_id": state.worker_id})  # SIGTERM/SIGINT
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):

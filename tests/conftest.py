@@ -1,0 +1,46 @@
+"""Shared fixtures: a real Redis, the demo models in a store, the running service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from neuraldrive_audio.storage.demo_models import register_demo_models
+from neuraldrive_audio.storage.model_store import ModelStore
+from tests.harness import RedisServer, Service
+from tests.speech_clips import SENTENCES, make_clip
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the whole session."""
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model store holding the three demo models."""
+    root = tmp_path_factory.mktemp("models")
+    register_demo_models(ModelStore(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def service(
+    redis_server: RedisServer, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """API + one worker on Redis db 0, shared by the tests that don't disturb it."""
+    svc = Service.start(f"{redis_server.url}/0", tmp_path_factory.mktemp("data"), models_dir)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+def speech_clip() -> tuple[bytes, str]:
+    """~8 s of speech (WAV) and its text."""
+    text = " ".join(SENTENCES[:3])
+    return make_clip(text), text

