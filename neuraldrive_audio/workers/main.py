@@ -7,7 +7,9 @@ import contextlib
 import logging
 from typing import Any
 
+import arq.worker
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, keys
@@ -19,6 +21,20 @@ from neuraldrive_audio.workers.state import WorkerState
 from neuraldrive_audio.workers.transcription_job import transcribe
 
 log = logging.getLogger(__name__)
+
+_arq_log_redis_info = arq.worker.log_redis_info
+
+
+async def _log_redis_info_if_supported(redis: Any, log_func: Any) -> None:
+    # arq's worker calls INFO at start; fakeredis (the embedded fallback) lacks it, and the
+    # worker task would die silently. The figures are cosmetic, so tolerate their absence.
+    try:
+        await _arq_log_redis_info(redis, log_func)
+    except RedisError as exc:
+        log_func(f"redis INFO unavailable ({exc})")
+
+
+arq.worker.log_redis_info = _log_redis_info_if_supported
 
 
 def memory_budget(settings: Settings) -> int:
