@@ -13,6 +13,9 @@ TRANSCRIBE_FUNCTION = "transcribe"
 SPEECH_FUNCTION = "synthesize"
 """arq function name of speech synthesis jobs."""
 
+PING_FUNCTION = "ping"
+"""arq function name of the no-op job (queue round-trip benchmark)."""
+
 WORKERS = f"{PREFIX}workers"
 """Set of worker ids that have announced themselves; pruned when their heartbeat expires."""
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import struct
 from abc import ABC, abstractmethod
 from fractions import Fraction
-from typing import Final
+from typing import Final, cast
 
 import av
+import av.filter
 import numpy as np
+from av.audio.stream import AudioStream
 
 from neuraldrive_audio.queue.payloads import SpeechFormat
 from neuraldrive_audio.workers.engines.base import FloatAudio
@@ -60,7 +62,8 @@ def _join(frames: list[av.AudioFrame]) -> FloatAudio:
 def to_s16le(pcm: FloatAudio) -> bytes:
     """Float samples in [-1, 1] to 16-bit little-endian PCM, clipping what overshoots."""
     scaled = np.rint(np.clip(pcm, -1.0, 1.0) * 32767.0)
-    return scaled.astype("<i2").tobytes()
+    data: bytes = scaled.astype("<i2").tobytes()
+    return data
 
 
 class Resampler:
@@ -96,6 +99,31 @@ class Resampler:
         if self._resampler is None:
             return _EMPTY
         return _join(self._resampler.resample(None))
+
+
+def time_stretch(audio: FloatAudio, sample_rate: int, factor: float) -> FloatAudio:
+    """Play mono ``audio`` ``factor`` times faster without changing its pitch.
+
+    Uses FFmpeg's ``atempo`` (WSOLA), which takes factors from 0.5 to 100. The engines
+    use it for the part of a requested speed their model cannot do itself.
+    """
+    graph = av.filter.Graph()
+    source = graph.add_abuffer(
+        format="flt", sample_rate=sample_rate, layout="mono", time_base=Fraction(1, sample_rate)
+    )
+    tempo = graph.add("atempo", f"{factor:.6f}")
+    sink = graph.add("abuffersink")
+    source.link_to(tempo)
+    tempo.link_to(sink)
+    graph.configure()
+    graph.push(_frame(audio, sample_rate, 0))
+    graph.push(None)
+    frames: list[av.AudioFrame] = []
+    while True:
+        try:
+            frames.append(cast(av.AudioFrame, graph.pull()))
+        except (av.error.EOFError, BlockingIOError):
+            return _join(frames)
 
 
 class StreamingEncoder(ABC):
@@ -193,7 +221,7 @@ class AvEncoder(StreamingEncoder):
         # 32 KiB AVIO buffer sit on the first seconds of audio.
         options = {"flush_packets": "1", **(container_options or {})}
         self._container = av.open(self._sink, mode="w", format=container, container_options=options)
-        self._stream = self._container.add_stream(codec, rate=sample_rate)
+        self._stream = cast(AudioStream, self._container.add_stream(codec, rate=sample_rate))
         self._stream.layout = "mono"
         if bit_rate is not None:
             self._stream.bit_rate = bit_rate
@@ -205,19 +233,27 @@ class AvEncoder(StreamingEncoder):
 
     def encode(self, pcm: FloatAudio) -> bytes:
         """Encode and mux one chunk; returns the header and every packet that is ready."""
-        if pcm.size:
-            frame = _frame(pcm, self.sample_rate, self._pts)
-            self._pts += pcm.size
-            self._container.mux(self._stream.encode(frame))
+        self._push(pcm)
         return self._sink.take()
 
     def finish(self) -> bytes:
         """Drain the codec, write the trailer and close the container."""
         if not self._finished:
             self._finished = True
+            if self._pts == 0:
+                # Nothing was spoken (e.g. input of punctuation only). A stream with
+                # headers but no audio packets does not decode, so send 10 ms of silence.
+                self._push(np.zeros(self.sample_rate // 100, dtype=np.float32))
             self._container.mux(self._stream.encode(None))
             self._container.close()
         return self._sink.take()
+
+    def _push(self, pcm: FloatAudio) -> None:
+        """Feed samples to the codec and mux whatever packets come out."""
+        if pcm.size:
+            frame = _frame(pcm, self.sample_rate, self._pts)
+            self._pts += pcm.size
+            self._container.mux(self._stream.encode(frame))
 
 
 def make_encoder(fmt: SpeechFormat, sample_rate: int = OUTPUT_SAMPLE_RATE) -> StreamingEncoder:

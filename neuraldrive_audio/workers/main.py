@@ -17,6 +17,7 @@ from neuraldrive_audio.queue.connection import connect, deserialize_job, seriali
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory
 from neuraldrive_audio.workers.model_cache import ModelCache
+from neuraldrive_audio.workers.ping_job import ping
 from neuraldrive_audio.workers.state import WorkerState
 from neuraldrive_audio.workers.transcription_job import transcribe
 
@@ -71,14 +72,10 @@ async def _heartbeat_loop(state: WorkerState) -> None:
 
 
 def _functions(settings: Settings) -> list[Any]:
-    timeout = settings.job_timeout_s
+    timeout, tries = settings.job_timeout_s, settings.job_max_tries
     return [
-        func(
-            transcribe,
-            name=keys.TRANSCRIBE_FUNCTION,
-            timeout=timeout,
-            max_tries=settings.job_max_tries,
-        )
+        func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
+        func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1),
     ]
 
 

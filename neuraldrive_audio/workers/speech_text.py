@@ -33,13 +33,64 @@ _CLAUSE_BREAK = re.compile(r"[,;:—–]\s+|\s+[—–]\s+")
 # Abbreviations that precede what follows (titles, "e.g."): a period after them never
 # ends a sentence.
 _NEVER_ENDS: Final = frozenset(
-    "dr. mr. mrs. ms. prof. st. mt. rev. gen. capt. sgt. lt. col. hon. fr. "
-    "e.g. i.e. vs. cf. approx. ca. u.s. u.k. u.n. e.u.".split()
+    [
+        "dr.",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "prof.",
+        "st.",
+        "mt.",
+        "rev.",
+        "gen.",
+        "capt.",
+        "sgt.",
+        "lt.",
+        "col.",
+        "hon.",
+        "fr.",
+        "e.g.",
+        "i.e.",
+        "vs.",
+        "cf.",
+        "approx.",
+        "ca.",
+        "u.s.",
+        "u.k.",
+        "u.n.",
+        "e.u.",
+    ]
 )
 # Abbreviations that often end sentences too: they end one only before a capital letter.
 _ENDS_BEFORE_CAPITAL: Final = frozenset(
-    "etc. a.m. p.m. inc. ltd. co. corp. jr. sr. no. fig. vol. dept. est. "
-    "jan. feb. mar. apr. jun. jul. aug. sep. sept. oct. nov. dec.".split()
+    [
+        "etc.",
+        "a.m.",
+        "p.m.",
+        "inc.",
+        "ltd.",
+        "co.",
+        "corp.",
+        "jr.",
+        "sr.",
+        "no.",
+        "fig.",
+        "vol.",
+        "dept.",
+        "est.",
+        "jan.",
+        "feb.",
+        "mar.",
+        "apr.",
+        "jun.",
+        "jul.",
+        "aug.",
+        "sep.",
+        "sept.",
+        "oct.",
+        "nov.",
+        "dec.",
+    ]
 )
 
 
@@ -167,9 +218,20 @@ def chunk_text(text: str, max_chars: int) -> list[str]:
 # Normalization
 # ---------------------------------------------------------------------------------------
 
-_MONTHS: Final = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS: Final = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MONTH_ABBREVIATIONS: Final = {m[:3].lower(): m for m in _MONTHS} | {"sept": "September"}
 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -221,7 +283,9 @@ _ABBREVIATIONS: Final = {
     "no.": "number",
 }
 _ABBREVIATION = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(a) for a in [*_ABBREVIATIONS, "st."]) + r")(?=[\s,;:!?)\]\"'”’]|$)",
+    r"(?<![\w.])("
+    + "|".join(re.escape(a) for a in [*_ABBREVIATIONS, "st."])
+    + r")(?=[\s,;:!?)\]\"'”’]|$)",
     re.IGNORECASE,
 )
 

@@ -6,17 +6,15 @@ Model directory: ``model.onnx`` and ``voices.npz`` (one style array per voice).
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
-import av
-import av.filter
 import numpy as np
 from kokoro_onnx import Kokoro
 
 from neuraldrive_audio.config import get_settings
 from neuraldrive_audio.storage.manifest import ModelManifest
+from neuraldrive_audio.workers.audio_encode import time_stretch
 from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio
 from neuraldrive_audio.workers.engines.onnx_runtime import create_session
 
@@ -62,13 +60,11 @@ class KokoroEngine:
         """
         style = self.voice_style(voice)
         if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise EngineInputError(f"speed must be between 0.25 and 4.0, got {speed}", "speed")
+            raise EngineInputError(f"speed must be {MIN_SPEED}-{MAX_SPEED}, got {speed}", "speed")
         if not any(ch.isalnum() for ch in sentence):
             return np.zeros(0, dtype=np.float32)
         model_speed = min(max(speed, MODEL_MIN_SPEED), MODEL_MAX_SPEED)
-        audio, _ = self._kokoro.create(
-            sentence, voice=style, speed=model_speed, lang=self.language
-        )
+        audio, _ = self._kokoro.create(sentence, voice=style, speed=model_speed, lang=self.language)
         pause = np.zeros(int(SAMPLE_RATE * SENTENCE_PAUSE_S / model_speed), dtype=np.float32)
         spoken = np.concatenate([np.asarray(audio, dtype=np.float32), pause])
         if model_speed != speed:
@@ -108,33 +104,6 @@ class KokoroEngine:
         if hasattr(voices, "close"):
             voices.close()
         del self._kokoro
-
-
-def time_stretch(audio: FloatAudio, sample_rate: int, factor: float) -> FloatAudio:
-    """Play ``audio`` ``factor`` times faster without changing its pitch (FFmpeg atempo)."""
-    graph = av.filter.Graph()
-    source = graph.add_abuffer(
-        format="flt", sample_rate=sample_rate, layout="mono", time_base=Fraction(1, sample_rate)
-    )
-    tempo = graph.add("atempo", f"{factor:.6f}")
-    sink = graph.add("abuffersink")
-    source.link_to(tempo)
-    tempo.link_to(sink)
-    graph.configure()
-
-    frame = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="flt", layout="mono")
-    frame.sample_rate = sample_rate
-    frame.pts = 0
-    frame.time_base = Fraction(1, sample_rate)
-    graph.push(frame)
-    graph.push(None)
-    parts: list[FloatAudio] = []
-    while True:
-        try:
-            parts.append(graph.pull().to_ndarray().reshape(-1).astype(np.float32))
-        except (av.error.EOFError, BlockingIOError):
-            break
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def espeak_language(languages: list[str]) -> str:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
+import onnxruntime as ort  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
