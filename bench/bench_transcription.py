@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from faster_whisper import WhisperModel  # noqa: E402
+from faster_whisper import WhisperModel
 
-from neuraldrive_audio.queue import keys  # noqa: E402
-from neuraldrive_audio.queue.client import JobQueue, new_job_id  # noqa: E402
-from neuraldrive_audio.queue.connection import connect  # noqa: E402
-from neuraldrive_audio.queue.events import EventType  # noqa: E402
-from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models  # noqa: E402
-from neuraldrive_audio.storage.model_store import ModelStore  # noqa: E402
-from neuraldrive_audio.workers.audio_decode import decode_upload  # noqa: E402
-from neuraldrive_audio.workers.engines.whisper import FALLBACK_TEMPERATURES  # noqa: E402
-from tests.harness import RedisServer, Service  # noqa: E402
-from tests.speech_clips import SENTENCES, make_clip  # noqa: E402
+from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.client import JobQueue, new_job_id
+from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.events import EventType
+from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
+from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers.audio_decode import decode_upload
+from neuraldrive_audio.workers.engines.whisper import FALLBACK_TEMPERATURES
+from tests.harness import RedisServer, Service
+from tests.speech_clips import SENTENCES, make_clip
 
 RUNS = 7
 PINGS = 300

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     """Where jobs, the embedded Redis socket and (by default) models live."""
 
     models_dir: Path | None = None
-    """Model store root; default ``<data_dir>/models`` (appliance: /var/lib/neuraldrive/models/audio)."""
+    """Model store root; default ``<data_dir>/models`` (appliance: its persistence partition)."""
 
     redis_url: str | None = None
     """Queue Redis (``redis://`` or ``unix://``). Unset: ``serve`` starts an embedded one."""

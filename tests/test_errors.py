@@ -88,7 +88,9 @@ def test_invalid_fields_are_400_naming_the_param(service: Service, field: str, v
 
 def test_missing_file_and_model_are_400(service: Service) -> None:
     with service.http() as http:
-        _assert_envelope(http.post("/v1/audio/transcriptions", data={"model": "whisper-1"}), 400, "file")
+        _assert_envelope(
+            http.post("/v1/audio/transcriptions", data={"model": "whisper-1"}), 400, "file"
+        )
         response = http.post("/v1/audio/transcriptions", files={"file": ("a.wav", b"x")})
         _assert_envelope(response, 400, "model")
 
@@ -113,8 +115,8 @@ def test_oversized_upload_is_413_from_content_length(service: Service) -> None:
 def test_oversized_chunked_upload_is_413(service: Service) -> None:
     boundary = "xyzzy"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
         "Content-Type: audio/wav\r\n\r\n"
     ).encode()
 

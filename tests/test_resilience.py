@@ -78,10 +78,14 @@ def test_killed_worker_gives_a_retryable_503(
 def _multipart(clip: bytes) -> tuple[bytes, str]:
     boundary = "nda-boundary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
-        "Content-Type: audio/wav\r\n\r\n"
-    ).encode() + clip + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + clip
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, boundary
 
 

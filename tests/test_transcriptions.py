@@ -41,7 +41,9 @@ def test_text_formats_are_raw_strings(
 ) -> None:
     audio, _ = speech_clip
     result = service.client().audio.transcriptions.create(
-        model="whisper-1", file=("clip.wav", audio), response_format=fmt  # type: ignore[call-overload]
+        model="whisper-1",
+        file=("clip.wav", audio),
+        response_format=fmt,  # type: ignore[call-overload]
     )
     assert isinstance(result, str)
     assert not result.startswith('"')

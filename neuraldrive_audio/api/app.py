@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
 from neuraldrive_audio.api.errors import install_error_handlers
-from neuraldrive_audio.api.routers import models, system, transcriptions
+from neuraldrive_audio.api.routers import models, speech, system, transcriptions
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
@@ -66,4 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.status_router)
     app.include_router(models.router)
     app.include_router(transcriptions.router)
+    app.include_router(speech.router)
     return app

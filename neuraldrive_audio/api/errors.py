@@ -89,7 +89,8 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
         # FastAPI wraps errors raised while parsing a form (e.g. our 413) in a plain 400.
         return exc.__cause__.response()
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-    return APIError(exc.status_code, str(exc.detail), code=code, headers=exc.headers).response()
+    headers = dict(exc.headers) if exc.headers else None
+    return APIError(exc.status_code, str(exc.detail), code=code, headers=headers).response()
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

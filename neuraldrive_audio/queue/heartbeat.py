@@ -72,11 +72,12 @@ async def is_alive(redis: Redis, worker_id: str) -> bool:
 
 async def live_workers(redis: Redis) -> list[WorkerHeartbeat]:
     """Heartbeats of every live worker; forgets workers whose heartbeat expired."""
-    ids = sorted(member.decode() for member in await redis.smembers(keys.WORKERS))
+    members: set[bytes] = await redis.smembers(keys.WORKERS)  # type: ignore[misc]
+    ids = sorted(member.decode() for member in members)
     if not ids:
         return []
     raw = await redis.mget([keys.worker_heartbeat(worker_id) for worker_id in ids])
     dead = [worker_id for worker_id, value in zip(ids, raw, strict=True) if value is None]
     if dead:
-        await redis.srem(keys.WORKERS, *dead)
+        await redis.srem(keys.WORKERS, *dead)  # type: ignore[misc]
     return [WorkerHeartbeat.model_validate_json(value) for value in raw if value is not None]

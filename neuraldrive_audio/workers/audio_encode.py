@@ -107,6 +107,8 @@ def time_stretch(audio: FloatAudio, sample_rate: int, factor: float) -> FloatAud
     Uses FFmpeg's ``atempo`` (WSOLA), which takes factors from 0.5 to 100. The engines
     use it for the part of a requested speed their model cannot do itself.
     """
+    if audio.size == 0:
+        return _EMPTY
     graph = av.filter.Graph()
     source = graph.add_abuffer(
         format="flt", sample_rate=sample_rate, layout="mono", time_base=Fraction(1, sample_rate)

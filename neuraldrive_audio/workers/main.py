@@ -18,12 +18,13 @@ from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory
 from neuraldrive_audio.workers.model_cache import ModelCache
 from neuraldrive_audio.workers.ping_job import ping
+from neuraldrive_audio.workers.speech_job import synthesize
 from neuraldrive_audio.workers.state import WorkerState
 from neuraldrive_audio.workers.transcription_job import transcribe
 
 log = logging.getLogger(__name__)
 
-_arq_log_redis_info = arq.worker.log_redis_info
+_arq_log_redis_info = arq.worker.log_redis_info  # type: ignore[attr-defined]
 
 
 async def _log_redis_info_if_supported(redis: Any, log_func: Any) -> None:
@@ -35,7 +36,7 @@ async def _log_redis_info_if_supported(redis: Any, log_func: Any) -> None:
         log_func(f"redis INFO unavailable ({exc})")
 
 
-arq.worker.log_redis_info = _log_redis_info_if_supported
+arq.worker.log_redis_info = _log_redis_info_if_supported  # type: ignore[attr-defined]
 
 
 def memory_budget(settings: Settings) -> int:
@@ -75,6 +76,7 @@ def _functions(settings: Settings) -> list[Any]:
     timeout, tries = settings.job_timeout_s, settings.job_max_tries
     return [
         func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
+        func(synthesize, name=keys.SPEECH_FUNCTION, timeout=timeout, max_tries=tries),
         func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1),
     ]
 

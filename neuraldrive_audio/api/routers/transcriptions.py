@@ -132,7 +132,7 @@ async def create_transcription(
     stream: Annotated[bool, Form()] = False,
 ) -> Response:
     """Transcribe audio into the language it is spoken in."""
-    granularities = set(timestamp_granularities or [])
+    granularities: set[str] = set(timestamp_granularities or [])
     if granularities and response_format is not TranscriptFormat.VERBOSE_JSON:
         raise APIError(
             400,

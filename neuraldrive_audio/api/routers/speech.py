@@ -1,0 +1,177 @@
+"""POST /v1/audio/speech and GET /v1/audio/voices (OpenAI contract)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field, field_validator
+
+from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.job_wait import events_until_final, submit
+from neuraldrive_audio.api.model_names import resolve_model
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.client import new_job_id
+from neuraldrive_audio.queue.events import EventType, JobEvent
+from neuraldrive_audio.queue.payloads import SpeechFormat, SpeechJob, SpeechSummary
+from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
+from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
+from neuraldrive_audio.workers.audio_encode import CONTENT_TYPES
+
+router = APIRouter(prefix="/v1/audio", tags=["text-to-speech"], dependencies=[ApiKeyRequired])
+
+MAX_INPUT_CHARS = 4096
+# Usage is reported the way OpenAI shapes it; we have no tokenizer for it, so these are
+# stated estimates: ~4 characters per text token, one audio token per 20 ms of audio.
+CHARS_PER_TOKEN = 4
+AUDIO_TOKENS_PER_SECOND = 50
+
+
+class VoiceRef(BaseModel):
+    """The object form of ``voice`` (custom voices are referenced by id)."""
+
+    id: str
+
+
+class SpeechRequest(BaseModel):
+    """Body of POST /v1/audio/speech."""
+
+    model: str
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
+    voice: str | VoiceRef
+    response_format: SpeechFormat = SpeechFormat.MP3
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    instructions: str | None = Field(default=None, description="Accepted; not used by our models.")
+    stream_format: Literal["audio", "sse"] = "audio"
+
+    @field_validator("input")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("input must contain text to speak")
+        return value
+
+    @property
+    def voice_name(self) -> str:
+        """The voice as a string, whichever form it came in."""
+        return self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
+
+
+def resolve_voice(requested: str, manifest: ModelManifest, settings: Settings) -> str:
+    """A voice of ``manifest``: itself, a Kokoro mix, or an OpenAI name mapped by config."""
+    if requested in manifest.voices:
+        return requested
+    alias = settings.voice_aliases.get(requested.lower())
+    if alias is not None:
+        # OpenAI names map to configured voices; a model without that voice uses its first.
+        return alias if alias in manifest.voices else manifest.voices[0]
+    if manifest.engine is EngineKind.KOKORO:
+        try:
+            parse_voice_mix(requested, manifest.voices)
+            return requested
+        except VoiceSpecError as exc:
+            raise _voice_error(str(exc)) from exc
+    raise _voice_error(
+        f"unknown voice {requested!r} for model {manifest.id}; "
+        f"available: {', '.join(manifest.voices)}"
+    )
+
+
+def _voice_error(message: str) -> APIError:
+    return APIError(400, message, code="invalid_voice", param="voice")
+
+
+def _usage(body: SpeechRequest, summary: SpeechSummary) -> dict[str, int]:
+    input_tokens = math.ceil(len(body.input) / CHARS_PER_TOKEN)
+    output_tokens = math.ceil(summary.samples / summary.sample_rate * AUDIO_TOKENS_PER_SECOND)
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+async def _first_audio(events: AsyncIterator[JobEvent]) -> JobEvent:
+    """Wait for the first audio (or the end), so errors still get a proper status code."""
+    async for event in events:
+        if event.type in (EventType.AUDIO, EventType.DONE):
+            return event
+    raise APIError(500, "the speech job ended without a result")
+
+
+async def _audio_bytes(first: JobEvent, events: AsyncIterator[JobEvent]) -> AsyncIterator[bytes]:
+    yield first.audio
+    async for event in events:
+        if event.type is EventType.AUDIO:
+            yield event.audio
+
+
+async def _sse_frames(
+    body: SpeechRequest, first: JobEvent, events: AsyncIterator[JobEvent]
+) -> AsyncIterator[str]:
+    event: JobEvent | None = first
+    while event is not None:
+        if event.type is EventType.AUDIO:
+            audio = base64.b64encode(event.audio).decode()
+            yield f"data: {json.dumps({'type': 'speech.audio.delta', 'audio': audio})}\n\n"
+        elif event.type is EventType.DONE:
+            usage = _usage(body, SpeechSummary.model_validate(event.data))
+            yield f"data: {json.dumps({'type': 'speech.audio.done', 'usage': usage})}\n\n"
+        event = await anext(events, None)
+
+
+@router.post("/speech", response_model=None)
+async def create_speech(
+    body: SpeechRequest, queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
+    """Speak ``input``; audio streams as each sentence is synthesized."""
+    manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
+    voice = resolve_voice(body.voice_name, manifest, settings)
+    job_id = new_job_id()
+    job = SpeechJob(
+        job_id=job_id,
+        model_id=manifest.id,
+        input=body.input,
+        voice=voice,
+        response_format=body.response_format,
+        speed=body.speed,
+    )
+    await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
+    events = events_until_final(queue, job_id, settings.sync_timeout_s)
+    first = await _first_audio(events)
+    if body.stream_format == "sse":
+        return StreamingResponse(
+            _sse_frames(body, first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    return StreamingResponse(
+        _audio_bytes(first, events), media_type=CONTENT_TYPES[body.response_format]
+    )
+
+
+@router.get("/voices")
+async def list_voices(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    model: Annotated[str | None, Query(description="Only this model's voices.")] = None,
+) -> dict[str, Any]:
+    """Voices of every text-to-speech model (or one), with their languages."""
+    if model is not None:
+        manifests = [resolve_model(model, catalog, settings, speech_to_text=False)]
+    else:
+        manifests = [m for m in catalog.all() if not m.engine.is_speech_to_text]
+    data = [
+        {"id": voice, "object": "voice", "model": m.id, "languages": m.languages}
+        for m in manifests
+        for voice in m.voices
+    ]
+    return {"object": "list", "data": data, "aliases": settings.voice_aliases}

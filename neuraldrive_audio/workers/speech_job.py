@@ -1,0 +1,65 @@
+"""The arq function that speaks text sentence by sentence, streaming encoded audio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any, cast
+
+from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
+from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
+from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
+from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
+from neuraldrive_audio.workers.job_runner import run_job
+from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.workers.state import WorkerState
+
+
+def speak(
+    engine: TextToSpeech, job: SpeechJob, emit: Any, cancel: threading.Event
+) -> SpeechSummary:
+    """Blocking: synthesize each sentence, resample to 24 kHz, encode, emit bytes at once."""
+    sentences = split_sentences(job.input)
+    resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
+    encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
+    samples = 0
+    for sentence in sentences:
+        if cancel.is_set():
+            raise JobCancelledError
+        audio = resampler.process(engine.synthesize(normalize(sentence), job.voice, job.speed))
+        samples += len(audio)
+        emit(encoder.encode(audio))
+    tail = resampler.flush()
+    samples += len(tail)
+    emit(encoder.encode(tail) + encoder.finish())
+    return SpeechSummary(
+        sample_rate=OUTPUT_SAMPLE_RATE,
+        samples=samples,
+        sentences=len(sentences),
+        input_characters=len(job.input),
+    )
+
+
+async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """arq entry point: run one speech job, audio going out through its event stream."""
+    state: WorkerState = ctx["state"]
+    job = SpeechJob.model_validate(payload)
+
+    async def body(sink: EventSink, cancel: threading.Event) -> dict[str, Any]:
+        manifest = state.store.get(job.model_id)
+
+        def emit(data: bytes) -> None:
+            if data:
+                sink.emit_threadsafe(JobEvent(EventType.AUDIO, audio=data))
+
+        async with state.cache.use(manifest) as engine:
+            started = time.perf_counter()
+            summary = await asyncio.to_thread(speak, cast(TextToSpeech, engine), job, emit, cancel)
+            audio_s = summary.samples / summary.sample_rate
+            state.stats.record_inference(
+                manifest.engine.value, audio_s, time.perf_counter() - started
+            )
+        return summary.model_dump()
+
+    await run_job(state, job.job_id, ctx.get("job_try", 1), body)
