@@ -1,0 +1,88 @@
+#!/bin/bash
+# Install neuraldrive-audio on a NeuralDrive appliance (or into a staging tree).
+#
+#   sudo deploy/install.sh                  # install on this machine and enable the units
+#   DESTDIR=/tmp/root deploy/install.sh     # stage into a tree, e.g. for an image build
+#
+# Safe to re-run: it upgrades the package and units and keeps the admin's config files.
+# The user and the state directories come from sysusers.d/tmpfiles.d files, so a staged tree
+# gets them at first boot; on the live system they are applied right away.
+#
+# Variables:
+#   DESTDIR       staging root; empty (default) = this machine
+#   SRC_DIR       source checkout to pip-install (default: the repo this script is in)
+#   PYTHON        interpreter the venv is made from (default: python3)
+#   VENV_DIR      venv path on the target (default: /usr/lib/neuraldrive/audio/venv)
+#   PIP_EXTRAS    extras to install, e.g. "gpu" or "gpu,demo" (default: none)
+#   SKIP_VENV=1   skip the venv and pip install (same as --no-venv)
+#   UNIT_DIR      where units go (default: /etc/systemd/system, like NeuralDrive's own)
+#   ENABLE_UNITS  services to enable along with neuraldrive-audio.target (default: Redis,
+#                 the API and worker@cpu); a worker-only host sets e.g.
+#                 ENABLE_UNITS=neuraldrive-audio-worker@0.service
+set -euo pipefail
+
+SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+DESTDIR=${DESTDIR:-}
+PYTHON=${PYTHON:-python3}
+VENV_DIR=${VENV_DIR:-/usr/lib/neuraldrive/audio/venv}
+PIP_EXTRAS=${PIP_EXTRAS:-}
+SKIP_VENV=${SKIP_VENV:-0}
+UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
+CONF_DIR=/etc/neuraldrive
+ENABLE_UNITS=${ENABLE_UNITS:-neuraldrive-audio-redis.service neuraldrive-audio-api.service neuraldrive-audio-worker@cpu.service}
+
+for arg in "$@"; do
+    case $arg in
+        --no-venv) SKIP_VENV=1 ;;
+        *) echo "usage: $0 [--no-venv]" >&2; exit 2 ;;
+    esac
+done
+
+# Copy only when absent, so an admin's edits survive upgrades.
+install_once() {
+    if [ -e "$3" ]; then
+        echo "keeping existing $3"
+    else
+        install -D -m "$1" "$2" "$3"
+    fi
+}
+
+# 1. The package, in its own venv.
+if [ "$SKIP_VENV" != 1 ]; then
+    venv=$DESTDIR$VENV_DIR
+    [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade "$SRC_DIR${PIP_EXTRAS:+[$PIP_EXTRAS]}"
+    if [ -n "$DESTDIR" ]; then
+        # pip wrote the staging path into script shebangs; the target sees the venv at VENV_DIR.
+        find "$venv/bin" -maxdepth 1 -type f -exec sed -i "s|$venv|$VENV_DIR|g" {} +
+    fi
+fi
+
+# 2. User, directories, units and config.
+install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.sysusers.conf" \
+    "$DESTDIR/usr/lib/sysusers.d/neuraldrive-audio.conf"
+install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.tmpfiles.conf" \
+    "$DESTDIR/usr/lib/tmpfiles.d/neuraldrive-audio.conf"
+for unit in neuraldrive-audio.target neuraldrive-audio-redis.service \
+    neuraldrive-audio-api.service neuraldrive-audio-worker@.service; do
+    install -D -m 0644 "$SRC_DIR/systemd/$unit" "$DESTDIR$UNIT_DIR/$unit"
+done
+install_once 0640 "$SRC_DIR/systemd/audio.conf" "$DESTDIR$CONF_DIR/audio.conf"
+install_once 0640 "$SRC_DIR/systemd/audio-redis.conf" "$DESTDIR$CONF_DIR/audio-redis.conf"
+install -D -m 0644 "$SRC_DIR/caddy/neuraldrive-audio.caddy" \
+    "$DESTDIR$CONF_DIR/caddy.d/neuraldrive-audio.caddy"
+
+# 3. Apply and enable. `systemctl --root` only writes the [Install] symlinks, which is all a
+# staged tree needs; the live system also gets its user and directories now.
+# shellcheck disable=SC2086 # ENABLE_UNITS is a list
+if [ -z "$DESTDIR" ]; then
+    systemd-sysusers neuraldrive-audio.conf
+    systemd-tmpfiles --create neuraldrive-audio.conf
+    # Not booted with systemd (a chroot): enabling still works, there is just nothing to reload.
+    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+    systemctl enable neuraldrive-audio.target $ENABLE_UNITS
+    echo "Installed. Start with: systemctl start neuraldrive-audio.target"
+    echo "Then add 'import $CONF_DIR/caddy.d/*.caddy' to the :8443 block of $CONF_DIR/Caddyfile."
+else
+    systemctl --root="$DESTDIR" enable neuraldrive-audio.target $ENABLE_UNITS
+fi
