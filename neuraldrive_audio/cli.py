@@ -50,6 +50,16 @@ def _cmd_transcribe(args: argparse.Namespace) -> None:
     transcribe(client, Path(args.file), args.model, args.format)
 
 
+def _cmd_speak(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.remote import ServiceClient, speak
+
+    if (args.text is None) == (args.file is None):
+        sys.exit("give TEXT or -f FILE")
+    text = args.text if args.text is not None else Path(args.file).read_text()
+    client = ServiceClient(get_settings(), args.url)
+    speak(client, text, args.model, args.voice, args.format, Path(args.output))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuraldrive-audio", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--url", help="service base URL (default: from config)")
     tr.set_defaults(run=_cmd_transcribe)
+
+    sp = sub.add_parser("speak", help="synthesize speech with a running service")
+    sp.add_argument("text", nargs="?", help="text to speak (or -f FILE)")
+    sp.add_argument("-f", "--file", help="read the text from a file")
+    sp.add_argument("--model", default="tts-1")
+    sp.add_argument("--voice", default="alloy")
+    sp.add_argument("--format", default="mp3", choices=["mp3", "opus", "aac", "flac", "wav", "pcm"])
+    sp.add_argument("-o", "--output", required=True, help="file to write")
+    sp.add_argument("--url", help="service base URL (default: from config)")
+    sp.set_defaults(run=_cmd_speak)
     return parser
 
 

@@ -69,3 +69,20 @@ def _print_stream(response: httpx.Response, started: float) -> str:
         elif event["type"] == "error":
             sys.exit(f"error: {event['error']['message']}")
     return text
+
+
+def speak(
+    client: ServiceClient, text: str, model: str, voice: str, response_format: str, out: Path
+) -> None:
+    """Synthesize ``text`` into ``out``, writing audio as it streams in."""
+    body = {"model": model, "voice": voice, "input": text, "response_format": response_format}
+    started = time.monotonic()
+    with client.http.stream("POST", "/v1/audio/speech", json=body) as response:
+        client.fail_on_error(response)
+        written = 0
+        with out.open("wb") as handle:
+            for chunk in response.iter_bytes():
+                if not written:
+                    print(f"first audio after {time.monotonic() - started:.2f} s", file=sys.stderr)
+                written += handle.write(chunk)
+    print(f"wrote {written} bytes to {out} in {time.monotonic() - started:.2f} s", file=sys.stderr)
