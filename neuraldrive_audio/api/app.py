@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
+from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
-from neuraldrive_audio.api.routers import models, speech, system, transcriptions
+from neuraldrive_audio.api.routers import management, models, speech, system, transcriptions
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
-from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.model_store import ModelStore
@@ -38,12 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.redis_url:
             raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
         redis = await connect(settings.redis_url)
-        app.state.queue = JobQueue(
-            redis,
-            max_depth=settings.max_queue_depth,
-            event_ttl_s=settings.event_ttl_s,
-            job_ttl_s=settings.event_ttl_s,
-        )
+        app.state.queue = make_queue(redis, settings)
         log.info("API ready", extra={"redis": settings.redis_url})
         try:
             yield
@@ -63,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit_for=upload_limit)
     app.include_router(system.health_router)
-    app.include_router(system.status_router)
+    app.include_router(management.router)
     app.include_router(models.router)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)

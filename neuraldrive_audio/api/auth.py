@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.config import get_settings
 
 
 def _key_error(message: str) -> APIError:
@@ -18,7 +19,11 @@ async def require_api_key(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Reject requests without the right ``Authorization: Bearer <key>``."""
-    expected: str = request.app.state.api_key
+    # Our app keeps the key on its state; an app that includes our router uses the config.
+    expected: str | None = getattr(request.app.state, "api_key", None)
+    expected = expected or get_settings().resolve_api_key()
+    if not expected:
+        raise APIError(503, "No API key is configured on the server.", code="no_api_key")
     if not authorization:
         raise _key_error("You didn't provide an API key (Authorization: Bearer <key>).")
     scheme, _, supplied = authorization.partition(" ")

@@ -22,6 +22,16 @@ class LoadedModelInfo(BaseModel):
     idle_until: float | None = Field(default=None, description="When the idle TTL unloads it.")
 
 
+class RunningJob(BaseModel):
+    """A job a worker is running right now."""
+
+    id: str
+    task: str
+    model: str
+    progress: float = 0.0
+    started_at: float = Field(default_factory=time.time)
+
+
 class WorkerHeartbeat(BaseModel):
     """What a worker publishes about itself every heartbeat."""
 
@@ -35,6 +45,7 @@ class WorkerHeartbeat(BaseModel):
     used_bytes: int = 0
     loaded_models: list[LoadedModelInfo] = Field(default_factory=list)
     jobs_in_progress: int = 0
+    current_jobs: list[RunningJob] = Field(default_factory=list)
     jobs_done: int = 0
     jobs_failed: int = 0
     loads: int = 0

@@ -20,6 +20,23 @@ WORKERS = f"{PREFIX}workers"
 """Set of worker ids that have announced themselves; pruned when their heartbeat expires."""
 
 
+STATS_FINISHED = f"{PREFIX}stats:finished"
+"""Sorted set of recently finished jobs (member ``id|task|latency``, score = finish time)."""
+
+STATS_ERRORS = f"{PREFIX}stats:errors"
+"""List of the latest job errors (JSON), newest first."""
+
+
+def control(worker_id: str) -> str:
+    """List a worker pops control commands (load, unload) from."""
+    return f"{PREFIX}control:{worker_id}"
+
+
+def control_reply(command_id: str) -> str:
+    """List the API pops a worker's answer to one control command from."""
+    return f"{PREFIX}control-reply:{command_id}"
+
+
 def events(job_id: str) -> str:
     """Stream of a job's events (started, progress, segment, audio, done, error)."""
     return f"{PREFIX}events:{job_id}"

@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from neuraldrive_audio.queue import stats
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
+from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.payloads import JobError
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError
 from neuraldrive_audio.workers.audio_decode import UndecodableAudioError
@@ -44,18 +49,44 @@ def job_error(exc: Exception) -> JobError:
             )  # fmt: skip
 
 
-async def run_job(state: WorkerState, job_id: str, job_try: int, body: JobBody) -> None:
+@dataclass(frozen=True)
+class JobInfo:
+    """Who a job is, for events, logs, status and statistics."""
+
+    job_id: str
+    task: str
+    model: str
+    job_try: int
+    enqueued_at: float
+
+    @classmethod
+    def from_ctx(cls, ctx: dict[str, Any], job_id: str, task: str, model: str) -> JobInfo:
+        """Build from arq's job context."""
+        enqueued: datetime | None = ctx.get("enqueue_time")
+        return cls(
+            job_id=job_id,
+            task=task,
+            model=model,
+            job_try=int(ctx.get("job_try", 1)),
+            enqueued_at=enqueued.timestamp() if enqueued else time.time(),
+        )
+
+
+async def run_job(state: WorkerState, info: JobInfo, body: JobBody) -> None:
     """Run ``body`` with a sink for its events and a cancel flag for its inference thread."""
-    extra = {"job_id": job_id, "worker_id": state.worker_id, "try": job_try}
+    job_id = info.job_id
+    extra = {"job_id": job_id, "worker_id": state.worker_id, "try": info.job_try}
     sink = EventSink(state.redis, job_id, state.settings.event_ttl_s)
     cancel = threading.Event()
-    state.stats.jobs_in_progress += 1
-    await sink.emit(JobEvent(EventType.STARTED, {"worker_id": state.worker_id, "try": job_try}))
-    log.info("job started", extra=extra)
+    state.running[job_id] = RunningJob(id=job_id, task=info.task, model=info.model)
+    started = {"worker_id": state.worker_id, "try": info.job_try}
+    await sink.emit(JobEvent(EventType.STARTED, started))
+    log.info("job started", extra={**extra, "task": info.task, "model": info.model})
     try:
         result = await body(sink, cancel)
         await sink.emit(JobEvent(EventType.DONE, result))
         state.stats.jobs_done += 1
+        await stats.record_finished(state.redis, job_id, info.task, time.time() - info.enqueued_at)
         log.info("job done", extra=extra)
     except (asyncio.CancelledError, JobCancelledError):
         # Aborted by the API (client gone) or by arq's timeout: stop the inference thread.
@@ -70,7 +101,13 @@ async def run_job(state: WorkerState, job_id: str, job_try: int, body: JobBody) 
             log.info("job rejected: %s", error.message, extra=extra)
         state.stats.jobs_failed += 1
         await sink.emit(JobEvent(EventType.ERROR, error.model_dump()))
+        await stats.record_error(
+            state.redis,
+            stats.RecentError(
+                time=time.time(), job_id=job_id, code=error.code, message=error.message
+            ),
+        )
     finally:
         cancel.set()
-        state.stats.jobs_in_progress -= 1
+        state.running.pop(job_id, None)
         await asyncio.shield(sink.close())

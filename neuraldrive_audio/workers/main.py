@@ -16,6 +16,8 @@ from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory
+from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
+from neuraldrive_audio.workers.control_loop import control_loop
 from neuraldrive_audio.workers.model_cache import ModelCache
 from neuraldrive_audio.workers.ping_job import ping
 from neuraldrive_audio.workers.speech_job import synthesize
@@ -73,7 +75,8 @@ async def _heartbeat_loop(state: WorkerState) -> None:
 
 
 def _functions(settings: Settings) -> list[Any]:
-    timeout, tries = settings.job_timeout_s, settings.job_max_tries
+    # Hand-backs to the worker holding a model (affinity) use arq tries too.
+    timeout, tries = settings.job_timeout_s, settings.job_max_tries + MAX_HAND_BACKS
     return [
         func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
         func(synthesize, name=keys.SPEECH_FUNCTION, timeout=timeout, max_tries=tries),
@@ -87,7 +90,10 @@ async def run_worker(settings: Settings) -> None:
         raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
     redis = await connect(settings.redis_url)
     state = build_state(settings, redis)
-    beat = asyncio.create_task(_heartbeat_loop(state))
+    background = [
+        asyncio.create_task(_heartbeat_loop(state)),
+        asyncio.create_task(control_loop(state)),
+    ]
     worker = Worker(
         functions=_functions(settings),
         queue_name=keys.ARQ_QUEUE,
@@ -113,9 +119,10 @@ async def run_worker(settings: Settings) -> None:
     except asyncio.CancelledError:
         log.info("worker stopping", extra={"worker_id": state.worker_id})  # SIGTERM/SIGINT
     finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await heartbeat.withdraw(redis, state.worker_id)
         await state.cache.close()
         await worker.close()

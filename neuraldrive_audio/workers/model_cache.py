@@ -96,6 +96,11 @@ class ModelCache:
         """The current budget (may shrink, e.g. when Ollama takes VRAM)."""
         return self._budget()
 
+    def fits_without_eviction(self, manifest: ModelManifest) -> bool:
+        """True if loading the model would not push anything else out."""
+        needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
+        return self._budget() - self.used_bytes >= needed
+
     def is_loaded(self, model_id: str) -> bool:
         """True if the model is resident."""
         return model_id in self._models

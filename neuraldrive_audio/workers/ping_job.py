@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from neuraldrive_audio.queue.events import EventSink
-from neuraldrive_audio.workers.job_runner import run_job
+from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -17,4 +17,4 @@ async def ping(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     async def body(sink: EventSink, cancel: threading.Event) -> dict[str, Any]:
         return {"worker_id": state.worker_id}
 
-    await run_job(state, str(payload["job_id"]), ctx.get("job_try", 1), body)
+    await run_job(state, JobInfo.from_ctx(ctx, str(payload["job_id"]), "ping", "-"), body)

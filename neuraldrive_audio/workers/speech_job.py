@@ -9,9 +9,10 @@ from typing import Any, cast
 
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
+from neuraldrive_audio.workers.affinity import prefer_holder
 from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
 from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
-from neuraldrive_audio.workers.job_runner import run_job
+from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -62,4 +63,6 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             )
         return summary.model_dump()
 
-    await run_job(state, job.job_id, ctx.get("job_try", 1), body)
+    info = JobInfo.from_ctx(ctx, job.job_id, "speech", job.model_id)
+    await prefer_holder(state, job.model_id, info.job_try)
+    await run_job(state, info, body)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.model_cache import ModelCache
 
@@ -21,7 +21,6 @@ from neuraldrive_audio.workers.model_cache import ModelCache
 class WorkerStats:
     """Counters a worker reports in its heartbeat."""
 
-    jobs_in_progress: int = 0
     jobs_done: int = 0
     jobs_failed: int = 0
     audio_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -46,6 +45,13 @@ class WorkerState:
     )
     started_at: float = field(default_factory=time.time)
     stats: WorkerStats = field(default_factory=WorkerStats)
+    running: dict[str, RunningJob] = field(default_factory=dict)
+
+    def set_progress(self, job_id: str, progress: float) -> None:
+        """Record a running job's progress (0..1) for the next heartbeat; any thread."""
+        job = self.running.get(job_id)
+        if job is not None:
+            job.progress = progress
 
     def heartbeat(self) -> WorkerHeartbeat:
         """The heartbeat describing this worker right now."""
@@ -58,7 +64,8 @@ class WorkerState:
             budget_bytes=self.cache.budget_bytes(),
             used_bytes=self.cache.used_bytes,
             loaded_models=self.cache.snapshot(),
-            jobs_in_progress=self.stats.jobs_in_progress,
+            jobs_in_progress=len(self.running),
+            current_jobs=[job.model_copy() for job in list(self.running.values())],
             jobs_done=self.stats.jobs_done,
             jobs_failed=self.stats.jobs_failed,
             loads=self.cache.counters.loads,

@@ -9,9 +9,10 @@ from typing import Any, cast
 
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import TranscriptionJob, TranscriptSegment
+from neuraldrive_audio.workers.affinity import prefer_holder
 from neuraldrive_audio.workers.audio_decode import UndecodableAudioError, decode_upload, duration_s
 from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
-from neuraldrive_audio.workers.job_runner import run_job
+from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -39,6 +40,7 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             sink.emit_threadsafe(JobEvent(EventType.SEGMENT, segment.model_dump()))
             progress = min(segment.end / total_s, 1.0) if total_s else 1.0
             sink.emit_threadsafe(JobEvent(EventType.PROGRESS, {"progress": progress}))
+            state.set_progress(job.job_id, progress)
 
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
@@ -49,4 +51,6 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         await state.redis.delete(job.upload_key)
         return {"transcript": transcript.model_dump()}
 
-    await run_job(state, job.job_id, ctx.get("job_try", 1), body)
+    info = JobInfo.from_ctx(ctx, job.job_id, job.task.value, job.model_id)
+    await prefer_holder(state, job.model_id, info.job_try)
+    await run_job(state, info, body)

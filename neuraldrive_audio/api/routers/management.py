@@ -1,0 +1,158 @@
+"""Model management and status: an APIRouter our API serves and NeuralDrive's System API
+can ``include_router`` (it brings no state of its own; see api.dependencies).
+
+- GET  /v1/audio/models                 installed models and where each is loaded
+- POST /v1/audio/models/{id}/load       {"worker_id"?, "device"?, "pin"?}
+- POST /v1/audio/models/{id}/unload     {"worker_id"?}
+- GET  /system/audio/status             workers, queue, jobs, latency, real-time factors
+- GET  /metrics                         the same for Prometheus
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.errors import APIError, model_not_found
+from neuraldrive_audio.api.model_names import alias_target
+from neuraldrive_audio.api.status_report import build_status, prometheus_text
+from neuraldrive_audio.queue import control, heartbeat
+from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
+from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.storage.manifest import ModelManifest
+
+router = APIRouter(tags=["management"], dependencies=[ApiKeyRequired])
+
+CONTROL_TIMEOUT_S = 120
+
+
+class LoadRequest(BaseModel):
+    """Where to load a model and whether to pin it (pinned models are never evicted)."""
+
+    worker_id: str | None = None
+    device: str | None = None
+    pin: bool | None = None
+
+
+class UnloadRequest(BaseModel):
+    """Which worker to unload from; all that hold the model when omitted."""
+
+    worker_id: str | None = None
+
+
+def _model_entry(manifest: ModelManifest, workers: list[WorkerHeartbeat]) -> dict[str, Any]:
+    loaded_on = [
+        {"worker_id": w.worker_id, "device": w.device, "pinned": m.pinned, "bytes": m.bytes}
+        for w in workers
+        for m in w.loaded_models
+        if m.id == manifest.id
+    ]
+    return {**manifest.model_dump(mode="json"), "object": "model", "loaded_on": loaded_on}
+
+
+def _installed(name: str, catalog: CatalogDep, settings: SettingsDep) -> ModelManifest:
+    manifest = catalog.find(alias_target(name, settings) or name)
+    if manifest is None:
+        raise model_not_found(name)
+    return manifest
+
+
+def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequest) -> str:
+    """The requested worker; else one already holding the model; else the one with most room."""
+    candidates = [
+        w
+        for w in workers
+        if (wanted.worker_id is None or w.worker_id == wanted.worker_id)
+        and (wanted.device is None or w.device == wanted.device)
+    ]
+    if not candidates:
+        target = wanted.worker_id or wanted.device or "any"
+        raise APIError(404, f"No live worker matches {target!r}.", code="worker_not_found",
+                       param="worker_id")  # fmt: skip
+    holders = [w for w in candidates if any(m.id == model_id for m in w.loaded_models)]
+    best = max(holders or candidates, key=lambda w: w.budget_bytes - w.used_bytes)
+    return best.worker_id
+
+
+async def _command(queue: QueueDep, worker_id: str, command: ControlCommand) -> dict[str, Any]:
+    try:
+        reply = await control.send(queue.redis, worker_id, command, CONTROL_TIMEOUT_S)
+    except ControlTimeoutError as exc:
+        raise APIError(503, str(exc), code="worker_timeout") from exc
+    if not reply.ok:
+        raise APIError(reply.status, reply.message, code=reply.code, param="model")
+    return {
+        "model": command.model,
+        **reply.model_dump(include={"worker_id", "loaded", "pinned", "bytes"}),
+    }
+
+
+@router.get("/v1/audio/models")
+async def list_audio_models(queue: QueueDep, catalog: CatalogDep) -> dict[str, Any]:
+    """Installed audio models with engine, size, languages, voices and where each is loaded."""
+    workers = await heartbeat.live_workers(queue.redis)
+    return {"object": "list", "data": [_model_entry(m, workers) for m in catalog.all()]}
+
+
+@router.post("/v1/audio/models/{name:path}/load")
+async def load_model(
+    name: str,
+    queue: QueueDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    body: Annotated[LoadRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Load (and optionally pin or unpin) a model on a worker; returns when it is resident."""
+    request = body or LoadRequest()
+    manifest = _installed(name, catalog, settings)
+    workers = await heartbeat.live_workers(queue.redis)
+    worker_id = _pick_worker(workers, manifest.id, request)
+    command = ControlCommand(action=ControlAction.LOAD, model=manifest.id, pin=request.pin)
+    return await _command(queue, worker_id, command)
+
+
+@router.post("/v1/audio/models/{name:path}/unload")
+async def unload_model(
+    name: str,
+    queue: QueueDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    body: Annotated[UnloadRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Unload a model from one worker, or from every worker holding it."""
+    request = body or UnloadRequest()
+    manifest = _installed(name, catalog, settings)
+    workers = await heartbeat.live_workers(queue.redis)
+    holders = [
+        w.worker_id
+        for w in workers
+        if any(m.id == manifest.id for m in w.loaded_models)
+        and request.worker_id in (None, w.worker_id)
+    ]
+    if not holders:
+        raise APIError(404, f"Model {manifest.id} is not loaded on any matching worker.",
+                       code="model_not_loaded", param="model")  # fmt: skip
+    results = [
+        await _command(
+            queue, worker_id, ControlCommand(action=ControlAction.UNLOAD, model=manifest.id)
+        )
+        for worker_id in holders
+    ]
+    return {"model": manifest.id, "unloaded_from": [r["worker_id"] for r in results]}
+
+
+@router.get("/system/audio/status")
+async def status(queue: QueueDep) -> dict[str, Any]:
+    """Every live worker, queue depths, jobs in progress, latency and real-time factors."""
+    return await build_status(queue)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(queue: QueueDep) -> str:
+    """Prometheus text exposition of the status figures."""
+    return prometheus_text(await build_status(queue))

@@ -1,0 +1,124 @@
+"""Gathering the service's live figures for /system/audio/status and /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from neuraldrive_audio.queue import heartbeat, keys, stats
+from neuraldrive_audio.queue.client import JobQueue
+from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.queue.priority import INTERACTIVE_HEAD_START
+
+STARTED_AT = time.time()
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile, None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+async def queue_depths(queue: JobQueue) -> dict[str, int]:
+    """Waiting jobs per lane: interactive ones are scored a head start into the past."""
+    cutoff = (time.time() - INTERACTIVE_HEAD_START.total_seconds() / 2) * 1000
+    total = await queue.depth()
+    interactive = int(await queue.redis.zcount(keys.ARQ_QUEUE, "-inf", cutoff))
+    return {"depth": total, "interactive": interactive, "batch": total - interactive}
+
+
+def engine_figures(workers: list[WorkerHeartbeat]) -> dict[str, dict[str, float]]:
+    """Real-time factor (inference time / audio time) per engine, over all live workers."""
+    audio: defaultdict[str, float] = defaultdict(float)
+    busy: defaultdict[str, float] = defaultdict(float)
+    for worker in workers:
+        for engine, seconds in worker.audio_seconds.items():
+            audio[engine] += seconds
+        for engine, seconds in worker.busy_seconds.items():
+            busy[engine] += seconds
+    return {
+        engine: {
+            "audio_seconds": round(audio[engine], 3),
+            "real_time_factor": round(busy[engine] / audio[engine], 4) if audio[engine] else 0.0,
+        }
+        for engine in audio
+    }
+
+
+def running_jobs(workers: list[WorkerHeartbeat]) -> list[dict[str, Any]]:
+    """Jobs in progress on any worker."""
+    return [
+        {**job.model_dump(), "worker_id": worker.worker_id}
+        for worker in workers
+        for job in worker.current_jobs
+    ]
+
+
+async def build_status(queue: JobQueue) -> dict[str, Any]:
+    """The whole status document."""
+    workers = await heartbeat.live_workers(queue.redis)
+    latencies = await stats.recent_latencies(queue.redis)
+    errors = await stats.recent_errors(queue.redis)
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    return {
+        "time": time.time(),
+        "uptime_s": round(time.time() - STARTED_AT, 1),
+        "queue": await queue_depths(queue),
+        "workers": [w.model_dump() for w in workers],
+        "jobs": {
+            "in_progress": running_jobs(workers),
+            "per_minute": round(len(latencies) / (stats.WINDOW_S / 60), 2),
+            "latency_ms": {
+                "p50": None if p50 is None else round(p50 * 1000, 1),
+                "p95": None if p95 is None else round(p95 * 1000, 1),
+            },
+        },
+        "engines": engine_figures(workers),
+        "models": {
+            "loads": sum(w.loads for w in workers),
+            "evictions": sum(w.evictions for w in workers),
+        },
+        "recent_errors": [e.model_dump() for e in errors],
+    }
+
+
+def _line(name: str, value: float | int | None, labels: dict[str, str] | None = None) -> str:
+    label = ",".join(f'{k}="{v}"' for k, v in (labels or {}).items())
+    selector = f"{name}{{{label}}}" if label else name
+    return f"{selector} {value if value is not None else 'NaN'}"
+
+
+def prometheus_text(status: dict[str, Any]) -> str:
+    """The status figures in Prometheus' text exposition format."""
+    lines = [
+        _line("neuraldrive_audio_uptime_seconds", status["uptime_s"]),
+        *(
+            _line("neuraldrive_audio_queue_depth", depth, {"lane": lane})
+            for lane, depth in status["queue"].items()
+            if lane != "depth"
+        ),
+        _line("neuraldrive_audio_workers", len(status["workers"])),
+        _line("neuraldrive_audio_jobs_in_progress", len(status["jobs"]["in_progress"])),
+        _line("neuraldrive_audio_jobs_per_minute", status["jobs"]["per_minute"]),
+        _line("neuraldrive_audio_latency_ms", status["jobs"]["latency_ms"]["p50"], {"q": "0.5"}),
+        _line("neuraldrive_audio_latency_ms", status["jobs"]["latency_ms"]["p95"], {"q": "0.95"}),
+        _line("neuraldrive_audio_model_loads_total", status["models"]["loads"]),
+        _line("neuraldrive_audio_model_evictions_total", status["models"]["evictions"]),
+    ]
+    for engine, figures in status["engines"].items():
+        lines.append(
+            _line(
+                "neuraldrive_audio_real_time_factor",
+                figures["real_time_factor"],
+                {"engine": engine},
+            )
+        )
+    for worker in status["workers"]:
+        labels = {"worker": worker["worker_id"], "device": worker["device"]}
+        lines.append(_line("neuraldrive_audio_worker_budget_bytes", worker["budget_bytes"], labels))
+        lines.append(_line("neuraldrive_audio_worker_used_bytes", worker["used_bytes"], labels))
+        lines.append(_line("neuraldrive_audio_worker_jobs_done_total", worker["jobs_done"], labels))
+    return "\n".join(lines) + "\n"
