@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from neuraldrive_audio.queue import control, heartbeat
+from neuraldrive_audio.queue import control
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlReply
 from neuraldrive_audio.workers.job_runner import job_error
 from neuraldrive_audio.workers.state import WorkerState
@@ -60,9 +60,7 @@ async def control_loop(state: WorkerState) -> None:
             )
             reply = await execute(state, command)
             # Heartbeat first, so status reflects the change as soon as the caller returns.
-            await heartbeat.publish(
-                state.redis, state.heartbeat(), state.settings.worker_heartbeat_ttl_s
-            )
+            await state.publish_heartbeat()
             await control.answer(state.redis, command, reply)
         except asyncio.CancelledError:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -110,4 +111,6 @@ async def run_job(state: WorkerState, info: JobInfo, body: JobBody) -> None:
     finally:
         cancel.set()
         state.running.pop(job_id, None)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(state.publish_heartbeat())
         await asyncio.shield(sink.close())

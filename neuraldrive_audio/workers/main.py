@@ -68,7 +68,7 @@ async def _heartbeat_loop(state: WorkerState) -> None:
     while True:
         try:
             await state.cache.unload_expired()
-            await heartbeat.publish(state.redis, state.heartbeat(), settings.worker_heartbeat_ttl_s)
+            await state.publish_heartbeat()
         except Exception:  # a Redis hiccup must not kill the heartbeat for good
             log.exception("heartbeat failed", extra={"worker_id": state.worker_id})
         await asyncio.sleep(settings.worker_heartbeat_s)

@@ -183,7 +183,10 @@ class ModelCache:
         engine = await asyncio.to_thread(
             load_engine, manifest, self._store.path_of(manifest), self._device
         )
-        cost = max(self._measure() - before, 1)
+        # Memory freed by an eviction gets reused, so a load right after one can measure
+        # almost nothing. Floor the figure at the weights' size and keep the largest seen.
+        measured = self._measure() - before
+        cost = max(measured, manifest.bytes_on_disk, self._known_cost.get(manifest.id, 0))
         self._known_cost[manifest.id] = cost
         self.counters.loads += 1
         log.info(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.model_cache import ModelCache
@@ -52,6 +53,10 @@ class WorkerState:
         job = self.running.get(job_id)
         if job is not None:
             job.progress = progress
+
+    async def publish_heartbeat(self) -> None:
+        """Publish the heartbeat now (also done after each job, so status is fresh)."""
+        await heartbeat.publish(self.redis, self.heartbeat(), self.settings.worker_heartbeat_ttl_s)
 
     def heartbeat(self) -> WorkerHeartbeat:
         """The heartbeat describing this worker right now."""

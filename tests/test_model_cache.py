@@ -1,0 +1,88 @@
+"""The per-worker LRU cache with the real demo models loaded in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from neuraldrive_audio.storage.demo_models import KOKORO_ID, PIPER_ID, WHISPER_ID
+from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers import memory
+from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelCache, ModelTooLargeError
+
+pytestmark = pytest.mark.slow
+
+GIB = 1024**3
+
+
+class Budget:
+    """A budget the test can change between loads."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __call__(self) -> int:
+        return self.value
+
+
+def _cache(models_dir: Path, budget: Budget, ttl: float = 600) -> tuple[ModelCache, ModelStore]:
+    store = ModelStore(models_dir)
+    cache = ModelCache(store, "cpu", budget, ttl, memory.process_bytes)
+    return cache, store
+
+
+async def test_lru_eviction_pin_and_in_use(models_dir: Path) -> None:
+    budget = Budget(4 * GIB)
+    cache, store = _cache(models_dir, budget)
+    whisper, kokoro, piper = (store.get(m) for m in (WHISPER_ID, KOKORO_ID, PIPER_ID))
+    await cache.load(whisper)
+    await cache.load(kokoro)
+    # Room for these two only: the third must push the least recently used one out.
+    budget.value = cache.used_bytes + 1024
+    costs = {m.id: m.bytes for m in cache.snapshot()}
+    await cache.load(whisper)  # touch: kokoro is now the LRU
+    await cache.load(piper)
+    assert cache.is_loaded(whisper.id) and cache.is_loaded(piper.id)
+    assert not cache.is_loaded(kokoro.id)
+    assert cache.counters.evictions == 1
+
+    # A pinned model is skipped even when it is the LRU.
+    costs |= {m.id: m.bytes for m in cache.snapshot()}
+    await cache.load(whisper, pin=True)
+    await cache.load(piper)
+    budget.value = costs[whisper.id] + costs[kokoro.id] + 1024 * 1024
+    await cache.load(kokoro)
+    assert cache.is_loaded(whisper.id) and cache.is_loaded(kokoro.id)
+    assert not cache.is_loaded(piper.id)
+
+    # A model serving a job is never evicted: with the rest pinned, the load fails clearly.
+    async with cache.use(kokoro):
+        with pytest.raises(ModelBusyError, match="in use or pinned"):
+            await cache.load(piper)
+        assert cache.is_loaded(kokoro.id)
+    await cache.close()
+
+
+async def test_too_large_and_single_flight(models_dir: Path) -> None:
+    budget = Budget(1024)
+    cache, store = _cache(models_dir, budget)
+    with pytest.raises(ModelTooLargeError, match="budget is 1024 bytes"):
+        await cache.load(store.get(PIPER_ID))
+    budget.value = 4 * GIB
+    await asyncio.gather(*(cache.load(store.get(PIPER_ID)) for _ in range(4)))
+    assert cache.counters.loads == 1
+    await cache.close()
+
+
+async def test_idle_models_unload_after_ttl_unless_pinned(models_dir: Path) -> None:
+    cache, store = _cache(models_dir, Budget(4 * GIB), ttl=0.2)
+    await cache.load(store.get(PIPER_ID))
+    await cache.load(store.get(KOKORO_ID), pin=True)
+    await asyncio.sleep(0.3)
+    assert await cache.unload_expired() == [PIPER_ID]
+    assert cache.is_loaded(KOKORO_ID) and not cache.is_loaded(PIPER_ID)
+    snapshot = {m.id: m for m in cache.snapshot()}
+    assert snapshot[KOKORO_ID].pinned and snapshot[KOKORO_ID].idle_until is None
+    await cache.close()
