@@ -60,6 +60,12 @@ def _cmd_speak(args: argparse.Namespace) -> None:
     speak(client, text, args.model, args.voice, args.format, Path(args.output))
 
 
+def _cmd_tui(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.tui.app import run
+
+    run(args.url)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuraldrive-audio", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,10 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="manage the model store")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     models_sub.add_parser("list", help="list installed models")
+    engines = ["whisper", "kokoro", "piper"]
     imp = models_sub.add_parser("import", help="register a model directory")
     imp.add_argument("path")
     imp.add_argument("--id", help="model id (default: the directory name)")
-    imp.add_argument("--engine", choices=["whisper", "kokoro", "piper"], help="default: detect")
+    imp.add_argument("--engine", choices=engines, help="default: detect")
+    pull = models_sub.add_parser("pull", help="download a model from the Hugging Face hub")
+    pull.add_argument("repo_id", help="hub repository, e.g. Systran/faster-whisper-small")
+    pull.add_argument("--revision", help="branch, tag or commit (default: the default branch)")
+    pull.add_argument("--id", help="model id (default: the repository id)")
+    pull.add_argument("--engine", choices=engines, help="default: detect from the files")
+    rm = models_sub.add_parser("remove", help="delete a model from the store")
+    rm.add_argument("model_id", metavar="ID")
+    rm.add_argument("--force", action="store_true", help="even if a live worker has it loaded")
     models.set_defaults(run=_cmd_models)
 
     tr = sub.add_parser("transcribe", help="transcribe a file with a running service")
@@ -105,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="file to write")
     sp.add_argument("--url", help="service base URL (default: from config)")
     sp.set_defaults(run=_cmd_speak)
+
+    tui = sub.add_parser("tui", help="show workers, models and jobs of a running service")
+    tui.add_argument("--url", help="service base URL (default: from config)")
+    tui.set_defaults(run=_cmd_tui)
     return parser
 
 

@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     event_ttl_s: int = 3600
     """How long a job's event stream and upload stay in Redis after it was written."""
 
+    ollama_url: str = "http://127.0.0.1:11434"
+    """Ollama's API; its ``/api/ps`` tells how much VRAM the loaded LLMs hold."""
+
+    ollama_shares_gpu: bool = True
+    """Count the VRAM Ollama's loaded LLMs hold against a GPU worker's budget."""
+
+    ollama_evict_for_audio: bool = False
+    """Opt-in: ask Ollama to unload its least recently used LLMs when an audio model won't fit."""
+
     @property
     def resolved_models_dir(self) -> Path:
         """The model store root."""

@@ -126,9 +126,11 @@ def test_alternating_models_on_two_workers_do_not_reload(
             client.audio.transcriptions.create(model="whisper-1", file=("a.wav", clip))
             client.audio.speech.create(model=PIPER, voice="alloy", input="One more.").read()
 
-        for _ in range(2):
+        # Warm up until each worker holds one of the models (the first placements load).
+        for _ in range(6):
             one_round()
-        time.sleep(1.5)  # heartbeats carry the settled placement
+            if sorted(len(w["loaded_models"]) for w in svc.status()["workers"]) == [1, 1]:
+                break
         loads_before = sum(w["loads"] for w in svc.status()["workers"])
         for _ in range(5):
             one_round()

@@ -6,10 +6,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from neuraldrive_audio.queue import heartbeat, keys, stats
+from neuraldrive_audio.queue import heartbeat, stats
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
-from neuraldrive_audio.queue.priority import INTERACTIVE_HEAD_START
+from neuraldrive_audio.queue.priority import Priority
 
 STARTED_AT = time.time()
 
@@ -23,11 +23,9 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 async def queue_depths(queue: JobQueue) -> dict[str, int]:
-    """Waiting jobs per lane: interactive ones are scored a head start into the past."""
-    cutoff = (time.time() - INTERACTIVE_HEAD_START.total_seconds() / 2) * 1000
-    total = await queue.depth()
-    interactive = int(await queue.redis.zcount(keys.ARQ_QUEUE, "-inf", cutoff))
-    return {"depth": total, "interactive": interactive, "batch": total - interactive}
+    """Waiting jobs per lane and in total."""
+    depths = {lane.value: await queue.depth(lane) for lane in Priority}
+    return {"depth": sum(depths.values()), **depths}
 
 
 def engine_figures(workers: list[WorkerHeartbeat]) -> dict[str, dict[str, float]]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from neuraldrive_audio.queue import events, heartbeat, keys
 from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.priority import Priority, start_time
+from neuraldrive_audio.queue.priority import Priority
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,10 @@ class JobQueue:
         self._event_ttl_s = event_ttl_s
         self._job_ttl = timedelta(seconds=job_ttl_s)
 
-    async def depth(self) -> int:
-        """Jobs waiting in the queue (not yet picked by a worker)."""
-        return int(await self.redis.zcard(keys.ARQ_QUEUE))
+    async def depth(self, priority: Priority | None = None) -> int:
+        """Jobs waiting (not yet picked by a worker) in one lane, or in both."""
+        lanes = [priority] if priority else list(Priority)
+        return sum([int(await self.redis.zcard(lane.queue_name)) for lane in lanes])
 
     async def submit(
         self,
@@ -68,7 +69,7 @@ class JobQueue:
         """Enqueue ``function(payload)``; refuses fast when no worker lives or the queue is full."""
         if not await heartbeat.live_workers(self.redis):
             raise NoWorkerError("no speech worker is running")
-        depth = await self.depth()
+        depth = await self.depth(priority)
         if depth >= self._max_depth:
             raise QueueFullError(depth, retry_after_s=max(1, depth // 10))
         if upload is not None:
@@ -77,7 +78,7 @@ class JobQueue:
             function,
             payload.model_dump(mode="json"),
             _job_id=job_id,
-            _defer_until=start_time(priority),
+            _queue_name=priority.queue_name,
             _expires=self._job_ttl,
         )
         log.info("job queued", extra={"job_id": job_id, "function": function, "priority": priority})

@@ -35,5 +35,5 @@ async def connect(url: str) -> ArqRedis:
         redis_settings(url),
         job_serializer=serialize_job,
         job_deserializer=deserialize_job,
-        default_queue_name=keys.ARQ_QUEUE,
+        default_queue_name=keys.queue("interactive"),
     )

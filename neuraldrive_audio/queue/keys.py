@@ -4,8 +4,11 @@ from __future__ import annotations
 
 PREFIX = "nda:"
 
-ARQ_QUEUE = f"{PREFIX}queue"
-"""The arq sorted set all jobs go through (priorities are encoded in the score)."""
+
+def queue(lane: str) -> str:
+    """The arq queue (sorted set) of a lane: ``interactive`` or ``batch``."""
+    return f"{PREFIX}queue:{lane}"
+
 
 TRANSCRIBE_FUNCTION = "transcribe"
 """arq function name of transcription and translation jobs."""

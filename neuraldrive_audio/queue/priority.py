@@ -1,18 +1,16 @@
-"""Interactive work runs before batch work.
+"""Two lanes: interactive requests (the OpenAI endpoints) and batch work (async job chunks).
 
-arq keeps one sorted set per queue, scored by the time a job may start, and a worker
-takes the lowest scores first. Instead of two queues (an arq worker reads only one), an
-interactive job is scored as if it had been enqueued ``INTERACTIVE_HEAD_START`` earlier:
-it jumps every batch job queued less than that long ago, and batch jobs older than that
-still get their turn, so batch work cannot starve.
+arq keeps one sorted set per queue and has no priorities, so each lane is its own arq
+queue, and every worker process serves both with one arq worker per lane. Batch work
+yields to interactive work on the same process (see workers.lanes), so a request sent
+while an hour of audio is being transcribed waits for at most one whisper window.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-INTERACTIVE_HEAD_START = timedelta(hours=1)
+from neuraldrive_audio.queue import keys
 
 
 class Priority(StrEnum):
@@ -21,8 +19,7 @@ class Priority(StrEnum):
     INTERACTIVE = "interactive"
     BATCH = "batch"
 
-
-def start_time(priority: Priority, now: datetime | None = None) -> datetime:
-    """The score time to enqueue a job with (arq's ``_defer_until``)."""
-    now = now or datetime.now(UTC)
-    return now - INTERACTIVE_HEAD_START if priority is Priority.INTERACTIVE else now
+    @property
+    def queue_name(self) -> str:
+        """The arq queue (Redis sorted set) of this lane."""
+        return keys.queue(self.value)

@@ -1,12 +1,16 @@
 """Send a job to the worker that already holds its model, so two workers don't thrash.
 
-arq has one shared queue, so any worker may pick any job. A worker that picks a job whose
-model another live worker holds hands the job back for a moment (arq ``Retry``) when
-running it here would cost an eviction or when the holder is idle, so the holder gets it.
-After a few hand-backs the job runs wherever it is.
+arq has one shared queue per lane, so any worker may pick any job. A worker that picks a
+job whose model another live worker holds hands the job back (arq ``Retry``) when
+running it here would cost an eviction, or when the holder is idle. It then stops
+picking from that lane for a moment, so the holder, not itself, picks the job up again.
+After a few hand-backs (the holder stayed busy) the job runs wherever it lands.
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from arq.worker import Retry
 
@@ -15,12 +19,25 @@ from neuraldrive_audio.storage.model_store import ModelNotInstalledError
 from neuraldrive_audio.workers.state import WorkerState
 
 MAX_HAND_BACKS = 4
-HAND_BACK_DELAY_S = 0.2
+HAND_BACK_DELAY_S = 0.02
+STAND_ASIDE_S = 0.3
 
 
-async def prefer_holder(state: WorkerState, model_id: str, job_try: int) -> None:
+def _stand_aside(ctx: dict[str, Any]) -> None:
+    """Stop this lane's arq worker from picking jobs for a moment."""
+    lane_worker = ctx.get("arq_worker")
+    if lane_worker is None:
+        return
+    lane_worker.allow_pick_jobs = False
+    asyncio.get_running_loop().call_later(
+        STAND_ASIDE_S, setattr, lane_worker, "allow_pick_jobs", True
+    )
+
+
+async def prefer_holder(ctx: dict[str, Any], model_id: str) -> None:
     """Raise arq's Retry if another worker is the better place for this job."""
-    if state.cache.is_loaded(model_id) or job_try > MAX_HAND_BACKS:
+    state: WorkerState = ctx["state"]
+    if state.cache.is_loaded(model_id) or ctx.get("job_try", 1) > MAX_HAND_BACKS:
         return
     try:
         manifest = state.store.get(model_id)
@@ -35,4 +52,5 @@ async def prefer_holder(state: WorkerState, model_id: str, job_try: int) -> None
         return
     holder_idle = any(w.jobs_in_progress == 0 for w in holders)
     if holder_idle or not state.cache.fits_without_eviction(manifest):
+        _stand_aside(ctx)
         raise Retry(defer=HAND_BACK_DELAY_S)

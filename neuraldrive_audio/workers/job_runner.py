@@ -16,6 +16,7 @@ from neuraldrive_audio.queue import stats
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.payloads import JobError
+from neuraldrive_audio.queue.priority import Priority
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError
 from neuraldrive_audio.workers.audio_decode import UndecodableAudioError
 from neuraldrive_audio.workers.engines.base import EngineInputError, JobCancelledError
@@ -59,6 +60,7 @@ class JobInfo:
     model: str
     job_try: int
     enqueued_at: float
+    lane: Priority
 
     @classmethod
     def from_ctx(cls, ctx: dict[str, Any], job_id: str, task: str, model: str) -> JobInfo:
@@ -70,6 +72,7 @@ class JobInfo:
             model=model,
             job_try=int(ctx.get("job_try", 1)),
             enqueued_at=enqueued.timestamp() if enqueued else time.time(),
+            lane=ctx.get("lane", Priority.INTERACTIVE),
         )
 
 
@@ -80,6 +83,8 @@ async def run_job(state: WorkerState, info: JobInfo, body: JobBody) -> None:
     sink = EventSink(state.redis, job_id, state.settings.event_ttl_s)
     cancel = threading.Event()
     state.running[job_id] = RunningJob(id=job_id, task=info.task, model=info.model)
+    if info.lane is Priority.INTERACTIVE:
+        state.begin_interactive()
     started = {"worker_id": state.worker_id, "try": info.job_try}
     await sink.emit(JobEvent(EventType.STARTED, started))
     log.info("job started", extra={**extra, "task": info.task, "model": info.model})
@@ -111,6 +116,8 @@ async def run_job(state: WorkerState, info: JobInfo, body: JobBody) -> None:
     finally:
         cancel.set()
         state.running.pop(job_id, None)
+        if info.lane is Priority.INTERACTIVE:
+            state.end_interactive()
         with contextlib.suppress(Exception):
             await asyncio.shield(state.publish_heartbeat())
         await asyncio.shield(sink.close())

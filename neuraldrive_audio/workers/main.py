@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any
 
 import arq.worker
@@ -14,8 +15,9 @@ from redis.exceptions import RedisError
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
+from neuraldrive_audio.queue.priority import Priority
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers import memory
+from neuraldrive_audio.workers import memory, ollama
 from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
 from neuraldrive_audio.workers.control_loop import control_loop
 from neuraldrive_audio.workers.model_cache import ModelCache
@@ -56,7 +58,7 @@ def build_state(settings: Settings, redis: Any) -> WorkerState:
     cache = ModelCache(
         store=store,
         device=settings.worker_device,
-        budget_bytes=lambda: budget,
+        budget_bytes=ollama.budget_function(settings, budget),
         idle_ttl_s=settings.model_idle_ttl_s,
         measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
     )
@@ -74,9 +76,11 @@ async def _heartbeat_loop(state: WorkerState) -> None:
         await asyncio.sleep(settings.worker_heartbeat_s)
 
 
-def _functions(settings: Settings) -> list[Any]:
+def _functions(settings: Settings, lane: Priority) -> list[Any]:
     # Hand-backs to the worker holding a model (affinity) use arq tries too.
     timeout, tries = settings.job_timeout_s, settings.job_max_tries + MAX_HAND_BACKS
+    if lane is Priority.BATCH:
+        return [func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1)]
     return [
         func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
         func(synthesize, name=keys.SPEECH_FUNCTION, timeout=timeout, max_tries=tries),
@@ -84,38 +88,50 @@ def _functions(settings: Settings) -> list[Any]:
     ]
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run a worker until SIGINT/SIGTERM."""
-    if not settings.redis_url:
-        raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
-    redis = await connect(settings.redis_url)
-    state = build_state(settings, redis)
-    background = [
-        asyncio.create_task(_heartbeat_loop(state)),
-        asyncio.create_task(control_loop(state)),
-    ]
+def _lane_worker(state: WorkerState, lane: Priority, redis: Any) -> Worker:
+    settings = state.settings
+    ctx: dict[str, Any] = {"state": state, "lane": lane}
     worker = Worker(
-        functions=_functions(settings),
-        queue_name=keys.ARQ_QUEUE,
+        functions=_functions(settings, lane),
+        queue_name=lane.queue_name,
         redis_pool=redis,
         max_jobs=settings.worker_max_jobs,
         job_timeout=settings.job_timeout_s,
         keep_result=60,
         poll_delay=settings.worker_poll_delay_s,
-        max_tries=settings.job_max_tries,
         allow_abort_jobs=True,
         job_serializer=serialize_job,
         job_deserializer=deserialize_job,
-        ctx={"state": state},
-        handle_signals=True,
+        ctx=ctx,
+        handle_signals=False,  # one handler below stops both lanes
         log_results=False,
     )
-    log.info(
-        "worker ready",
-        extra={"worker_id": state.worker_id, "device": settings.worker_device},
-    )
+    ctx["arq_worker"] = worker  # arq shares this dict with every job (see affinity)
+    return worker
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run a worker (one arq worker per lane, sharing one model cache) until SIGINT/SIGTERM."""
+    if not settings.redis_url:
+        raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
+    redis = await connect(settings.redis_url)
+    state = build_state(settings, redis)
+    lanes = [_lane_worker(state, lane, redis) for lane in Priority]
+
+    def stop(signum: signal.Signals) -> None:
+        for worker in lanes:
+            worker.handle_sig(signum)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    background = [
+        asyncio.create_task(_heartbeat_loop(state)),
+        asyncio.create_task(control_loop(state)),
+    ]
+    log.info("worker ready", extra={"worker_id": state.worker_id, "device": settings.worker_device})
     try:
-        await worker.async_run()
+        await asyncio.gather(*(w.async_run() for w in lanes))
     except asyncio.CancelledError:
         log.info("worker stopping", extra={"worker_id": state.worker_id})  # SIGTERM/SIGINT
     finally:
@@ -125,4 +141,5 @@ async def run_worker(settings: Settings) -> None:
                 await task
         await heartbeat.withdraw(redis, state.worker_id)
         await state.cache.close()
-        await worker.close()
+        for worker in lanes:
+            await worker.close()

@@ -64,5 +64,5 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         return summary.model_dump()
 
     info = JobInfo.from_ctx(ctx, job.job_id, "speech", job.model_id)
-    await prefer_holder(state, job.model_id, info.job_try)
+    await prefer_holder(ctx, job.model_id)
     await run_job(state, info, body)

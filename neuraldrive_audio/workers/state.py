@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
 from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.workers.engines.base import JobCancelledError
 from neuraldrive_audio.workers.model_cache import ModelCache
 
 
@@ -47,6 +49,28 @@ class WorkerState:
     started_at: float = field(default_factory=time.time)
     stats: WorkerStats = field(default_factory=WorkerStats)
     running: dict[str, RunningJob] = field(default_factory=dict)
+    interactive_jobs: int = 0
+    interactive_idle: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.interactive_idle.set()
+
+    def begin_interactive(self) -> None:
+        """An interactive job starts: batch work on this worker pauses at its next step."""
+        self.interactive_jobs += 1
+        self.interactive_idle.clear()
+
+    def end_interactive(self) -> None:
+        """An interactive job ended; batch work resumes when none is left."""
+        self.interactive_jobs -= 1
+        if self.interactive_jobs == 0:
+            self.interactive_idle.set()
+
+    def yield_to_interactive(self, cancel: threading.Event) -> None:
+        """Blocking, for batch inference threads between steps: wait while interactive work runs."""
+        while not self.interactive_idle.wait(timeout=0.1):
+            if cancel.is_set():
+                raise JobCancelledError
 
     def set_progress(self, job_id: str, progress: float) -> None:
         """Record a running job's progress (0..1) for the next heartbeat; any thread."""

@@ -52,5 +52,5 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         return {"transcript": transcript.model_dump()}
 
     info = JobInfo.from_ctx(ctx, job.job_id, job.task.value, job.model_id)
-    await prefer_holder(state, job.model_id, info.job_try)
+    await prefer_holder(ctx, job.model_id)
     await run_job(state, info, body)

@@ -1,0 +1,368 @@
+"""Async client for the service's management API, and tolerant parsing of its JSON.
+
+The TUI may talk to an older or newer service than itself, so every field is optional
+here: a missing or mistyped value becomes ``None`` (rendered as ``—``), never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from neuraldrive_audio.config import get_settings
+
+Json = Mapping[str, Any]
+
+
+def _map(value: object) -> Json:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Json]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _float(data: Json, key: str) -> float | None:
+    value = data.get(key)
+    # bool is an int subclass; a flag is never a measurement.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _int(data: Json, key: str) -> int | None:
+    value = _float(data, key)
+    return None if value is None else int(value)
+
+
+def _str(data: Json, key: str, default: str = "") -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else default
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model resident in one worker's cache."""
+
+    id: str
+    engine: str
+    bytes: int | None
+    pinned: bool
+    in_use: int | None
+    last_used: float | None
+    idle_until: float | None
+
+    @classmethod
+    def parse(cls, data: Json) -> LoadedModel:
+        """Build from one entry of a heartbeat's ``loaded_models``."""
+        return cls(
+            id=_str(data, "id"),
+            engine=_str(data, "engine"),
+            bytes=_int(data, "bytes"),
+            pinned=data.get("pinned") is True,
+            in_use=_int(data, "in_use"),
+            last_used=_float(data, "last_used"),
+            idle_until=_float(data, "idle_until"),
+        )
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One live worker, from its heartbeat."""
+
+    worker_id: str
+    hostname: str
+    device: str
+    last_seen: float | None
+    budget_bytes: int | None
+    used_bytes: int | None
+    loaded_models: tuple[LoadedModel, ...]
+    jobs_in_progress: int | None
+    jobs_done: int | None
+    jobs_failed: int | None
+    loads: int | None
+    evictions: int | None
+
+    @classmethod
+    def parse(cls, data: Json) -> Worker:
+        """Build from a WorkerHeartbeat object."""
+        return cls(
+            worker_id=_str(data, "worker_id"),
+            hostname=_str(data, "hostname"),
+            device=_str(data, "device"),
+            last_seen=_float(data, "last_seen"),
+            budget_bytes=_int(data, "budget_bytes"),
+            used_bytes=_int(data, "used_bytes"),
+            loaded_models=tuple(LoadedModel.parse(m) for m in _list(data.get("loaded_models"))),
+            jobs_in_progress=_int(data, "jobs_in_progress"),
+            jobs_done=_int(data, "jobs_done"),
+            jobs_failed=_int(data, "jobs_failed"),
+            loads=_int(data, "loads"),
+            evictions=_int(data, "evictions"),
+        )
+
+    @property
+    def budget_fraction(self) -> float | None:
+        """Share of the memory budget in use."""
+        if not self.budget_bytes or self.used_bytes is None:
+            return None
+        return self.used_bytes / self.budget_bytes
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A job a worker is processing right now."""
+
+    id: str
+    task: str
+    model: str
+    progress: float | None
+    worker_id: str
+    started_at: float | None
+
+    @classmethod
+    def parse(cls, data: Json) -> RunningJob:
+        """Build from one entry of ``jobs.in_progress``."""
+        return cls(
+            id=_str(data, "id"),
+            task=_str(data, "task"),
+            model=_str(data, "model"),
+            progress=_float(data, "progress"),
+            worker_id=_str(data, "worker_id"),
+            started_at=_float(data, "started_at"),
+        )
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Throughput of one engine across all workers."""
+
+    engine: str
+    real_time_factor: float | None
+    jobs: int | None
+    audio_seconds: float | None
+
+    @classmethod
+    def parse(cls, engine: str, data: Json) -> EngineStats:
+        """Build from one value of the ``engines`` map."""
+        return cls(
+            engine=engine,
+            real_time_factor=_float(data, "real_time_factor"),
+            jobs=_int(data, "jobs"),
+            audio_seconds=_float(data, "audio_seconds"),
+        )
+
+
+@dataclass(frozen=True)
+class RecentError:
+    """One of the last failed jobs."""
+
+    time: float | None
+    job_id: str
+    code: str
+    message: str
+
+    @classmethod
+    def parse(cls, data: Json) -> RecentError:
+        """Build from one entry of ``recent_errors``."""
+        return cls(
+            time=_float(data, "time"),
+            job_id=_str(data, "job_id"),
+            code=_str(data, "code"),
+            message=_str(data, "message"),
+        )
+
+
+@dataclass(frozen=True)
+class Status:
+    """``GET /system/audio/status``."""
+
+    time: float | None
+    uptime_s: float | None
+    queue_depth: int | None
+    queue_interactive: int | None
+    queue_batch: int | None
+    workers: tuple[Worker, ...]
+    in_progress: tuple[RunningJob, ...]
+    jobs_per_minute: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    engines: tuple[EngineStats, ...]
+    recent_errors: tuple[RecentError, ...]
+
+    @classmethod
+    def parse(cls, data: Json) -> Status:
+        """Build from the endpoint's JSON body, whatever subset of the contract it has."""
+        queue, jobs = _map(data.get("queue")), _map(data.get("jobs"))
+        latency = _map(jobs.get("latency_ms"))
+        engines = _map(data.get("engines"))
+        return cls(
+            time=_float(data, "time"),
+            uptime_s=_float(data, "uptime_s"),
+            # Services older than the status contract report a flat ``queue_depth``.
+            queue_depth=_int(queue, "depth") if "depth" in queue else _int(data, "queue_depth"),
+            queue_interactive=_int(queue, "interactive"),
+            queue_batch=_int(queue, "batch"),
+            workers=tuple(Worker.parse(w) for w in _list(data.get("workers"))),
+            in_progress=tuple(RunningJob.parse(j) for j in _list(jobs.get("in_progress"))),
+            jobs_per_minute=_float(jobs, "per_minute"),
+            latency_p50_ms=_float(latency, "p50"),
+            latency_p95_ms=_float(latency, "p95"),
+            engines=tuple(EngineStats.parse(str(k), _map(v)) for k, v in sorted(engines.items())),
+            recent_errors=tuple(RecentError.parse(e) for e in _list(data.get("recent_errors"))),
+        )
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """One entry of ``GET /v1/audio/models`` (where it is loaded comes from the heartbeats)."""
+
+    id: str
+    engine: str
+    bytes_on_disk: int | None
+
+    @classmethod
+    def parse(cls, data: Json) -> InstalledModel:
+        """Build from one entry of the list."""
+        return cls(
+            id=_str(data, "id"),
+            engine=_str(data, "engine"),
+            bytes_on_disk=_int(data, "bytes_on_disk"),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One entry of ``GET /v1/audio/jobs``."""
+
+    id: str
+    task: str
+    status: str
+    progress: float | None
+    model: str
+    created_at: float | None
+
+    @classmethod
+    def parse(cls, data: Json) -> Job:
+        """Build from one entry of the list."""
+        return cls(
+            id=_str(data, "id"),
+            task=_str(data, "task"),
+            status=_str(data, "status"),
+            progress=_float(data, "progress"),
+            model=_str(data, "model"),
+            created_at=_float(data, "created_at"),
+        )
+
+
+class ServiceError(Exception):
+    """A request to the service did not succeed; ``str()`` is a one-line reason."""
+
+
+class Unreachable(ServiceError):
+    """No HTTP answer at all: connection refused, DNS failure, timeout."""
+
+
+class ApiError(ServiceError):
+    """The service answered with an error status (message from the OpenAI error envelope)."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status_code})")
+        self.status_code = status_code
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        error = _map(_map(response.json()).get("error"))
+    except ValueError:
+        error = {}
+    message = _str(error, "message") or response.text.strip() or response.reason_phrase
+    return ApiError(response.status_code, message)
+
+
+class AudioClient:
+    """The calls the TUI makes; base URL and Bearer key default to the local config."""
+
+    READ_TIMEOUT_S = 5.0
+    # Loading a large model onto a GPU can take a minute; the UI keeps running meanwhile.
+    ACTION_TIMEOUT_S = 180.0
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
+        settings = get_settings()
+        self.base_url = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        key = api_key if api_key is not None else settings.resolve_api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=self.READ_TIMEOUT_S
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: Mapping[str, str | int] | None = None,
+        slow: bool = False,
+    ) -> Json:
+        timeout = self.ACTION_TIMEOUT_S if slow else self.READ_TIMEOUT_S
+        try:
+            response = await self._http.request(
+                method, path, json=body, params=params, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc) or type(exc).__name__) from exc
+        if not response.is_success:
+            raise _api_error(response)
+        try:
+            return _map(response.json())
+        except ValueError as exc:
+            raise ServiceError(f"{path} did not answer JSON") from exc
+
+    async def status(self) -> Status:
+        """Workers, queue, jobs and engine figures."""
+        return Status.parse(await self._call("GET", "/system/audio/status"))
+
+    async def models(self) -> list[InstalledModel]:
+        """Installed models and where each one is loaded."""
+        body = await self._call("GET", "/v1/audio/models")
+        return [InstalledModel.parse(m) for m in _list(body.get("data"))]
+
+    async def load(self, model_id: str, worker_id: str | None, pin: bool | None = None) -> Json:
+        """Load a model (on a given worker, or where the service chooses); also pins/unpins."""
+        body: dict[str, object] = {"worker_id": worker_id}
+        if pin is not None:
+            body["pin"] = pin
+        return await self._call(
+            "POST", f"/v1/audio/models/{_segment(model_id)}/load", body=body,
+            slow=True,
+        )  # fmt: skip
+
+    async def unload(self, model_id: str, worker_id: str | None) -> Json:
+        """Unload a model from one worker (or from every worker when None)."""
+        return await self._call(
+            "POST", f"/v1/audio/models/{_segment(model_id)}/unload",
+            body={"worker_id": worker_id}, slow=True,
+        )  # fmt: skip
+
+    async def jobs(self, status: str = "processing", limit: int = 50) -> list[Job]:
+        """Asynchronous jobs in the given state."""
+        body = await self._call("GET", "/v1/audio/jobs", params={"status": status, "limit": limit})
+        return [Job.parse(j) for j in _list(body.get("data"))]
+
+    async def cancel(self, job_id: str) -> Json:
+        """Cancel a job."""
+        return await self._call("POST", f"/v1/audio/jobs/{_segment(job_id)}/cancel", slow=True)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+
+def _segment(value: str) -> str:
+    # Model ids contain '/', which must not split the path.
+    return quote(value, safe="")
