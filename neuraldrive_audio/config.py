@@ -110,6 +110,43 @@ class Settings(BaseSettings):
     job_timeout_s: float = 900.0
     """Longest a single job may run on a worker."""
 
+    job_chunk_target_s: float = 60.0
+    """Long audio is cut at the first silence after this many seconds (one batch entry each)."""
+
+    job_chunk_max_s: float = 120.0
+    """A chunk with no silence to cut at is cut hard at this length."""
+
+    job_chunk_timeout_s: float = 600.0
+    """Longest one chunk may run before arq gives up on it."""
+
+    job_batch_size: int = 0
+    """Job chunks: 0 decodes sequentially; N>0 uses faster-whisper's batched pipeline.
+
+    Batched (N=4) is ~2x faster on CPU, but on chunks we measured 3.5-4.8 % WER against
+    1.1 % sequential on the same 3-minute clip, so accuracy wins by default.
+    """
+
+    speech_job_chunk_chars: int = 1500
+    """Long text for speech jobs is split at sentence/paragraph boundaries into chunks this size."""
+
+    max_speech_job_chars: int = 2_000_000
+    """Longest text a speech job accepts."""
+
+    job_retention_s: float = 7 * 24 * 3600.0
+    """Finished jobs and their files are deleted this long after they ended."""
+
+    min_free_disk_bytes: int = 1 * GIB
+    """Job uploads are refused (507) when the data dir would drop below this much free space."""
+
+    webhook_secret: str | None = None
+    """HMAC-SHA256 key for webhook signatures; defaults to the API key."""
+
+    webhook_max_attempts: int = 5
+    """Deliveries tried (with exponential backoff) before a webhook is given up."""
+
+    janitor_interval_s: float = 2.0
+    """How often the API requeues chunks of dead workers, sends webhooks and applies retention."""
+
     whisper_compute_type: str = "int8"
     """CTranslate2 compute type for faster-whisper on CPU (``float16`` is used on CUDA)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,11 +13,13 @@ from fastapi import FastAPI
 from neuraldrive_audio import __version__
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
-from neuraldrive_audio.api.routers import management, models, speech, system, transcriptions
+from neuraldrive_audio.api.janitor import Janitor
+from neuraldrive_audio.api.routers import jobs, management, models, speech, system, transcriptions
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.connection import connect
 from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -39,16 +43,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
         redis = await connect(settings.redis_url)
         app.state.queue = make_queue(redis, settings)
+        janitor = Janitor(redis, settings, app.state.job_files, settings.webhook_secret or api_key)
+        janitor_task = asyncio.create_task(janitor.run())
         log.info("API ready", extra={"redis": settings.redis_url})
         try:
             yield
         finally:
+            janitor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await janitor_task
             await redis.aclose()
 
     app = FastAPI(title="neuraldrive-audio", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.api_key = api_key
     app.state.catalog = ModelCatalog(ModelStore(settings.resolved_models_dir))
+    app.state.job_files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
     install_error_handlers(app)
 
     def upload_limit(path: str) -> int:
@@ -62,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)
+    app.include_router(jobs.router)
     return app

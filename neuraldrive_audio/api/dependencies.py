@@ -16,6 +16,7 @@ from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
 from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
 
 _connect_lock = asyncio.Lock()
@@ -60,6 +61,16 @@ def _catalog(request: Request) -> ModelCatalog:
     return catalog
 
 
+def _job_files(request: Request) -> JobFiles:
+    files: JobFiles | None = getattr(request.app.state, "job_files", None)
+    if files is None:
+        settings = app_settings(request)
+        files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
+        request.app.state.job_files = files
+    return files
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 QueueDep = Annotated[JobQueue, Depends(_queue)]
 CatalogDep = Annotated[ModelCatalog, Depends(_catalog)]
+JobFilesDep = Annotated[JobFiles, Depends(_job_files)]

@@ -16,6 +16,15 @@ TRANSCRIBE_FUNCTION = "transcribe"
 SPEECH_FUNCTION = "synthesize"
 """arq function name of speech synthesis jobs."""
 
+PLAN_TRANSCRIPTION_FUNCTION = "plan_transcription"
+"""arq function that decodes and splits the upload of an asynchronous transcription job."""
+
+TRANSCRIBE_CHUNK_FUNCTION = "transcribe_chunk"
+"""arq function that transcribes one chunk of an asynchronous job."""
+
+SPEECH_CHUNK_FUNCTION = "speak_chunk"
+"""arq function that synthesizes one chunk of an asynchronous speech job."""
+
 PING_FUNCTION = "ping"
 """arq function name of the no-op job (queue round-trip benchmark)."""
 
@@ -28,6 +37,34 @@ STATS_FINISHED = f"{PREFIX}stats:finished"
 
 STATS_ERRORS = f"{PREFIX}stats:errors"
 """List of the latest job errors (JSON), newest first."""
+
+
+JOBS = f"{PREFIX}jobs"
+"""Sorted set of asynchronous job ids by creation time."""
+
+JOBS_ACTIVE = f"{PREFIX}jobs:active"
+"""Set of asynchronous jobs that have not ended yet (the janitor watches their chunks)."""
+
+JANITOR_LOCK = f"{PREFIX}janitor:lock"
+"""Held by the API process doing a janitor pass, so two APIs don't double the work."""
+
+WEBHOOKS_PENDING = f"{PREFIX}webhooks:pending"
+"""List of job ids whose end still has to be announced to their webhook."""
+
+
+def job(job_id: str) -> str:
+    """JSON record of an asynchronous job."""
+    return f"{PREFIX}job:{job_id}"
+
+
+def job_chunk_done(job_id: str) -> str:
+    """Counter of an asynchronous job's finished chunks."""
+    return f"{PREFIX}job:{job_id}:done"
+
+
+def job_chunk_owners(job_id: str) -> str:
+    """Hash: chunk index (or ``plan``) -> ``worker_id|arq_job_id`` while a worker runs it."""
+    return f"{PREFIX}job:{job_id}:owners"
 
 
 def control(worker_id: str) -> str:

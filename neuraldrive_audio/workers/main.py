@@ -16,10 +16,13 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
 from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory, ollama
 from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
 from neuraldrive_audio.workers.control_loop import control_loop
+from neuraldrive_audio.workers.long_speech import speak_chunk
+from neuraldrive_audio.workers.long_transcription import plan_transcription, transcribe_chunk
 from neuraldrive_audio.workers.model_cache import ModelCache
 from neuraldrive_audio.workers.ping_job import ping
 from neuraldrive_audio.workers.speech_job import synthesize
@@ -62,7 +65,8 @@ def build_state(settings: Settings, redis: Any) -> WorkerState:
         idle_ttl_s=settings.model_idle_ttl_s,
         measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
     )
-    return WorkerState(settings=settings, redis=redis, store=store, cache=cache)
+    files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
+    return WorkerState(settings=settings, redis=redis, store=store, cache=cache, job_files=files)
 
 
 async def _heartbeat_loop(state: WorkerState) -> None:
@@ -80,7 +84,16 @@ def _functions(settings: Settings, lane: Priority) -> list[Any]:
     # Hand-backs to the worker holding a model (affinity) use arq tries too.
     timeout, tries = settings.job_timeout_s, settings.job_max_tries + MAX_HAND_BACKS
     if lane is Priority.BATCH:
-        return [func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1)]
+        chunk_timeout = settings.job_chunk_timeout_s
+        return [
+            func(plan_transcription, name=keys.PLAN_TRANSCRIPTION_FUNCTION, timeout=chunk_timeout,
+                 max_tries=tries),
+            func(transcribe_chunk, name=keys.TRANSCRIBE_CHUNK_FUNCTION, timeout=chunk_timeout,
+                 max_tries=tries),
+            func(speak_chunk, name=keys.SPEECH_CHUNK_FUNCTION, timeout=chunk_timeout,
+                 max_tries=tries),
+            func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1),
+        ]  # fmt: skip
     return [
         func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
         func(synthesize, name=keys.SPEECH_FUNCTION, timeout=timeout, max_tries=tries),

@@ -38,6 +38,8 @@ class TranscribeOptions:
     prompt: str | None
     temperature: float
     word_timestamps: bool
+    batch_size: int = 0
+    """0: sequential decoding; >0: faster-whisper's batched pipeline (long job chunks)."""
 
 
 class Engine(Protocol):

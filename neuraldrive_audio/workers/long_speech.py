@@ -1,0 +1,104 @@
+"""Asynchronous speech for long texts: chunks of sentences, then one encoded file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from neuraldrive_audio.queue.job_chunks import ChunkJob
+from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
+from neuraldrive_audio.queue.payloads import SpeechFormat
+from neuraldrive_audio.workers.audio_encode import (
+    OUTPUT_SAMPLE_RATE,
+    Resampler,
+    make_encoder,
+    to_s16le,
+)
+from neuraldrive_audio.workers.chunk_runner import (
+    claim_result,
+    complete_job,
+    count_chunk,
+    run_chunk,
+)
+from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
+from neuraldrive_audio.workers.long_transcription import INT16_SCALE
+from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.workers.state import WorkerState
+
+ENCODE_BLOCK_SAMPLES = OUTPUT_SAMPLE_RATE * 10
+
+
+def _speak_chunk(
+    engine: TextToSpeech,
+    text: str,
+    voice: str,
+    speed: float,
+    state: WorkerState,
+    cancel: threading.Event,
+) -> bytes:
+    """Blocking: the chunk's speech as 24 kHz s16le, yielding to interactive work per sentence."""
+    resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
+    pieces = []
+    for sentence in split_sentences(text):
+        state.yield_to_interactive(cancel)
+        if cancel.is_set():
+            raise JobCancelledError
+        pieces.append(resampler.process(engine.synthesize(normalize(sentence), voice, speed)))
+    pieces.append(resampler.flush())
+    return to_s16le(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32))
+
+
+def _encode_result(job_dir: Path, fmt: SpeechFormat) -> None:
+    """Concatenate the chunks' PCM in order and encode it once into result.<format>."""
+    encoder = make_encoder(fmt, OUTPUT_SAMPLE_RATE)
+    path = job_dir / f"result.{fmt.value}"
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        for part in sorted((job_dir / "chunks").glob("*.s16")):
+            samples = np.fromfile(part, dtype=np.int16)
+            for start in range(0, len(samples), ENCODE_BLOCK_SAMPLES):
+                block = (
+                    samples[start : start + ENCODE_BLOCK_SAMPLES].astype(np.float32) / INT16_SCALE
+                )
+                out.write(encoder.encode(block))
+        out.write(encoder.finish())
+    os.replace(tmp, path)
+
+
+async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """arq entry point: speak one chunk of a long text; the last one encodes the result."""
+    state: WorkerState = ctx["state"]
+    chunk = ChunkJob.model_validate(payload)
+    files = state.job_files
+
+    async def body(record: JobRecord, cancel: threading.Event) -> None:
+        if record.status is JobStatus.QUEUED:
+            await JobRecords(state.redis).update(
+                record.id, status=JobStatus.PROCESSING, started_at=time.time()
+            )
+        voice, speed = str(record.options["voice"]), float(record.options.get("speed", 1.0))
+        manifest = state.store.get(record.model)
+        async with state.cache.use(manifest) as engine:
+            started = time.perf_counter()
+            pcm = await asyncio.to_thread(
+                _speak_chunk, cast(TextToSpeech, engine), chunk.text, voice, speed, state, cancel
+            )
+            seconds = len(pcm) / 2 / OUTPUT_SAMPLE_RATE
+            state.stats.record_inference(
+                manifest.engine.value, seconds, time.perf_counter() - started
+            )
+        if not claim_result(files.chunk(record.id, chunk.index, "s16"), pcm):
+            return
+        if await count_chunk(state, record):
+            await asyncio.to_thread(
+                _encode_result, files.dir(record.id), SpeechFormat(record.response_format)
+            )
+            await complete_job(state, record.id)
+
+    await run_chunk(ctx, chunk, body)

@@ -1,0 +1,179 @@
+"""Asynchronous transcription: plan (decode + split at silences), chunks, merge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from faster_whisper.audio import decode_audio
+
+from neuraldrive_audio.queue import job_chunks, keys
+from neuraldrive_audio.queue.job_chunks import ChunkJob
+from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
+from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
+from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, UndecodableAudioError
+from neuraldrive_audio.workers.audio_split import split_for_chunks
+from neuraldrive_audio.workers.chunk_runner import (
+    claim_result,
+    complete_job,
+    count_chunk,
+    run_chunk,
+)
+from neuraldrive_audio.workers.engines.base import FloatAudio, SpeechToText, TranscribeOptions
+from neuraldrive_audio.workers.state import WorkerState
+
+INT16_SCALE = 32768.0
+
+
+def _decode_file(path: Path) -> FloatAudio:
+    try:
+        audio = decode_audio(str(path), sampling_rate=WHISPER_SAMPLE_RATE)
+    except Exception as exc:  # PyAV raises many kinds for a bad file
+        raise UndecodableAudioError(f"could not decode the audio file: {exc}") from exc
+    if audio.size == 0:
+        raise UndecodableAudioError("the audio file contains no samples")
+    return np.asarray(audio, dtype=np.float32)
+
+
+def _save_samples(audio: FloatAudio, path: Path) -> None:
+    # int16 halves the disk cost of float32; chunks read their span back with a memmap.
+    tmp = path.with_suffix(".tmp")
+    (np.clip(audio, -1.0, 1.0) * (INT16_SCALE - 1)).astype(np.int16).tofile(tmp)
+    os.replace(tmp, path)
+
+
+async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """arq entry point: decode the upload, cut it at silences, queue one chunk per piece."""
+    state: WorkerState = ctx["state"]
+    plan = ChunkJob.model_validate(payload)
+    files = state.job_files
+
+    async def body(record: JobRecord, cancel: threading.Event) -> None:
+        settings = state.settings
+        await JobRecords(state.redis).update(
+            record.id, status=JobStatus.PROCESSING, started_at=time.time()
+        )
+        audio = await asyncio.to_thread(_decode_file, files.input(record.id))
+        spans = await asyncio.to_thread(
+            split_for_chunks, audio, settings.job_chunk_target_s, settings.job_chunk_max_s
+        )
+        await asyncio.to_thread(_save_samples, audio, files.samples(record.id))
+        await JobRecords(state.redis).update(
+            record.id,
+            input_duration=round(len(audio) / WHISPER_SAMPLE_RATE, 3),
+            chunks_total=len(spans),
+        )
+        for index, (start, end) in enumerate(spans):
+            chunk = ChunkJob(
+                function=keys.TRANSCRIBE_CHUNK_FUNCTION,
+                job_id=record.id,
+                index=index,
+                start=start,
+                end=end,
+            )
+            await job_chunks.enqueue(state.redis, chunk)
+
+    await run_chunk(ctx, plan, body)
+
+
+def _options(record: JobRecord, batch_size: int) -> TranscribeOptions:
+    opts = record.options
+    return TranscribeOptions(
+        task=TranscriptionTask(record.task.value),
+        language=opts.get("language"),
+        prompt=opts.get("prompt"),
+        temperature=float(opts.get("temperature", 0.0)),
+        word_timestamps="word" in opts.get("timestamp_granularities", []),
+        batch_size=batch_size,
+    )
+
+
+async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """arq entry point: transcribe one chunk; the last one merges the job's result."""
+    state: WorkerState = ctx["state"]
+    chunk = ChunkJob.model_validate(payload)
+    files = state.job_files
+
+    async def body(record: JobRecord, cancel: threading.Event) -> None:
+        samples = np.memmap(files.samples(record.id), dtype=np.int16, mode="r")
+        audio = np.asarray(samples[chunk.start : chunk.end], dtype=np.float32) / INT16_SCALE
+        options = _options(record, state.settings.job_batch_size)
+
+        def between_segments(segment: TranscriptSegment) -> None:
+            state.yield_to_interactive(cancel)  # interactive requests go first
+
+        async with state.cache.use(state.store.get(record.model)) as engine:
+            started = time.perf_counter()
+            transcript = await asyncio.to_thread(
+                cast(SpeechToText, engine).transcribe, audio, options, between_segments, cancel
+            )
+            state.stats.record_inference(
+                "whisper", transcript.duration, time.perf_counter() - started
+            )
+        shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
+        if not claim_result(
+            files.chunk(record.id, chunk.index, "json"), shifted.model_dump_json().encode()
+        ):
+            return
+        if await count_chunk(state, record):
+            await asyncio.to_thread(_merge, files.dir(record.id), record)
+            files.samples(record.id).unlink(missing_ok=True)
+            await complete_job(state, record.id)
+
+    await run_chunk(ctx, chunk, body)
+
+
+def _shift(transcript: Transcript, offset_s: float) -> Transcript:
+    """Move a chunk's timestamps to the position of the chunk in the whole file."""
+    frames = round(offset_s * 100)  # whisper's seek counts 10 ms frames
+    segments = []
+    for s in transcript.segments:
+        words = None
+        if s.words is not None:
+            words = [
+                w.model_copy(
+                    update={
+                        "start": round(w.start + offset_s, 3),
+                        "end": round(w.end + offset_s, 3),
+                    }
+                )
+                for w in s.words
+            ]
+        segments.append(
+            s.model_copy(
+                update={
+                    "start": round(s.start + offset_s, 3),
+                    "end": round(s.end + offset_s, 3),
+                    "seek": s.seek + frames,
+                    "words": words,
+                }
+            )
+        )
+    return transcript.model_copy(update={"segments": segments})
+
+
+def _merge(job_dir: Path, record: JobRecord) -> None:
+    """Join the chunk transcripts in order into result.json with global segment ids."""
+    parts = [
+        Transcript.model_validate_json(p.read_text())
+        for p in sorted((job_dir / "chunks").glob("*.json"))
+    ]
+    segments = [s for part in parts for s in part.segments]
+    segments = [s.model_copy(update={"id": i}) for i, s in enumerate(segments)]
+    merged = Transcript(
+        task=TranscriptionTask(record.task.value),
+        language=parts[0].language if parts else "en",
+        duration=round(sum(p.duration for p in parts), 3),
+        text=" ".join(p.text for p in parts if p.text).strip(),
+        segments=segments,
+    )
+    path = job_dir / "result.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged.model_dump()))
+    os.replace(tmp, path)
