@@ -60,6 +60,13 @@ def _cmd_speak(args: argparse.Namespace) -> None:
     speak(client, text, args.model, args.voice, args.format, Path(args.output))
 
 
+def _cmd_jobs(args: argparse.Namespace) -> None:
+    from neuraldrive_audio import remote_jobs
+    from neuraldrive_audio.remote import ServiceClient
+
+    remote_jobs.run(args, ServiceClient(get_settings(), args.url))
+
+
 def _cmd_tui(args: argparse.Namespace) -> None:
     from neuraldrive_audio.tui.app import run
 
@@ -120,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="file to write")
     sp.add_argument("--url", help="service base URL (default: from config)")
     sp.set_defaults(run=_cmd_speak)
+
+    from neuraldrive_audio.remote_jobs import add_parser as add_jobs_parser
+
+    add_jobs_parser(sub).set_defaults(run=_cmd_jobs)
 
     tui = sub.add_parser("tui", help="show workers, models and jobs of a running service")
     tui.add_argument("--url", help="service base URL (default: from config)")

@@ -39,3 +39,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per HTTP request (hub downloads, webhooks, CLI polling) drowns the rest.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
