@@ -108,7 +108,9 @@ def run(args: argparse.Namespace, client: ServiceClient) -> None:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``jobs`` subcommand tree."""
-    jobs = sub.add_parser("jobs", help="asynchronous jobs for long files and texts")
+    jobs: argparse.ArgumentParser = sub.add_parser(
+        "jobs", help="asynchronous jobs for long files and texts"
+    )
     jobs.add_argument("--url", help="service base URL (default: from config)")
     cmds = jobs.add_subparsers(dest="jobs_command", required=True)
     submit_cmd = cmds.add_parser(
