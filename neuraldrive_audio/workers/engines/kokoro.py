@@ -14,6 +14,7 @@ from kokoro_onnx import Kokoro
 
 from neuraldrive_audio.config import get_settings
 from neuraldrive_audio.storage.manifest import ModelManifest
+from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.workers.audio_encode import time_stretch
 from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio
 from neuraldrive_audio.workers.engines.onnx_runtime import create_session
@@ -32,7 +33,6 @@ MODEL_MIN_SPEED, MODEL_MAX_SPEED = 0.5, 2.0
 SENTENCE_PAUSE_S: Final = 0.25
 
 _ESPEAK_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
-_VOICE_PART = re.compile(r"^\s*([\w-]+)\s*(?:\(\s*(\d+(?:\.\d*)?|\.\d+)\s*\))?\s*$")
 
 
 class KokoroEngine:
@@ -77,21 +77,12 @@ class KokoroEngine:
         Parts without a weight count 1; the mix is the weighted mean of the parts' arrays.
         Raises EngineInputError (param ``voice``) for unknown names or bad syntax.
         """
-        weighted: list[tuple[FloatAudio, float]] = []
-        for part in voice.split("+"):
-            match = _VOICE_PART.match(part)
-            if match is None:
-                raise EngineInputError(f"invalid voice specification {voice!r}", "voice")
-            name, weight_text = match.groups()
-            if name not in self._styles:
-                raise EngineInputError(
-                    f"unknown voice {name!r}; available: {', '.join(self.voices)}", "voice"
-                )
-            weight = float(weight_text) if weight_text else 1.0
-            weighted.append((self._styles[name], weight))
+        try:
+            parts = parse_voice_mix(voice, self.voices)
+        except VoiceSpecError as exc:
+            raise EngineInputError(str(exc), "voice") from exc
+        weighted = [(self._styles[name], weight) for name, weight in parts]
         total = sum(weight for _, weight in weighted)
-        if total <= 0:
-            raise EngineInputError(f"voice weights must not all be zero: {voice!r}", "voice")
         if len(weighted) == 1:
             return weighted[0][0]
         mixed = sum(style * (weight / total) for style, weight in weighted)
