@@ -302,7 +302,9 @@ def test_audio_models_are_listed(gateway: httpx.Client) -> None:
     response = gateway.get("/v1/audio/models", headers=AUTH)
     assert response.status_code == 200, response.text
     assert response.json()["object"] == "list"
-    assert "whisper-1" in {model["id"] for model in response.json()["data"]}
+    listed = {model["id"]: model for model in response.json()["data"]}
+    assert "Systran/faster-whisper-tiny.en" in listed
+    assert listed["kokoro-82m"]["voices"]
 
 
 @pytest.mark.slow
