@@ -86,3 +86,28 @@ async def test_idle_models_unload_after_ttl_unless_pinned(models_dir: Path) -> N
     snapshot = {m.id: m for m in cache.snapshot()}
     assert snapshot[KOKORO_ID].pinned and snapshot[KOKORO_ID].idle_until is None
     await cache.close()
+
+
+async def test_opt_in_policy_unloads_an_ollama_model_to_make_room(models_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from neuraldrive_audio.workers import ollama
+    from tests.stand_ins import OllamaStandIn
+
+    store = ModelStore(models_dir)
+    piper = store.get(PIPER_ID)
+    server = OllamaStandIn()
+    now = datetime.now(UTC)
+    server.load("old:7b", 8 * GIB, now + timedelta(minutes=1))
+    server.load("new:8b", 2 * GIB, now + timedelta(minutes=5))
+    total = 10 * GIB + piper.bytes_on_disk // 2  # the GPU is full until Ollama lets go
+    with server.running() as url:
+        cache = ModelCache(
+            store, "cuda:0", lambda: ollama.gpu_budget(total, 4 * GIB, url), 600,
+            memory.process_bytes, reclaim=lambda needed: ollama.free_ollama_vram(url, needed),
+        )  # fmt: skip
+        await cache.load(piper)
+        assert cache.is_loaded(PIPER_ID)
+        assert [m.name for m in ollama.loaded_models(url)] == ["new:8b"]  # the LRU one went
+        assert cache.budget_bytes() >= piper.bytes_on_disk
+        await cache.close()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import arq.worker
@@ -54,6 +55,13 @@ def memory_budget(settings: Settings) -> int:
     return int(total * settings.worker_memory_budget_fraction)
 
 
+def ollama_reclaimer(settings: Settings) -> Callable[[int], int] | None:
+    """The opt-in policy: on a GPU worker, ask Ollama to unload idle LLMs to make room."""
+    if not settings.ollama_evict_for_audio or memory.gpu_index(settings.worker_device) is None:
+        return None
+    return lambda needed: ollama.free_ollama_vram(settings.ollama_url, needed)
+
+
 def build_state(settings: Settings, redis: Any) -> WorkerState:
     """Wire a worker's cache and store together."""
     store = ModelStore(settings.resolved_models_dir)
@@ -64,6 +72,7 @@ def build_state(settings: Settings, redis: Any) -> WorkerState:
         budget_bytes=ollama.budget_function(settings, budget),
         idle_ttl_s=settings.model_idle_ttl_s,
         measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
+        reclaim=ollama_reclaimer(settings),
     )
     files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
     return WorkerState(settings=settings, redis=redis, store=store, cache=cache, job_files=files)
@@ -73,6 +82,7 @@ async def _heartbeat_loop(state: WorkerState) -> None:
     settings = state.settings
     while True:
         try:
+            await state.cache.refresh_budget()
             await state.cache.unload_expired()
             await state.publish_heartbeat()
         except Exception:  # a Redis hiccup must not kill the heartbeat for good
@@ -129,6 +139,7 @@ async def run_worker(settings: Settings) -> None:
         raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
     redis = await connect(settings.redis_url)
     state = build_state(settings, redis)
+    await state.cache.refresh_budget()
     lanes = [_lane_worker(state, lane, redis) for lane in Priority]
 
     def stop(signum: signal.Signals) -> None:

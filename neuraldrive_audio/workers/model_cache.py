@@ -76,10 +76,15 @@ class ModelCache:
         budget_bytes: Callable[[], int],
         idle_ttl_s: float,
         measure_bytes: Callable[[], int],
+        reclaim: Callable[[int], int] | None = None,
     ) -> None:
+        """``budget_bytes`` may block (it can ask Ollama), so it runs in a thread and is
+        cached; ``reclaim(bytes)`` optionally frees memory outside this cache (Ollama)."""
         self._store = store
         self._device = device
-        self._budget = budget_bytes
+        self._budget_source = budget_bytes
+        self._budget_now = 0
+        self._reclaim = reclaim
         self._idle_ttl_s = idle_ttl_s
         self._measure = measure_bytes
         self._models: dict[str, CachedModel] = {}
@@ -93,13 +98,18 @@ class ModelCache:
         return sum(m.bytes for m in self._models.values())
 
     def budget_bytes(self) -> int:
-        """The current budget (may shrink, e.g. when Ollama takes VRAM)."""
-        return self._budget()
+        """The budget as last refreshed (it may shrink, e.g. when Ollama takes VRAM)."""
+        return self._budget_now
+
+    async def refresh_budget(self) -> int:
+        """Re-read the budget without blocking the event loop."""
+        self._budget_now = await asyncio.to_thread(self._budget_source)
+        return self._budget_now
 
     def fits_without_eviction(self, manifest: ModelManifest) -> bool:
         """True if loading the model would not push anything else out."""
         needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
-        return self._budget() - self.used_bytes >= needed
+        return self._budget_now - self.used_bytes >= needed
 
     def is_loaded(self, model_id: str) -> bool:
         """True if the model is resident."""
@@ -198,7 +208,15 @@ class ModelCache:
         return cached
 
     async def _make_room(self, model_id: str, needed: int) -> None:
-        budget = self._budget()
+        budget = await self.refresh_budget()
+        if self._reclaim is not None and not self._fits_after_eviction(needed, budget):
+            freed = await asyncio.to_thread(
+                self._reclaim, needed - self._free_after_eviction(budget)
+            )
+            log.info(
+                "reclaimed memory outside the cache", extra={"bytes": freed, "model": model_id}
+            )
+            budget = await self.refresh_budget()
         if needed > budget:
             raise ModelTooLargeError(model_id, needed, budget)
         idle_lru = sorted(
@@ -214,6 +232,13 @@ class ModelCache:
             log.info("evicting model", extra={"model": victim, "for_model": model_id})
             await self._drop(victim)
             self.counters.evictions += 1
+
+    def _free_after_eviction(self, budget: int) -> int:
+        evictable = sum(m.bytes for m in self._models.values() if not m.in_use and not m.pinned)
+        return budget - self.used_bytes + evictable
+
+    def _fits_after_eviction(self, needed: int, budget: int) -> bool:
+        return needed <= budget and needed <= self._free_after_eviction(budget)
 
     async def _drop(self, model_id: str) -> None:
         cached = self._models.pop(model_id)
