@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     model_idle_ttl_s: float = 1800.0
     """Unpinned models idle longer than this are unloaded."""
 
+    worker_serves_batch: bool = True
+    """Also take chunks of asynchronous jobs; they need ``<data_dir>/jobs`` (off on remote
+    hosts that don't mount it)."""
+
     worker_max_jobs: int = 1
     """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
 

@@ -140,7 +140,8 @@ async def run_worker(settings: Settings) -> None:
     redis = await connect(settings.redis_url)
     state = build_state(settings, redis)
     await state.cache.refresh_budget()
-    lanes = [_lane_worker(state, lane, redis) for lane in Priority]
+    served = [p for p in Priority if p is Priority.INTERACTIVE or settings.worker_serves_batch]
+    lanes = [_lane_worker(state, lane, redis) for lane in served]
 
     def stop(signum: signal.Signals) -> None:
         for worker in lanes:
