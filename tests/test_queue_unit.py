@@ -52,7 +52,7 @@ async def test_heartbeats_expire_and_dead_workers_are_forgotten(
     await heartbeat.publish(redis, _beat("dying"), ttl_s=0.05)
     await asyncio.sleep(0.1)
     assert [w.worker_id for w in await heartbeat.live_workers(redis)] == ["alive"]
-    assert await redis.smembers(keys.WORKERS) == {b"alive"}
+    assert await redis.smembers(keys.WORKERS) == {b"alive"}  # type: ignore[misc]
     await heartbeat.withdraw(redis, "alive")
     assert await heartbeat.live_workers(redis) == []
 
