@@ -90,6 +90,14 @@ class Service:
             service.wait_healthy()
         return service
 
+    def restart_api(self) -> None:
+        """Stop the API process and start a fresh one on the same port and Redis."""
+        self.api.terminate()
+        self.api.wait(timeout=15)
+        command = [sys.executable, "-m", "neuraldrive_audio.cli", "api"]
+        self.api = subprocess.Popen(command, env=self.env)
+        self.wait_healthy()
+
     def start_worker(self) -> subprocess.Popen[bytes]:
         worker = subprocess.Popen(
             [sys.executable, "-m", "neuraldrive_audio.cli", "worker"], env=self.env

@@ -110,6 +110,17 @@ def test_long_transcription_job(jobs_service: Service, long_clip: tuple[bytes, s
     assert job_wer - sync_wer <= 0.02, (job_wer, sync_wer)
 
 
+def test_job_survives_an_api_restart(jobs_service: Service, long_clip: tuple[bytes, str]) -> None:
+    job = _submit(jobs_service, long_clip[0])
+    while _job(jobs_service, job["id"])["status"] != "processing":
+        time.sleep(0.1)
+    jobs_service.restart_api()
+    final, _ = _wait(jobs_service, job["id"])
+    assert final["status"] == "completed" and final["created_at"] == job["created_at"]
+    with jobs_service.http() as http:
+        assert http.get(f"/v1/audio/jobs/{job['id']}/result").json()["text"]
+
+
 def test_cancel_stops_work(jobs_service: Service, long_clip: tuple[bytes, str]) -> None:
     job = _submit(jobs_service, long_clip[0])
     deadline = time.monotonic() + 60
