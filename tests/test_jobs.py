@@ -154,11 +154,13 @@ def test_interactive_request_is_not_stuck_behind_a_job(
     while _job(jobs_service, job["id"])["status"] != "processing":
         time.sleep(0.1)
     time.sleep(1.0)  # a chunk is being transcribed now
-    started = time.perf_counter()
-    client.audio.transcriptions.create(model="whisper-1", file=("s.wav", short))
-    busy = time.perf_counter() - started
+    busy = []
+    for _ in range(3):
+        started = time.perf_counter()
+        client.audio.transcriptions.create(model="whisper-1", file=("s.wav", short))
+        busy.append(time.perf_counter() - started)
     assert _job(jobs_service, job["id"])["status"] == "processing"
-    assert busy <= 2 * sorted(idle)[1], (busy, idle)
+    assert sorted(busy)[1] <= 2 * sorted(idle)[1], (busy, idle)
     with jobs_service.http() as http:
         http.post(f"/v1/audio/jobs/{job['id']}/cancel")
 
