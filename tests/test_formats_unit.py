@@ -13,7 +13,7 @@ from neuraldrive_audio.queue.payloads import TranscriptWord as Word
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
 from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
-from neuraldrive_audio.workers.audio_split import plan_cuts
+from neuraldrive_audio.workers.audio_split import group_clips, merge_into_clips
 
 
 def _segment(i: int, start: float, end: float, text: str) -> TranscriptSegment:
@@ -45,11 +45,16 @@ def test_verbose_json_words_only_for_transcriptions() -> None:
     assert "words" not in to_verbose_json(translated, words=True, segments=True)
 
 
-def test_plan_cuts_respects_target_and_longest() -> None:
-    spans = plan_cuts(100, [10, 30, 45, 70, 95], target=30, longest=50)
-    assert spans == [(0, 30), (30, 70), (70, 100)]
-    assert plan_cuts(100, [], target=30, longest=40) == [(0, 40), (40, 80), (80, 100)]
-    assert plan_cuts(100, [99], target=30, longest=120) == [(0, 100)]  # no 1-sample sliver
+def test_speech_regions_become_clips_then_chunks() -> None:
+    regions = [(0, 10), (12, 25), (27, 40), (45, 50), (80, 95)]
+    clips = merge_into_clips(regions, longest=30)
+    assert clips == [(0, 25), (27, 50), (80, 95)]  # no clip longer than a window
+    chunks = group_clips(clips, target=40)
+    assert [(c.start, c.end, c.clips) for c in chunks] == [
+        (0, 50, [(0, 25), (27, 50)]),
+        (80, 95, [(80, 95)]),
+    ]
+    assert group_clips([], target=40) == []
 
 
 def test_languages() -> None:

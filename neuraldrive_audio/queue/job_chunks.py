@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.priority import Priority
@@ -23,6 +23,8 @@ class ChunkJob(BaseModel):
     """First sample (16 kHz) of an audio chunk."""
     end: int = 0
     """Sample after the last of an audio chunk."""
+    clips: list[tuple[int, int]] = Field(default_factory=list)
+    """Spans of speech (samples, absolute) inside an audio chunk, one whisper window each."""
     text: str = ""
     """The text of a speech chunk."""
 

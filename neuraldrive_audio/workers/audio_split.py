@@ -1,49 +1,64 @@
-"""Where to cut long audio into chunks: in silences found by the VAD bundled with faster-whisper."""
+"""Planning the chunks of a long recording from the speech the VAD finds in it.
+
+The plan mirrors what faster-whisper's batched pipeline does with a whole file: speech
+regions (silero VAD, bundled with faster-whisper) merged into clips of at most 30 s, one
+whisper window each. Consecutive clips are then grouped into chunks of about
+``target_s`` that become separate queue entries. Each chunk is decoded on its own clips,
+so chunking changes where the work runs, not what whisper hears.
+"""
 
 from __future__ import annotations
 
-import itertools
+from dataclasses import dataclass, field
 
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE
 from neuraldrive_audio.workers.engines.base import FloatAudio
 
-# Short pauses between sentences are enough to cut at; whisper needs no context across them.
-_VAD = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)
+WINDOW_S = 30.0
+"""Whisper's window: the longest clip."""
+
+_VAD = VadOptions(max_speech_duration_s=WINDOW_S, min_silence_duration_ms=160)
 
 
-def silence_midpoints(audio: FloatAudio) -> list[int]:
-    """Sample index at the middle of each pause between two stretches of speech."""
-    speech = get_speech_timestamps(audio, _VAD, sampling_rate=WHISPER_SAMPLE_RATE)
-    return [(a["end"] + b["start"]) // 2 for a, b in itertools.pairwise(speech)]
+@dataclass
+class PlannedChunk:
+    """A span of the recording (samples) and the clips of speech inside it."""
+
+    start: int
+    end: int
+    clips: list[tuple[int, int]] = field(default_factory=list)
 
 
-def plan_cuts(
-    total: int, candidates: list[int], target: int, longest: int
-) -> list[tuple[int, int]]:
-    """Chunks ``[start, end)`` covering ``0..total``, cut at candidates once ``target`` is reached.
-
-    A stretch with no candidate for ``longest`` samples is cut hard there.
-    """
-    bounds = [0]
-    for cut in [*candidates, total]:
-        while cut - bounds[-1] > longest:
-            bounds.append(bounds[-1] + longest)
-        if cut - bounds[-1] >= target or cut == total:
-            bounds.append(cut)
-    if bounds[-1] != total:
-        bounds.append(total)
-    # A sliver at the end joins the chunk before it when that stays within ``longest``.
-    if len(bounds) > 2 and total - bounds[-2] < target // 4 and total - bounds[-3] <= longest:
-        del bounds[-2]
-    spans = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-    return spans or [(0, total)]
+def merge_into_clips(regions: list[tuple[int, int]], longest: int) -> list[tuple[int, int]]:
+    """Join consecutive speech regions while a clip stays within ``longest`` samples."""
+    clips: list[tuple[int, int]] = []
+    for start, end in regions:
+        if clips and end - clips[-1][0] <= longest:
+            clips[-1] = (clips[-1][0], end)
+        else:
+            clips.append((start, end))
+    return clips
 
 
-def split_for_chunks(audio: FloatAudio, target_s: float, longest_s: float) -> list[tuple[int, int]]:
-    """Plan the chunks of a long recording (sample spans at 16 kHz)."""
+def group_clips(clips: list[tuple[int, int]], target: int) -> list[PlannedChunk]:
+    """Consecutive clips grouped until a chunk spans at least ``target`` samples."""
+    chunks: list[PlannedChunk] = []
+    current: list[tuple[int, int]] = []
+    for clip in clips:
+        current.append(clip)
+        if current[-1][1] - current[0][0] >= target:
+            chunks.append(PlannedChunk(current[0][0], current[-1][1], current))
+            current = []
+    if current:
+        chunks.append(PlannedChunk(current[0][0], current[-1][1], current))
+    return chunks
+
+
+def plan_chunks(audio: FloatAudio, target_s: float) -> list[PlannedChunk]:
+    """Chunks of speech for a recording at 16 kHz; [] when it holds no speech."""
     rate = WHISPER_SAMPLE_RATE
-    return plan_cuts(
-        len(audio), silence_midpoints(audio), int(target_s * rate), int(longest_s * rate)
-    )
+    speech = get_speech_timestamps(audio, _VAD, sampling_rate=rate)
+    regions = [(int(s["start"]), int(s["end"])) for s in speech]
+    return group_clips(merge_into_clips(regions, int(WINDOW_S * rate)), int(target_s * rate))

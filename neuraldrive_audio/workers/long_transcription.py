@@ -18,7 +18,7 @@ from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, UndecodableAudioError
-from neuraldrive_audio.workers.audio_split import split_for_chunks
+from neuraldrive_audio.workers.audio_split import plan_chunks
 from neuraldrive_audio.workers.chunk_runner import (
     claim_result,
     complete_job,
@@ -55,35 +55,30 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
     files = state.job_files
 
     async def body(record: JobRecord, cancel: threading.Event) -> None:
-        settings = state.settings
-        await JobRecords(state.redis).update(
-            record.id, status=JobStatus.PROCESSING, started_at=time.time()
-        )
+        records = JobRecords(state.redis)
+        await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
         audio = await asyncio.to_thread(_decode_file, files.input(record.id))
-        spans = await asyncio.to_thread(
-            split_for_chunks, audio, settings.job_chunk_target_s, settings.job_chunk_max_s
-        )
+        planned = await asyncio.to_thread(plan_chunks, audio, state.settings.job_chunk_target_s)
         await asyncio.to_thread(_save_samples, audio, files.samples(record.id))
-        await JobRecords(state.redis).update(
-            record.id,
-            input_duration=round(len(audio) / WHISPER_SAMPLE_RATE, 3),
-            chunks_total=len(spans),
-        )
-        for index, (start, end) in enumerate(spans):
+        duration = round(len(audio) / WHISPER_SAMPLE_RATE, 3)
+        await records.update(record.id, input_duration=duration, chunks_total=len(planned))
+        if not planned:  # no speech at all: an empty transcript
+            await asyncio.to_thread(_merge, files.dir(record.id), record, duration)
+            await complete_job(state, record.id)
+        for index, part in enumerate(planned):
             chunk = ChunkJob(
-                function=keys.TRANSCRIBE_CHUNK_FUNCTION,
-                job_id=record.id,
-                index=index,
-                start=start,
-                end=end,
-            )
+                function=keys.TRANSCRIBE_CHUNK_FUNCTION, job_id=record.id, index=index,
+                start=part.start, end=part.end, clips=part.clips,
+            )  # fmt: skip
             await job_chunks.enqueue(state.redis, chunk)
 
     await run_chunk(ctx, plan, body)
 
 
-def _options(record: JobRecord, batch_size: int) -> TranscribeOptions:
+def _options(record: JobRecord, chunk: ChunkJob, batch_size: int) -> TranscribeOptions:
     opts = record.options
+    rate = WHISPER_SAMPLE_RATE
+    clips = tuple(((a - chunk.start) / rate, (b - chunk.start) / rate) for a, b in chunk.clips)
     return TranscribeOptions(
         task=TranscriptionTask(record.task.value),
         language=opts.get("language"),
@@ -91,6 +86,7 @@ def _options(record: JobRecord, batch_size: int) -> TranscribeOptions:
         temperature=float(opts.get("temperature", 0.0)),
         word_timestamps="word" in opts.get("timestamp_granularities", []),
         batch_size=batch_size,
+        clips=clips,
     )
 
 
@@ -103,7 +99,7 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
     async def body(record: JobRecord, cancel: threading.Event) -> None:
         samples = np.memmap(files.samples(record.id), dtype=np.int16, mode="r")
         audio = np.asarray(samples[chunk.start : chunk.end], dtype=np.float32) / INT16_SCALE
-        options = _options(record, state.settings.job_batch_size)
+        options = _options(record, chunk, state.settings.job_batch_size)
 
         def between_segments(segment: TranscriptSegment) -> None:
             state.yield_to_interactive(cancel)  # interactive requests go first
@@ -122,7 +118,7 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
         ):
             return
         if await count_chunk(state, record):
-            await asyncio.to_thread(_merge, files.dir(record.id), record)
+            await asyncio.to_thread(_merge, files.dir(record.id), record, record.input_duration)
             files.samples(record.id).unlink(missing_ok=True)
             await complete_job(state, record.id)
 
@@ -158,7 +154,7 @@ def _shift(transcript: Transcript, offset_s: float) -> Transcript:
     return transcript.model_copy(update={"segments": segments})
 
 
-def _merge(job_dir: Path, record: JobRecord) -> None:
+def _merge(job_dir: Path, record: JobRecord, duration: float | None) -> None:
     """Join the chunk transcripts in order into result.json with global segment ids."""
     parts = [
         Transcript.model_validate_json(p.read_text())
@@ -169,7 +165,7 @@ def _merge(job_dir: Path, record: JobRecord) -> None:
     merged = Transcript(
         task=TranscriptionTask(record.task.value),
         language=parts[0].language if parts else "en",
-        duration=round(sum(p.duration for p in parts), 3),
+        duration=duration or 0.0,
         text=" ".join(p.text for p in parts if p.text).strip(),
         segments=segments,
     )

@@ -40,6 +40,8 @@ class TranscribeOptions:
     word_timestamps: bool
     batch_size: int = 0
     """0: sequential decoding; >0: faster-whisper's batched pipeline (long job chunks)."""
+    clips: tuple[tuple[float, float], ...] = ()
+    """Batched only: the speech clips (seconds) to decode, instead of running the VAD."""
 
 
 class Engine(Protocol):

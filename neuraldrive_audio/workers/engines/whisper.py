@@ -70,7 +70,13 @@ class WhisperEngine:
             "word_timestamps": options.word_timestamps,
             "beam_size": self._beam_size,
         }
-        if options.batch_size > 0:
+        if options.batch_size > 0 and options.clips:
+            clips = [{"start": start, "end": end} for start, end in options.clips]
+            segments, info = self._batched().transcribe(
+                audio, batch_size=options.batch_size, without_timestamps=False,
+                vad_filter=False, clip_timestamps=clips, **common,
+            )  # fmt: skip
+        elif options.batch_size > 0:
             # Timestamp tokens cost ~10 % but give sentence-sized segments instead of 30 s ones.
             segments, info = self._batched().transcribe(
                 audio, batch_size=options.batch_size, without_timestamps=False, **common
