@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     job_timeout_s: float = 900.0
     """Longest a single job may run on a worker."""
 
-    job_chunk_target_s: float = 60.0
+    job_chunk_target_s: float = 120.0
     """Long audio is split between speech clips into chunks of about this length (one batch
     queue entry each)."""
 

@@ -13,7 +13,7 @@ from neuraldrive_audio.queue.payloads import TranscriptWord as Word
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
 from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
-from neuraldrive_audio.workers.audio_split import group_clips, merge_into_clips
+from neuraldrive_audio.workers.audio_split import clips_per_chunk, group_clips, merge_into_clips
 
 
 def _segment(i: int, start: float, end: float, text: str) -> TranscriptSegment:
@@ -49,12 +49,14 @@ def test_speech_regions_become_clips_then_chunks() -> None:
     regions = [(0, 10), (12, 25), (27, 40), (45, 50), (80, 95)]
     clips = merge_into_clips(regions, longest=30)
     assert clips == [(0, 25), (27, 50), (80, 95)]  # no clip longer than a window
-    chunks = group_clips(clips, target=40)
+    chunks = group_clips(clips, per_chunk=2)
     assert [(c.start, c.end, c.clips) for c in chunks] == [
         (0, 50, [(0, 25), (27, 50)]),
         (80, 95, [(80, 95)]),
     ]
-    assert group_clips([], target=40) == []
+    assert group_clips([], per_chunk=2) == []
+    assert clips_per_chunk(120, batch_size=4) == 4 and clips_per_chunk(60, batch_size=4) == 4
+    assert clips_per_chunk(240, batch_size=4) == 8 and clips_per_chunk(60, batch_size=0) == 2
 
 
 def test_languages() -> None:

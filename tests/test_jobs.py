@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 WEBHOOK_SECRET = "test-webhook-secret"
 JOB_SETTINGS = {
     "job_chunk_target_s": "30",
+    "job_batch_size": "2",  # two 30 s clips per chunk: several chunks from three minutes
     "janitor_interval_s": "0.5",
     "webhook_secret": WEBHOOK_SECRET,
     "worker_heartbeat_ttl_s": "2",

@@ -58,7 +58,10 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
         records = JobRecords(state.redis)
         await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
         audio = await asyncio.to_thread(_decode_file, files.input(record.id))
-        planned = await asyncio.to_thread(plan_chunks, audio, state.settings.job_chunk_target_s)
+        settings = state.settings
+        planned = await asyncio.to_thread(
+            plan_chunks, audio, settings.job_chunk_target_s, settings.job_batch_size
+        )
         await asyncio.to_thread(_save_samples, audio, files.samples(record.id))
         duration = round(len(audio) / WHISPER_SAMPLE_RATE, 3)
         await records.update(record.id, input_duration=duration, chunks_total=len(planned))
