@@ -3,8 +3,8 @@
 The plan mirrors what faster-whisper's batched pipeline does with a whole file: speech
 regions (silero VAD, bundled with faster-whisper) merged into clips of at most 30 s, one
 whisper window each. Consecutive clips are then grouped, whole batches at a time, into
-chunks of about ``target_s`` that become separate queue entries. Each chunk is decoded on its own clips,
-so chunking changes where the work runs, not what whisper hears.
+chunks of about ``target_s`` that become separate queue entries. Each chunk is decoded on
+its own clips, so chunking changes where the work runs, not what whisper hears.
 """
 
 from __future__ import annotations
