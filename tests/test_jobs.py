@@ -322,3 +322,14 @@ def test_killed_worker_mid_job_still_completes(
         assert word_error_rate(long_clip[1], result["text"]) < 0.15
     finally:
         svc.stop()
+
+
+def test_json_job_bodies_keep_the_small_limit(jobs_service: Service) -> None:
+    # Only multipart uploads stream to disk; a JSON body is parsed in memory.
+    with jobs_service.http() as http:
+        response = http.post(
+            "/v1/audio/jobs",
+            content=b'{"task": "speech", "input": "' + b"a" * (26 * 1024 * 1024) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+    assert response.status_code == 413

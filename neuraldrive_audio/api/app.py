@@ -61,8 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
     install_error_handlers(app)
 
-    def upload_limit(path: str) -> int:
-        if path.startswith(JOBS_PATH):
+    def upload_limit(path: str, content_type: str) -> int:
+        # Only multipart job uploads stream to disk; every other body is read into memory.
+        if path.startswith(JOBS_PATH) and content_type.startswith("multipart/"):
             return settings.max_job_upload_bytes
         return settings.max_upload_bytes
 

@@ -22,11 +22,11 @@ def too_large(limit: int) -> APIError:
 class BodySizeLimit:
     """ASGI middleware: 413 from Content-Length up front, or as soon as the stream passes it.
 
-    ``limit_for`` maps a request path to its limit, so job uploads can be larger than
+    ``limit_for(path, content_type)`` gives the limit, so job uploads can be larger than
     synchronous ones.
     """
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
         self.app = app
         self.limit_for = limit_for
 
@@ -34,8 +34,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        limit = self.limit_for(scope["path"], content_type)
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await too_large(limit).response()(scope, receive, send)
             return
