@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from neuraldrive_audio.queue.payloads import SpeechFormat
+from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.workers.audio_encode import (
-    CONTENT_TYPES,
     OUTPUT_SAMPLE_RATE,
     Resampler,
     make_encoder,

@@ -26,6 +26,17 @@ class SpeechFormat(StrEnum):
     PCM = "pcm"
 
 
+CONTENT_TYPES: dict[SpeechFormat, str] = {
+    SpeechFormat.MP3: "audio/mpeg",
+    SpeechFormat.OPUS: "audio/ogg",
+    SpeechFormat.AAC: "audio/aac",
+    SpeechFormat.FLAC: "audio/flac",
+    SpeechFormat.WAV: "audio/wav",
+    SpeechFormat.PCM: "audio/pcm",
+}
+"""HTTP content type of each speech format."""
+
+
 class TranscriptionJob(BaseModel):
     """Transcribe or translate one uploaded file."""
 

@@ -23,14 +23,6 @@ from neuraldrive_audio.workers.engines.base import FloatAudio
 
 OUTPUT_SAMPLE_RATE: Final = 24000
 
-CONTENT_TYPES: Final[dict[SpeechFormat, str]] = {
-    SpeechFormat.MP3: "audio/mpeg",
-    SpeechFormat.OPUS: "audio/ogg",
-    SpeechFormat.AAC: "audio/aac",
-    SpeechFormat.FLAC: "audio/flac",
-    SpeechFormat.WAV: "audio/wav",
-    SpeechFormat.PCM: "audio/pcm",
-}
 
 # A streamed WAV cannot know its length up front; like OpenAI we put the largest size
 # in both RIFF and data chunk headers, which readers take as "until end of stream".

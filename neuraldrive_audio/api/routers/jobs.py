@@ -37,9 +37,8 @@ from neuraldrive_audio.queue.job_records import (
     JobStatus,
     JobTask,
 )
-from neuraldrive_audio.queue.payloads import SpeechFormat, Transcript
+from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, Transcript
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
-from neuraldrive_audio.workers.audio_encode import CONTENT_TYPES
 from neuraldrive_audio.workers.speech_text import chunk_text
 
 router = APIRouter(prefix="/v1/audio/jobs", tags=["jobs"], dependencies=[ApiKeyRequired])
