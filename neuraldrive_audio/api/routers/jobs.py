@@ -26,6 +26,7 @@ from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
+from neuraldrive_audio.config import Settings
 from neuraldrive_audio.languages import language_code
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
@@ -38,6 +39,7 @@ from neuraldrive_audio.queue.job_records import (
     JobTask,
 )
 from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, Transcript
+from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
 from neuraldrive_audio.workers.speech_text import chunk_text
 
@@ -87,11 +89,7 @@ async def _validated(model: type[ModelT], data: dict[str, Any]) -> ModelT:
 
 
 async def _create_transcription_job(
-    request: Request,
-    catalog: CatalogDep,
-    settings: SettingsDep,
-    files: JobFiles,
-    records: JobRecords,
+    request: Request, catalog: ModelCatalog, settings: Settings, files: JobFiles
 ) -> tuple[JobRecord, list[ChunkJob]]:
     form = await request.form()
     upload = form.get("file")
@@ -144,7 +142,7 @@ async def _create_transcription_job(
 
 
 async def _create_speech_job(
-    request: Request, catalog: CatalogDep, settings: SettingsDep, records: JobRecords
+    request: Request, catalog: ModelCatalog, settings: Settings
 ) -> tuple[JobRecord, list[ChunkJob]]:
     try:
         data = await request.json()
@@ -192,11 +190,9 @@ async def create_job(
     try:
         files.check_free_space()
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            record, chunks = await _create_transcription_job(
-                request, catalog, settings, files, records
-            )
+            record, chunks = await _create_transcription_job(request, catalog, settings, files)
         else:
-            record, chunks = await _create_speech_job(request, catalog, settings, records)
+            record, chunks = await _create_speech_job(request, catalog, settings)
     except DiskFullError as exc:
         raise _disk_full(exc) from exc
     await records.create(record)

@@ -21,9 +21,12 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError, model_not_found
 from neuraldrive_audio.api.model_names import alias_target
 from neuraldrive_audio.api.status_report import build_status, prometheus_text
+from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
+from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(tags=["management"], dependencies=[ApiKeyRequired])
@@ -55,7 +58,7 @@ def _model_entry(manifest: ModelManifest, workers: list[WorkerHeartbeat]) -> dic
     return {**manifest.model_dump(mode="json"), "object": "model", "loaded_on": loaded_on}
 
 
-def _installed(name: str, catalog: CatalogDep, settings: SettingsDep) -> ModelManifest:
+def _installed(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
     manifest = catalog.find(alias_target(name, settings) or name)
     if manifest is None:
         raise model_not_found(name)
@@ -79,7 +82,7 @@ def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequ
     return best.worker_id
 
 
-async def _command(queue: QueueDep, worker_id: str, command: ControlCommand) -> dict[str, Any]:
+async def _command(queue: JobQueue, worker_id: str, command: ControlCommand) -> dict[str, Any]:
     try:
         reply = await control.send(queue.redis, worker_id, command, CONTROL_TIMEOUT_S)
     except ControlTimeoutError as exc:

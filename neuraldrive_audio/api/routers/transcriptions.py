@@ -47,7 +47,7 @@ async def _read_upload(file: UploadFile) -> bytes:
 
 
 async def _submit_transcription(
-    queue: QueueDep,
+    queue: JobQueue,
     catalog: ModelCatalog,
     settings: Settings,
     *,
