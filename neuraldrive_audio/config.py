@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     worker_poll_delay_s: float = 0.01
     """How often an idle worker looks for work; arq's default of 0.5 s adds ~0.5 s to every job."""
 
+    worker_batch_poll_delay_s: float = 0.1
+    """Poll interval of the batch lane: chunks don't need 10 ms pickup, and every poll
+    costs Redis round trips (also while a job runs)."""
+
     worker_heartbeat_s: float = 1.0
     """Interval between worker heartbeats."""
 

@@ -121,7 +121,11 @@ def _lane_worker(state: WorkerState, lane: Priority, redis: Any) -> Worker:
         max_jobs=settings.worker_max_jobs,
         job_timeout=settings.job_timeout_s,
         keep_result=60,
-        poll_delay=settings.worker_poll_delay_s,
+        poll_delay=(
+            settings.worker_poll_delay_s
+            if lane is Priority.INTERACTIVE
+            else settings.worker_batch_poll_delay_s
+        ),
         allow_abort_jobs=True,
         job_serializer=serialize_job,
         job_deserializer=deserialize_job,
