@@ -68,6 +68,14 @@ DEMO_MODELS: dict[str, Callable[[], tuple[dict[str, Path], ModelManifest]]] = {
 }
 
 
+def _installed(store: ModelStore, model_id: str) -> bool:
+    try:
+        store.get(model_id)
+    except ModelNotInstalledError:
+        return False
+    return True
+
+
 def register_demo_models(store: ModelStore) -> list[str]:
     """Install each demo model that is missing from the store; returns the ids installed.
 
@@ -75,11 +83,8 @@ def register_demo_models(store: ModelStore) -> list[str]:
     """
     installed = []
     for model_id, describe in DEMO_MODELS.items():
-        try:
-            store.get(model_id)
+        if _installed(store, model_id):
             continue
-        except ModelNotInstalledError:
-            pass
         try:
             files, manifest = describe()
         except ImportError as exc:
