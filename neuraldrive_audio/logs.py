@@ -6,7 +6,11 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
+
+current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
+"""The job whose work is running; set by the job frames, copied into inference threads."""
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -27,6 +31,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        job_id = current_job.get()
+        if job_id is not None:
+            # Library lines (faster-whisper, the model cache) get the job id too.
+            line.setdefault("job_id", job_id)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

@@ -86,3 +86,19 @@ def test_model_store_install_is_atomic_and_nested(tmp_path: Path) -> None:
     store.remove("org/model")
     with pytest.raises(ModelNotInstalledError):
         store.get("org/model")
+
+
+def test_log_lines_carry_the_current_job() -> None:
+    import json
+    import logging
+
+    from neuraldrive_audio.logs import JsonFormatter, current_job
+
+    record = logging.LogRecord("faster_whisper", logging.INFO, "", 0, "decoding", None, None)
+    token = current_job.set("job_abc")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        current_job.reset(token)
+    assert line["job_id"] == "job_abc" and line["msg"] == "decoding"
+    assert "job_id" not in json.loads(JsonFormatter().format(record))

@@ -18,6 +18,7 @@ from typing import Any
 
 from arq.worker import Retry
 
+from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.job_chunks import ChunkJob, ChunkOwner
@@ -85,6 +86,7 @@ async def count_chunk(state: WorkerState, record: JobRecord) -> bool:
 async def run_chunk(ctx: dict[str, Any], chunk: ChunkJob, body: ChunkBody) -> None:
     """Run one chunk of an asynchronous job inside the frame described above."""
     state: WorkerState = ctx["state"]
+    current_job.set(chunk.job_id)  # arq runs each chunk in its own task
     extra = {"job_id": chunk.job_id, "chunk": chunk.index, "worker_id": state.worker_id}
     try:
         record = await JobRecords(state.redis).get(chunk.job_id)

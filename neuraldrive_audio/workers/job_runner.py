@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.queue import stats
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.heartbeat import RunningJob
@@ -79,6 +80,7 @@ class JobInfo:
 async def run_job(state: WorkerState, info: JobInfo, body: JobBody) -> None:
     """Run ``body`` with a sink for its events and a cancel flag for its inference thread."""
     job_id = info.job_id
+    current_job.set(job_id)  # arq runs each job in its own task, so this stays with the job
     extra = {"job_id": job_id, "worker_id": state.worker_id, "try": info.job_try}
     sink = EventSink(state.redis, job_id, state.settings.event_ttl_s)
     cancel = threading.Event()
