@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,12 +75,40 @@ class JobFiles:
             raise DiskFullError(f"could not store the upload: {exc}") from exc
         return written
 
-    def write_atomic(self, path: Path, data: bytes) -> None:
-        """Write via a temp file and rename, so readers never see half a file."""
+    @staticmethod
+    @contextmanager
+    def atomic_output(path: Path) -> Iterator[BinaryIO]:
+        """A file to write ``path`` through: readers see all of it or none (temp + rename)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as out:
+                yield out
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` all at once or not at all."""
+        with self.atomic_output(path) as out:
+            out.write(data)
+
+    @staticmethod
+    def claim(path: Path, data: bytes) -> bool:
+        """Write ``path`` unless it exists; False if another attempt wrote it first.
+
+        Chunks run at least once; claiming their result makes each count exactly once.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)  # fails if the file exists, unlike a rename
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def remove(self, job_id: str) -> None:
         """Delete the job's directory."""

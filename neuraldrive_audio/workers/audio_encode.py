@@ -16,6 +16,7 @@ from typing import Final, cast
 import av
 import av.filter
 import numpy as np
+import numpy.typing as npt
 from av.audio.stream import AudioStream
 
 from neuraldrive_audio.queue.payloads import SpeechFormat
@@ -51,10 +52,19 @@ def _join(frames: list[av.AudioFrame]) -> FloatAudio:
     return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
 
 
+S16LE = np.dtype("<i2")
+"""16-bit little-endian samples: our PCM on the wire and in job files."""
+
+
+def from_s16le(samples: npt.NDArray[np.int16]) -> FloatAudio:
+    """16-bit samples back to float32 in [-1, 1)."""
+    return np.asarray(samples, dtype=np.float32) / 32768.0
+
+
 def to_s16le(pcm: FloatAudio) -> bytes:
     """Float samples in [-1, 1] to 16-bit little-endian PCM, clipping what overshoots."""
     scaled = np.rint(np.clip(pcm, -1.0, 1.0) * 32767.0)
-    data: bytes = scaled.astype("<i2").tobytes()
+    data: bytes = scaled.astype(S16LE).tobytes()
     return data
 
 

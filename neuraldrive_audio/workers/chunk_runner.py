@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from arq.worker import Retry
@@ -58,20 +56,6 @@ async def complete_job(state: WorkerState, job_id: str) -> None:
     )
     log.info("job completed", extra={"job_id": job_id})
     await announce_end(state, record)
-
-
-def claim_result(path: Path, data: bytes) -> bool:
-    """Write a chunk result unless another attempt already did; False if it had."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    try:
-        os.link(tmp, path)  # fails if the file exists: at-least-once must count once
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 async def count_chunk(state: WorkerState, record: JobRecord) -> bool:

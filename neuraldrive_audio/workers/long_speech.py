@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -14,20 +12,17 @@ import numpy as np
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import SpeechFormat
+from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.audio_encode import (
     OUTPUT_SAMPLE_RATE,
+    S16LE,
     Resampler,
+    from_s16le,
     make_encoder,
     to_s16le,
 )
-from neuraldrive_audio.workers.chunk_runner import (
-    claim_result,
-    complete_job,
-    count_chunk,
-    run_chunk,
-)
+from neuraldrive_audio.workers.chunk_runner import complete_job, count_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
-from neuraldrive_audio.workers.long_transcription import INT16_SCALE
 from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -54,21 +49,15 @@ def _speak_chunk(
     return to_s16le(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32))
 
 
-def _encode_result(job_dir: Path, fmt: SpeechFormat) -> None:
+def _encode_result(files: JobFiles, job_id: str, fmt: SpeechFormat) -> None:
     """Concatenate the chunks' PCM in order and encode it once into result.<format>."""
     encoder = make_encoder(fmt, OUTPUT_SAMPLE_RATE)
-    path = job_dir / f"result.{fmt.value}"
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
-        for part in sorted((job_dir / "chunks").glob("*.s16")):
-            samples = np.fromfile(part, dtype=np.int16)
+    with files.atomic_output(files.result(job_id, fmt.value)) as out:
+        for part in sorted((files.dir(job_id) / "chunks").glob("*.s16")):
+            samples = np.fromfile(part, dtype=S16LE)
             for start in range(0, len(samples), ENCODE_BLOCK_SAMPLES):
-                block = (
-                    samples[start : start + ENCODE_BLOCK_SAMPLES].astype(np.float32) / INT16_SCALE
-                )
-                out.write(encoder.encode(block))
+                out.write(encoder.encode(from_s16le(samples[start : start + ENCODE_BLOCK_SAMPLES])))
         out.write(encoder.finish())
-    os.replace(tmp, path)
 
 
 async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -93,11 +82,11 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             state.stats.record_inference(
                 manifest.engine.value, seconds, time.perf_counter() - started
             )
-        if not claim_result(files.chunk(record.id, chunk.index, "s16"), pcm):
+        if not files.claim(files.chunk(record.id, chunk.index, "s16"), pcm):
             return
         if await count_chunk(state, record):
             await asyncio.to_thread(
-                _encode_result, files.dir(record.id), SpeechFormat(record.response_format)
+                _encode_result, files, record.id, SpeechFormat(record.response_format)
             )
             await complete_job(state, record.id)
 

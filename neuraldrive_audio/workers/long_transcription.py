@@ -3,49 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from faster_whisper.audio import decode_audio
 
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, UndecodableAudioError
+from neuraldrive_audio.storage.job_files import JobFiles
+from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_upload
+from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le, to_s16le
 from neuraldrive_audio.workers.audio_split import plan_chunks
-from neuraldrive_audio.workers.chunk_runner import (
-    claim_result,
-    complete_job,
-    count_chunk,
-    run_chunk,
-)
-from neuraldrive_audio.workers.engines.base import FloatAudio, SpeechToText, TranscribeOptions
+from neuraldrive_audio.workers.chunk_runner import complete_job, count_chunk, run_chunk
+from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
 from neuraldrive_audio.workers.state import WorkerState
-
-INT16_SCALE = 32768.0
-
-
-def _decode_file(path: Path) -> FloatAudio:
-    try:
-        audio = decode_audio(str(path), sampling_rate=WHISPER_SAMPLE_RATE)
-    except Exception as exc:  # PyAV raises many kinds for a bad file
-        raise UndecodableAudioError(f"could not decode the audio file: {exc}") from exc
-    if audio.size == 0:
-        raise UndecodableAudioError("the audio file contains no samples")
-    return np.asarray(audio, dtype=np.float32)
-
-
-def _save_samples(audio: FloatAudio, path: Path) -> None:
-    # int16 halves the disk cost of float32; chunks read their span back with a memmap.
-    tmp = path.with_suffix(".tmp")
-    (np.clip(audio, -1.0, 1.0) * (INT16_SCALE - 1)).astype(np.int16).tofile(tmp)
-    os.replace(tmp, path)
 
 
 async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -57,16 +31,17 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
     async def body(record: JobRecord, cancel: threading.Event) -> None:
         records = JobRecords(state.redis)
         await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
-        audio = await asyncio.to_thread(_decode_file, files.input(record.id))
+        audio = await asyncio.to_thread(decode_upload, files.input(record.id))
         settings = state.settings
         planned = await asyncio.to_thread(
             plan_chunks, audio, settings.job_chunk_target_s, settings.job_batch_size
         )
-        await asyncio.to_thread(_save_samples, audio, files.samples(record.id))
+        # int16 halves the disk cost of float32; chunks read their span back with a memmap.
+        await asyncio.to_thread(files.write_atomic, files.samples(record.id), to_s16le(audio))
         duration = round(len(audio) / WHISPER_SAMPLE_RATE, 3)
         await records.update(record.id, input_duration=duration, chunks_total=len(planned))
         if not planned:  # no speech at all: an empty transcript
-            await asyncio.to_thread(_merge, files.dir(record.id), record, duration)
+            await asyncio.to_thread(_merge, files, record, duration)
             await complete_job(state, record.id)
         for index, part in enumerate(planned):
             chunk = ChunkJob(
@@ -100,8 +75,8 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
     files = state.job_files
 
     async def body(record: JobRecord, cancel: threading.Event) -> None:
-        samples = np.memmap(files.samples(record.id), dtype=np.int16, mode="r")
-        audio = np.asarray(samples[chunk.start : chunk.end], dtype=np.float32) / INT16_SCALE
+        samples = np.memmap(files.samples(record.id), dtype=S16LE, mode="r")
+        audio = from_s16le(samples[chunk.start : chunk.end])
         options = _options(record, chunk, state.settings.job_batch_size)
 
         def between_segments(segment: TranscriptSegment) -> None:
@@ -116,12 +91,12 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
                 "whisper", transcript.duration, time.perf_counter() - started
             )
         shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
-        if not claim_result(
+        if not files.claim(
             files.chunk(record.id, chunk.index, "json"), shifted.model_dump_json().encode()
         ):
             return
         if await count_chunk(state, record):
-            await asyncio.to_thread(_merge, files.dir(record.id), record, record.input_duration)
+            await asyncio.to_thread(_merge, files, record, record.input_duration)
             files.samples(record.id).unlink(missing_ok=True)
             await complete_job(state, record.id)
 
@@ -157,11 +132,11 @@ def _shift(transcript: Transcript, offset_s: float) -> Transcript:
     return transcript.model_copy(update={"segments": segments})
 
 
-def _merge(job_dir: Path, record: JobRecord, duration: float | None) -> None:
+def _merge(files: JobFiles, record: JobRecord, duration: float | None) -> None:
     """Join the chunk transcripts in order into result.json with global segment ids."""
     parts = [
         Transcript.model_validate_json(p.read_text())
-        for p in sorted((job_dir / "chunks").glob("*.json"))
+        for p in sorted((files.dir(record.id) / "chunks").glob("*.json"))
     ]
     segments = [s for part in parts for s in part.segments]
     segments = [s.model_copy(update={"id": i}) for i, s in enumerate(segments)]
@@ -172,7 +147,4 @@ def _merge(job_dir: Path, record: JobRecord, duration: float | None) -> None:
         text=" ".join(p.text for p in parts if p.text).strip(),
         segments=segments,
     )
-    path = job_dir / "result.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged.model_dump()))
-    os.replace(tmp, path)
+    files.write_atomic(files.result(record.id, "json"), merged.model_dump_json().encode())
