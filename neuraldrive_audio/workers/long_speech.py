@@ -16,14 +16,14 @@ from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.audio_encode import (
     OUTPUT_SAMPLE_RATE,
     S16LE,
-    Resampler,
     from_s16le,
     make_encoder,
     to_s16le,
 )
 from neuraldrive_audio.workers.chunk_runner import complete_job, count_chunk, run_chunk
-from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.workers.engines.base import TextToSpeech
+from neuraldrive_audio.workers.speech_job import spoken_sentences
+from neuraldrive_audio.workers.speech_text import split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
 ENCODE_BLOCK_SAMPLES = OUTPUT_SAMPLE_RATE * 10
@@ -38,15 +38,11 @@ def _speak_chunk(
     cancel: threading.Event,
 ) -> bytes:
     """Blocking: the chunk's speech as 24 kHz s16le, yielding to interactive work per sentence."""
-    resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
-    pieces = []
-    for sentence in split_sentences(text):
-        state.yield_to_interactive(cancel)
-        if cancel.is_set():
-            raise JobCancelledError
-        pieces.append(resampler.process(engine.synthesize(normalize(sentence), voice, speed)))
-    pieces.append(resampler.flush())
-    return to_s16le(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32))
+    pieces = spoken_sentences(
+        engine, split_sentences(text), voice, speed, cancel,
+        before_each=lambda: state.yield_to_interactive(cancel),
+    )  # fmt: skip
+    return to_s16le(np.concatenate(list(pieces)))
 
 
 def _encode_result(files: JobFiles, job_id: str, fmt: SpeechFormat) -> None:

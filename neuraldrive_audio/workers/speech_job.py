@@ -5,35 +5,49 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.workers.affinity import prefer_holder
 from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
-from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
+from neuraldrive_audio.workers.engines.base import FloatAudio, JobCancelledError, TextToSpeech
 from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
 
+def spoken_sentences(
+    engine: TextToSpeech,
+    sentences: list[str],
+    voice: str,
+    speed: float,
+    cancel: threading.Event,
+    before_each: Callable[[], None] = lambda: None,
+) -> Iterator[FloatAudio]:
+    """Blocking: each sentence normalised, spoken and resampled to 24 kHz, then the
+    resampler's tail. ``before_each`` runs before every sentence (batch work yields there)."""
+    resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
+    for sentence in sentences:
+        before_each()
+        if cancel.is_set():
+            raise JobCancelledError
+        yield resampler.process(engine.synthesize(normalize(sentence), voice, speed))
+    yield resampler.flush()
+
+
 def speak(
     engine: TextToSpeech, job: SpeechJob, emit: Any, cancel: threading.Event
 ) -> SpeechSummary:
-    """Blocking: synthesize each sentence, resample to 24 kHz, encode, emit bytes at once."""
+    """Blocking: speak sentence by sentence, encoding and emitting each one's bytes at once."""
     sentences = split_sentences(job.input)
-    resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
     encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
     samples = 0
-    for sentence in sentences:
-        if cancel.is_set():
-            raise JobCancelledError
-        audio = resampler.process(engine.synthesize(normalize(sentence), job.voice, job.speed))
+    for audio in spoken_sentences(engine, sentences, job.voice, job.speed, cancel):
         samples += len(audio)
         emit(encoder.encode(audio))
-    tail = resampler.flush()
-    samples += len(tail)
-    emit(encoder.encode(tail) + encoder.finish())
+    emit(encoder.finish())
     return SpeechSummary(
         sample_rate=OUTPUT_SAMPLE_RATE,
         samples=samples,
