@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from arq.worker import Retry
@@ -56,6 +57,18 @@ async def complete_job(state: WorkerState, job_id: str) -> None:
     )
     log.info("job completed", extra={"job_id": job_id})
     await announce_end(state, record)
+
+
+async def deliver_chunk(
+    state: WorkerState, record: JobRecord, path: Path, data: bytes, merge: Callable[[], None]
+) -> None:
+    """Store a chunk's result once; the job's last chunk runs ``merge`` (blocking, in a
+    thread) to build the whole result, then completes the job."""
+    if not state.job_files.claim(path, data):
+        return  # another attempt of this chunk got there first
+    if await count_chunk(state, record):
+        await asyncio.to_thread(merge)
+        await complete_job(state, record.id)
 
 
 async def count_chunk(state: WorkerState, record: JobRecord) -> bool:

@@ -20,7 +20,7 @@ from neuraldrive_audio.workers.audio_encode import (
     make_encoder,
     to_s16le,
 )
-from neuraldrive_audio.workers.chunk_runner import complete_job, count_chunk, run_chunk
+from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import TextToSpeech
 from neuraldrive_audio.workers.speech_job import spoken_sentences
 from neuraldrive_audio.workers.speech_text import split_sentences
@@ -78,12 +78,9 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             state.stats.record_inference(
                 manifest.engine.value, seconds, time.perf_counter() - started
             )
-        if not files.claim(files.chunk(record.id, chunk.index, "s16"), pcm):
-            return
-        if await count_chunk(state, record):
-            await asyncio.to_thread(
-                _encode_result, files, record.id, SpeechFormat(record.response_format)
-            )
-            await complete_job(state, record.id)
+        await deliver_chunk(
+            state, record, files.chunk(record.id, chunk.index, "s16"), pcm,
+            lambda: _encode_result(files, record.id, SpeechFormat(record.response_format)),
+        )  # fmt: skip
 
     await run_chunk(ctx, chunk, body)

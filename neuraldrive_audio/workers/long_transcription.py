@@ -17,7 +17,7 @@ from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_upload
 from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le, to_s16le
 from neuraldrive_audio.workers.audio_split import plan_chunks
-from neuraldrive_audio.workers.chunk_runner import complete_job, count_chunk, run_chunk
+from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -91,14 +91,11 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
                 "whisper", transcript.duration, time.perf_counter() - started
             )
         shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
-        if not files.claim(
-            files.chunk(record.id, chunk.index, "json"), shifted.model_dump_json().encode()
-        ):
-            return
-        if await count_chunk(state, record):
-            await asyncio.to_thread(_merge, files, record, record.input_duration)
-            files.samples(record.id).unlink(missing_ok=True)
-            await complete_job(state, record.id)
+        path = files.chunk(record.id, chunk.index, "json")
+        await deliver_chunk(
+            state, record, path, shifted.model_dump_json().encode(),
+            lambda: _merge(files, record, record.input_duration),
+        )  # fmt: skip
 
     await run_chunk(ctx, chunk, body)
 
@@ -148,3 +145,4 @@ def _merge(files: JobFiles, record: JobRecord, duration: float | None) -> None:
         segments=segments,
     )
     files.write_atomic(files.result(record.id, "json"), merged.model_dump_json().encode())
+    files.samples(record.id).unlink(missing_ok=True)  # only the chunks needed it
