@@ -13,8 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 
-class APIError(Exception):
-    """An error answered in the OpenAI envelope."""
+class APIError(StarletteHTTPException):
+    """An error answered in the OpenAI envelope.
+
+    It is an HTTPException so that an app without our handlers (NeuralDrive's System API
+    including the management router) still answers with the right status, not a 500.
+    """
 
     def __init__(
         self,
@@ -26,13 +30,12 @@ class APIError(Exception):
         type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(status, message, headers)
         self.status = status
         self.message = message
         self.code = code
         self.param = param
         self.type = type or ("server_error" if status >= 500 else "invalid_request_error")
-        self.headers = headers
 
     def response(self) -> JSONResponse:
         """The JSON response for this error."""
