@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue.heartbeat import live_workers
+from neuraldrive_audio.queue.heartbeat import holds, live_workers
 from neuraldrive_audio.storage.hub import HubPullError, download_dir, pull_model, read_voices
 from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
@@ -74,7 +74,7 @@ def import_model(
 async def workers_holding(redis: Redis, model_id: str) -> list[str]:
     """Ids of the live workers whose heartbeat lists ``model_id`` as loaded."""
     beats = await live_workers(redis)
-    return [b.worker_id for b in beats if any(m.id == model_id for m in b.loaded_models)]
+    return [b.worker_id for b in beats if holds(b, model_id)]
 
 
 async def remove_model(

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.api_key = api_key
     app.state.catalog = ModelCatalog(ModelStore(settings.resolved_models_dir))
-    app.state.job_files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
+    app.state.job_files = JobFiles.from_settings(settings)
     install_error_handlers(app)
 
     def upload_limit(path: str, content_type: str) -> int:

@@ -19,9 +19,12 @@ async def require_api_key(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Reject requests without the right ``Authorization: Bearer <key>``."""
-    # Our app keeps the key on its state; an app that includes our router uses the config.
+    # Our app keeps the key on its state; an app that includes our router reads the config
+    # once and keeps it there too (resolving may read the key file).
     expected: str | None = getattr(request.app.state, "api_key", None)
-    expected = expected or get_settings().resolve_api_key()
+    if not expected:
+        expected = get_settings().resolve_api_key()
+        request.app.state.api_key = expected
     if not expected:
         raise APIError(503, "No API key is configured on the server.", code="no_api_key")
     if not authorization:

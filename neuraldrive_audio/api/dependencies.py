@@ -65,7 +65,7 @@ def _job_files(request: Request) -> JobFiles:
     files: JobFiles | None = getattr(request.app.state, "job_files", None)
     if files is None:
         settings = app_settings(request)
-        files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
+        files = JobFiles.from_settings(settings)
         request.app.state.job_files = files
     return files
 

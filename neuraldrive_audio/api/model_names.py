@@ -20,14 +20,19 @@ def alias_target(name: str, settings: Settings) -> str | None:
     return None
 
 
+def installed_model(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
+    """The installed model a client calls ``name`` (an id or an alias); 404 when unknown."""
+    manifest = catalog.find(alias_target(name, settings) or name)
+    if manifest is None:
+        raise model_not_found(name)
+    return manifest
+
+
 def resolve_model(
     name: str, catalog: ModelCatalog, settings: Settings, *, speech_to_text: bool
 ) -> ModelManifest:
     """The installed model for ``name``; 404 when unknown, 400 when of the wrong kind."""
-    model_id = alias_target(name, settings) or name
-    manifest = catalog.find(model_id)
-    if manifest is None:
-        raise model_not_found(name)
+    manifest = installed_model(name, catalog, settings)
     if manifest.engine.is_speech_to_text != speech_to_text:
         wanted = "speech-to-text" if speech_to_text else "text-to-speech"
         raise APIError(

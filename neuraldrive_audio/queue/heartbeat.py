@@ -58,6 +58,11 @@ class WorkerHeartbeat(BaseModel):
     )
 
 
+def holds(beat: WorkerHeartbeat, model_id: str) -> bool:
+    """True if the worker has ``model_id`` loaded."""
+    return any(m.id == model_id for m in beat.loaded_models)
+
+
 async def publish(redis: Redis, beat: WorkerHeartbeat, ttl_s: float) -> None:
     """Write the heartbeat with a TTL; the key vanishes if the worker stops refreshing it."""
     async with redis.pipeline(transaction=False) as pipe:

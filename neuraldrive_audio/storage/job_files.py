@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from neuraldrive_audio.config import Settings
+
 COPY_BLOCK = 1024 * 1024
 
 
@@ -26,6 +28,11 @@ class JobFiles:
     def __init__(self, root: Path, min_free_bytes: int) -> None:
         self.root = root
         self.min_free_bytes = min_free_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobFiles:
+        """The job files of this installation: ``<data_dir>/jobs``."""
+        return cls(settings.data_dir / "jobs", settings.min_free_disk_bytes)
 
     def dir(self, job_id: str) -> Path:
         """The job's directory."""

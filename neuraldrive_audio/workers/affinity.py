@@ -46,7 +46,7 @@ async def prefer_holder(ctx: dict[str, Any], model_id: str) -> None:
     holders = [
         w
         for w in await heartbeat.live_workers(state.redis)
-        if w.worker_id != state.worker_id and any(m.id == manifest.id for m in w.loaded_models)
+        if w.worker_id != state.worker_id and heartbeat.holds(w, manifest.id)
     ]
     if not holders:
         return

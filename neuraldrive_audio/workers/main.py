@@ -74,7 +74,7 @@ def build_state(settings: Settings, redis: Any) -> WorkerState:
         measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
         reclaim=ollama_reclaimer(settings),
     )
-    files = JobFiles(settings.data_dir / "jobs", settings.min_free_disk_bytes)
+    files = JobFiles.from_settings(settings)
     return WorkerState(settings=settings, redis=redis, store=store, cache=cache, job_files=files)
 
 

@@ -25,9 +25,9 @@ from neuraldrive_audio.api.dependencies import CatalogDep, JobFilesDep, QueueDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
+from neuraldrive_audio.api.routers.transcriptions import parse_language
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.languages import language_code
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.job_chunks import PLAN, ChunkJob
@@ -111,14 +111,7 @@ async def _create_transcription_job(
             code="invalid_value",
             param="model",
         )
-    language = language_code(body.language) if body.language else None
-    if body.language and language is None:
-        raise APIError(
-            400,
-            f"Unsupported language: '{body.language}'.",
-            code="invalid_language",
-            param="language",
-        )
+    language = parse_language(body.language)
     job_id = new_job_id()
     size = await asyncio.to_thread(files.save_stream, job_id, upload.file)
     if size == 0:

@@ -18,15 +18,13 @@ from pydantic import BaseModel
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError, model_not_found
-from neuraldrive_audio.api.model_names import alias_target
+from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.model_names import installed_model
 from neuraldrive_audio.api.status_report import build_status, prometheus_text
-from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
-from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(tags=["management"], dependencies=[ApiKeyRequired])
@@ -58,13 +56,6 @@ def _model_entry(manifest: ModelManifest, workers: list[WorkerHeartbeat]) -> dic
     return {**manifest.model_dump(mode="json"), "object": "model", "loaded_on": loaded_on}
 
 
-def _installed(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
-    manifest = catalog.find(alias_target(name, settings) or name)
-    if manifest is None:
-        raise model_not_found(name)
-    return manifest
-
-
 def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequest) -> str:
     """The requested worker; else one already holding the model; else the one with most room."""
     candidates = [
@@ -77,7 +68,7 @@ def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequ
         target = wanted.worker_id or wanted.device or "any"
         raise APIError(404, f"No live worker matches {target!r}.", code="worker_not_found",
                        param="worker_id")  # fmt: skip
-    holders = [w for w in candidates if any(m.id == model_id for m in w.loaded_models)]
+    holders = [w for w in candidates if heartbeat.holds(w, model_id)]
     best = max(holders or candidates, key=lambda w: w.budget_bytes - w.used_bytes)
     return best.worker_id
 
@@ -112,7 +103,7 @@ async def load_model(
 ) -> dict[str, Any]:
     """Load (and optionally pin or unpin) a model on a worker; returns when it is resident."""
     request = body or LoadRequest()
-    manifest = _installed(name, catalog, settings)
+    manifest = installed_model(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     worker_id = _pick_worker(workers, manifest.id, request)
     command = ControlCommand(action=ControlAction.LOAD, model=manifest.id, pin=request.pin)
@@ -129,13 +120,12 @@ async def unload_model(
 ) -> dict[str, Any]:
     """Unload a model from one worker, or from every worker holding it."""
     request = body or UnloadRequest()
-    manifest = _installed(name, catalog, settings)
+    manifest = installed_model(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     holders = [
         w.worker_id
         for w in workers
-        if any(m.id == manifest.id for m in w.loaded_models)
-        and request.worker_id in (None, w.worker_id)
+        if heartbeat.holds(w, manifest.id) and request.worker_id in (None, w.worker_id)
     ]
     if not holders:
         raise APIError(404, f"Model {manifest.id} is not loaded on any matching worker.",

@@ -9,8 +9,12 @@ from fastapi import APIRouter
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
-from neuraldrive_audio.api.errors import model_not_found
-from neuraldrive_audio.api.model_names import ASR_ALIASES, TTS_ALIASES, alias_target
+from neuraldrive_audio.api.model_names import (
+    ASR_ALIASES,
+    TTS_ALIASES,
+    alias_target,
+    installed_model,
+)
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[ApiKeyRequired])
@@ -44,7 +48,4 @@ async def retrieve_model(
 ) -> dict[str, Any]:
     """One model; the id may arrive with '/' percent-encoded."""
     model_id = unquote(model_id)
-    manifest = catalog.find(alias_target(model_id, settings) or model_id)
-    if manifest is None:
-        raise model_not_found(model_id)
-    return _model_object(model_id, manifest)
+    return _model_object(model_id, installed_model(model_id, catalog, settings))

@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1/audio", tags=["speech-to-text"], dependencies=[Ap
 Granularity = Literal["word", "segment"]
 
 
-def _language(value: str | None) -> str | None:
+def parse_language(value: str | None) -> str | None:
+    """The language code for a ``language`` field (code or English name); 400 if unknown."""
     if not value:
         return None
     code = language_code(value)
@@ -147,7 +148,7 @@ async def create_transcription(
         task=TranscriptionTask.TRANSCRIBE,
         file=file,
         model=model,
-        language=_language(language),
+        language=parse_language(language),
         prompt=prompt,
         temperature=temperature,
         word_timestamps="word" in granularities,
