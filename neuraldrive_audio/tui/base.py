@@ -43,7 +43,11 @@ class PollingScreen(Screen[None]):
         self._poll_again = False
 
     async def poll_once(self) -> None:
-        """Fetch from the service and update the widgets; must not raise on service errors."""
+        """Fetch from the service and update the widgets; must not raise on service errors.
+
+        The hook every polling screen implements (AudioScreen, JobsScreen). It is not an
+        ``abc`` abstract method because Textual screens have their own metaclass.
+        """
         raise NotImplementedError
 
     def on_mount(self) -> None:
