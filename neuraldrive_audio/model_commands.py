@@ -14,8 +14,15 @@ from redis.exceptions import RedisError
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.heartbeat import holds, live_workers
-from neuraldrive_audio.storage.hub import HubPullError, download_dir, pull_model, read_voices
-from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
+from neuraldrive_audio.storage.hub import (
+    HubPullError,
+    detect_engine,
+    download_dir,
+    pull_model,
+    read_voices,
+    select_files,
+)
+from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
 
 REDIS_TIMEOUT_S = 2.0
@@ -32,34 +39,16 @@ class ModelInUseError(Exception):
         self.workers = workers
 
 
-def detect_engine(path: Path) -> EngineKind:
-    """Guess the engine from the files of a model directory."""
-    names = {p.name for p in path.iterdir()}
-    if "model.bin" in names:
-        return EngineKind.WHISPER
-    if any(n.endswith(".onnx.json") for n in names):
-        return EngineKind.PIPER
-    if any(n.endswith(".npz") for n in names):
-        return EngineKind.KOKORO
-    sys.exit(f"cannot tell the engine of {path}; pass --engine")
-
-
-def _layout(engine: EngineKind, path: Path) -> dict[str, Path]:
-    """Map the files of a source directory to the store's names for this engine."""
-    if engine is EngineKind.PIPER:
-        onnx = next(path.glob("*.onnx"))
-        return {"model.onnx": onnx, "model.onnx.json": Path(f"{onnx}.json")}
-    if engine is EngineKind.KOKORO:
-        return {"model.onnx": next(path.glob("*.onnx")), "voices.npz": next(path.glob("*.npz"))}
-    return {p.name: p for p in path.iterdir() if p.is_file() and p.name != MANIFEST_NAME}
-
-
 def import_model(
     store: ModelStore, path: Path, model_id: str | None, engine: str | None
 ) -> ModelManifest:
-    """Copy a model directory into the store with a manifest."""
-    kind = EngineKind(engine) if engine else detect_engine(path)
-    files = _layout(kind, path)
+    """Copy a model directory into the store with a manifest.
+
+    The files are recognised exactly as ``models pull`` recognises a hub repository's.
+    """
+    relative = [p.name for p in path.iterdir() if p.is_file()]
+    kind = EngineKind(engine) if engine else detect_engine(relative)
+    files = {name: path / rel for name, rel in select_files(kind, relative).items()}
     manifest = ModelManifest(
         id=model_id or path.name,
         engine=kind,
