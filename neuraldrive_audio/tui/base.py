@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import work
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
@@ -79,7 +80,14 @@ class PollingScreen(Screen[None]):
         self._poll_again = True
         while self._poll_again:
             self._poll_again = False
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except NoMatches:
+                # The screen was torn down (the app is closing) while the request was in
+                # flight, so its widgets are gone. A missing widget on a live screen is a bug.
+                if self.query("#banner"):
+                    raise
+                return
             self.polls += 1
 
     def show_banner(self, message: str | None) -> None:
