@@ -28,6 +28,20 @@ DEFAULT_VOICE_ALIASES = {
 }
 
 
+DEFAULT_LLM_MODEL_FAMILIES = [
+    # OpenAI realtime/audio model names clients send; each one, and its dated snapshots
+    # (e.g. gpt-4o-audio-preview-2024-12-17), stands for the appliance's LLM.
+    "gpt-realtime",
+    "gpt-realtime-mini",
+    "gpt-4o-realtime-preview",
+    "gpt-4o-mini-realtime-preview",
+    "gpt-4o-audio-preview",
+    "gpt-4o-mini-audio-preview",
+    "gpt-audio",
+    "gpt-audio-mini",
+]
+
+
 class Settings(BaseSettings):
     """Service configuration, read once from the environment (prefix ``NEURALDRIVE_AUDIO_``)."""
 
@@ -170,6 +184,27 @@ class Settings(BaseSettings):
 
     ollama_evict_for_audio: bool = False
     """Opt-in: ask Ollama to unload its least recently used LLMs when an audio model won't fit."""
+
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    """OpenAI-compatible chat completions server the voice agent talks to (Ollama's ``/v1``)."""
+
+    llm_model: str = "llama3.2"
+    """LLM used for voice replies, and what the OpenAI realtime/audio model names map to."""
+
+    llm_api_key: str | None = None
+    """Bearer key for the LLM server, if it wants one (Ollama does not)."""
+
+    llm_timeout_s: float = 30.0
+    """Longest wait for the LLM to connect or to send its next bytes; past it -> 503."""
+
+    llm_model_families: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LLM_MODEL_FAMILIES)
+    )
+    """OpenAI model names (each with its dated snapshots) that mean ``llm_model``; any
+    other name goes to the LLM server as it is."""
+
+    voice_tts_model: str | None = None
+    """Text-to-speech model for spoken replies; default ``default_tts_model``."""
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -1,0 +1,1 @@
+"""The voice agent: the LLM client, spoken replies, audio input transcription."""

@@ -1,0 +1,1 @@
+"""Pure audio and text processing. Imports nothing else of neuraldrive_audio."""
