@@ -197,9 +197,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     """Longest wait for the LLM to connect or to send its next bytes; past it -> 503."""
 
-    llm_model_families: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LLM_MODEL_FAMILIES)
-    )
+    llm_model_families: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_MODEL_FAMILIES))
     """OpenAI model names (each with its dated snapshots) that mean ``llm_model``; any
     other name goes to the LLM server as it is."""
 

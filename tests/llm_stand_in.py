@@ -31,9 +31,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MODEL = "llama3.2:latest"
+# No numbers: whisper writes them as digits, which a word error rate counts as wrong.
 DEFAULT_REPLY = (
-    "The train to the city leaves every twenty minutes from platform two. "
-    "A return ticket costs about eight dollars, and you can buy it at the machine."
+    "The next train to the city leaves from the main platform in a few minutes. "
+    "You can buy your ticket at the machine near the entrance, or on the train itself."
 )
 
 # Roughly how a BPE tokenizer cuts English: words with their leading space, punctuation
@@ -60,6 +61,12 @@ class LLMStandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
     streams_closed_early: int = 0
+    _closed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def wait_closed_early(self, count: int, timeout_s: float) -> bool:
+        """Blocking: wait until ``count`` streams were closed by the client before the end."""
+        with self._closed:
+            return self._closed.wait_for(lambda: self.streams_closed_early >= count, timeout_s)
 
     def user_texts(self) -> list[str]:
         """Text of the last user message of every chat request received, in order."""
@@ -164,13 +171,19 @@ async def _sse(
         final = _chunk(cid, model, {"role": "assistant", "content": ""}, "stop")
         yield f"data: {json.dumps(final)}\n\n"
         if include_usage:
-            usage = {**_chunk(cid, model, {}, None), "choices": [], "usage": _usage(body, state.reply)}
+            usage = {
+                **_chunk(cid, model, {}, None),
+                "choices": [],
+                "usage": _usage(body, state.reply),
+            }
             yield f"data: {json.dumps(usage)}\n\n"
         yield "data: [DONE]\n\n"
         finished = True
     finally:
         if not finished:
-            state.streams_closed_early += 1
+            with state._closed:
+                state.streams_closed_early += 1
+                state._closed.notify_all()
 
 
 @contextmanager

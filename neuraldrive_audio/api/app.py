@@ -14,7 +14,15 @@ from neuraldrive_audio import __version__
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
-from neuraldrive_audio.api.routers import jobs, management, models, speech, system, transcriptions
+from neuraldrive_audio.api.routers import (
+    audio_chat,
+    jobs,
+    management,
+    models,
+    speech,
+    system,
+    transcriptions,
+)
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.connection import connect
@@ -53,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await janitor_task
             await redis.aclose()
+            if getattr(app.state, "llm", None) is not None:
+                await app.state.llm.aclose()
 
     app = FastAPI(title="neuraldrive-audio", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -73,5 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)
+    app.include_router(audio_chat.router)
     app.include_router(jobs.router)
     return app

@@ -27,12 +27,63 @@ _SPEAKABLE = re.compile(r"\w")
 # The same abbreviation rules as the speech job's sentence splitter
 # (workers/speech_text.py), which media cannot import; see the module docstring there.
 _NEVER_ENDS: Final = frozenset(
-    "dr. mr. mrs. ms. prof. st. mt. rev. gen. capt. sgt. lt. col. hon. fr. e.g. i.e. "
-    "vs. cf. approx. ca. u.s. u.k. u.n. e.u.".split()
+    [
+        "dr.",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "prof.",
+        "st.",
+        "mt.",
+        "rev.",
+        "gen.",
+        "capt.",
+        "sgt.",
+        "lt.",
+        "col.",
+        "hon.",
+        "fr.",
+        "e.g.",
+        "i.e.",
+        "vs.",
+        "cf.",
+        "approx.",
+        "ca.",
+        "u.s.",
+        "u.k.",
+        "u.n.",
+        "e.u.",
+    ]
 )
 _ENDS_BEFORE_CAPITAL: Final = frozenset(
-    "etc. a.m. p.m. inc. ltd. co. corp. jr. sr. no. fig. vol. dept. est. jan. feb. mar. "
-    "apr. jun. jul. aug. sep. sept. oct. nov. dec.".split()
+    [
+        "etc.",
+        "a.m.",
+        "p.m.",
+        "inc.",
+        "ltd.",
+        "co.",
+        "corp.",
+        "jr.",
+        "sr.",
+        "no.",
+        "fig.",
+        "vol.",
+        "dept.",
+        "est.",
+        "jan.",
+        "feb.",
+        "mar.",
+        "apr.",
+        "jun.",
+        "jul.",
+        "aug.",
+        "sep.",
+        "sept.",
+        "oct.",
+        "nov.",
+        "dec.",
+    ]
 )
 
 

@@ -139,10 +139,18 @@ class LLMClient:
         return completion.to_dict()
 
     async def stream_text(
-        self, model: str, messages: list[dict[str, Any]]
+        self, model: str, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
     ) -> AsyncIterator[str | LLMUsage]:
-        """The reply's text deltas as they arrive, then its :class:`LLMUsage` last."""
-        body = {"model": model, "messages": messages, "stream_options": {"include_usage": True}}
+        """The reply's text deltas as they arrive, then its :class:`LLMUsage` last.
+
+        ``options`` are further request fields for the LLM (temperature, max_tokens, ...).
+        """
+        body = {
+            **(options or {}),
+            "model": model,
+            "messages": messages,
+            "stream_options": {"include_usage": True},
+        }
         usage = LLMUsage()
         async for chunk in self.stream_chunks(body):
             for choice in chunk.get("choices") or []:

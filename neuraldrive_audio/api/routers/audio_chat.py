@@ -1,0 +1,431 @@
+"""POST /v1/audio/chat/completions: OpenAI's Chat Completions with audio, on the local LLM.
+
+Clients point ``OpenAI(base_url=".../v1/audio")`` here, so ``/v1/chat/completions`` stays
+Ollama's. ``input_audio`` message parts are transcribed on the workers and sent to the
+LLM as text; with ``modalities: ["text", "audio"]`` the reply is spoken by a TTS model
+(``choices[0].message.audio``, or ``delta.audio`` pieces when streamed, pcm16 only, as
+OpenAI); without, the LLM's answer is passed back unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import secrets
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.job_wait import events_until_final, submit
+from neuraldrive_audio.api.model_names import installed_model, resolve_model
+from neuraldrive_audio.api.routers.speech import AUDIO_TOKENS_PER_SECOND, VoiceRef, resolve_voice
+from neuraldrive_audio.api.voice.listen import decode_audio, transcribe
+from neuraldrive_audio.api.voice.llm import (
+    RETRY_AFTER_S,
+    LLMClient,
+    LLMRequestError,
+    LLMUnavailableError,
+    LLMUsage,
+    llm_client,
+    llm_model_for,
+)
+from neuraldrive_audio.api.voice.reply import (
+    PCM_SAMPLE_RATE,
+    AudioDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyVoice,
+    TextDelta,
+    speak_reply,
+)
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.client import JobQueue, new_job_id
+from neuraldrive_audio.queue.events import EventType
+from neuraldrive_audio.queue.payloads import SpeechFormat, SpeechJob
+from neuraldrive_audio.storage.catalog import ModelCatalog
+
+router = APIRouter(prefix="/v1/audio", tags=["voice-agent"], dependencies=[ApiKeyRequired])
+
+LLMDep = Annotated[LLMClient, Depends(llm_client)]
+
+AudioFormat = Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
+AUDIO_EXPIRY_S = 3600
+# Request fields that are ours to act on; every other one goes to the LLM as it came.
+_OUR_FIELDS = ("model", "messages", "stream", "stream_options", "modalities", "audio")
+
+
+class AudioOutput(BaseModel):
+    """The ``audio`` parameter: how the reply is spoken."""
+
+    voice: str | VoiceRef
+    format: AudioFormat
+
+    @property
+    def voice_name(self) -> str:
+        """The voice as a string, whichever form it came in."""
+        return self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
+
+    @property
+    def speech_format(self) -> SpeechFormat:
+        """The speech job's name for the format (OpenAI says pcm16 here, pcm there)."""
+        return SpeechFormat.PCM if self.format == "pcm16" else SpeechFormat(self.format)
+
+
+class ChatAudioRequest(BaseModel):
+    """Body of POST /v1/audio/chat/completions; unknown fields are kept for the LLM."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    modalities: list[Literal["text", "audio"]] | None = None
+    audio: AudioOutput | None = None
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+
+    @property
+    def wants_audio(self) -> bool:
+        """Whether the reply is to be spoken."""
+        return "audio" in (self.modalities or [])
+
+    @property
+    def include_usage(self) -> bool:
+        """Whether a streamed reply ends with a usage chunk."""
+        return bool((self.stream_options or {}).get("include_usage"))
+
+    def llm_options(self) -> dict[str, Any]:
+        """The request's other fields (temperature, max_tokens, ...), for the LLM."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k not in _OUR_FIELDS}
+
+
+def llm_http_error(exc: LLMUnavailableError | LLMRequestError) -> APIError:
+    """The HTTP error for an LLM failure: 503 + Retry-After, or the LLM's own 4xx."""
+    if isinstance(exc, LLMUnavailableError):
+        return APIError(
+            503,
+            f"The language model is unavailable: {exc}.",
+            code="backend_unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    code = "model_not_found" if exc.status == 404 else None
+    return APIError(exc.status, exc.message, code=code)
+
+
+# --- input: audio parts become text ----------------------------------------------------
+
+
+async def _text_messages(
+    messages: list[dict[str, Any]], queue: JobQueue, catalog: ModelCatalog, settings: Settings
+) -> list[dict[str, Any]]:
+    """``messages`` with every ``input_audio`` part replaced by its transcript (all
+    transcribed at once), and our own ``audio`` references dropped: the LLM reads text."""
+    audio_parts: list[tuple[int, int, bytes]] = []
+    for m_index, message in enumerate(messages):
+        content = message.get("content")
+        for p_index, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") == "input_audio":
+                param = f"messages[{m_index}].content[{p_index}].input_audio.data"
+                data = (part.get("input_audio") or {}).get("data")
+                if not isinstance(data, str):
+                    raise APIError(400, "input_audio needs base64 data.", param=param)
+                audio_parts.append((m_index, p_index, decode_audio(data, param)))
+    if audio_parts:
+        asr = installed_model(settings.default_asr_model, catalog, settings)
+        transcripts = await asyncio.gather(
+            *(
+                transcribe(queue, audio, model_id=asr.id, timeout_s=settings.sync_timeout_s)
+                for _, _, audio in audio_parts
+            )
+        )
+        heard = {
+            (m, p): t.text.strip() for (m, p, _), t in zip(audio_parts, transcripts, strict=True)
+        }
+    else:
+        heard = {}
+    return [_as_text(m_index, message, heard) for m_index, message in enumerate(messages)]
+
+
+def _as_text(
+    m_index: int, message: dict[str, Any], heard: dict[tuple[int, int], str]
+) -> dict[str, Any]:
+    message = {k: v for k, v in message.items() if k != "audio"}
+    content = message.get("content")
+    if isinstance(content, list):
+        parts = [
+            {"type": "text", "text": heard[(m_index, p)]} if (m_index, p) in heard else part
+            for p, part in enumerate(content)
+        ]
+        if all(isinstance(p, dict) and p.get("type") == "text" for p in parts):
+            # Plain text content is what every OpenAI-compatible server understands.
+            message["content"] = "\n".join(str(p.get("text", "")) for p in parts)
+        else:
+            message["content"] = parts
+    elif content is None:
+        message["content"] = ""
+    return message
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _usage(llm: LLMUsage, reply_text: str, audio_seconds: float) -> dict[str, Any]:
+    audio_tokens = math.ceil(audio_seconds * AUDIO_TOKENS_PER_SECOND)
+    text_tokens = llm.completion_tokens
+    completion = text_tokens + audio_tokens
+    return {
+        "prompt_tokens": llm.prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": llm.prompt_tokens + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": audio_tokens,
+            "text_tokens": text_tokens,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+class _Completion:
+    """Ids and the envelope shared by a reply's response or chunks."""
+
+    def __init__(self, model: str) -> None:
+        self.id = "chatcmpl-" + secrets.token_hex(12)
+        self.audio_id = "audio_" + secrets.token_hex(12)
+        self.created = int(time.time())
+        self.model = model
+
+    def envelope(self, obj: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": obj,
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            **fields,
+        }
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return _sse(self.envelope("chat.completion.chunk", choices=[choice]))
+
+
+def _sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+async def _collect_text(
+    llm: LLMClient, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
+) -> tuple[str, LLMUsage]:
+    """The whole reply (streamed from the LLM, kept only because this response needs it)."""
+    pieces: list[str] = []
+    usage = LLMUsage()
+    try:
+        async for item in llm.stream_text(model, messages, options):
+            if isinstance(item, LLMUsage):
+                usage = item
+            else:
+                pieces.append(item)
+    except (LLMUnavailableError, LLMRequestError) as exc:
+        raise llm_http_error(exc) from exc
+    return "".join(pieces), usage
+
+
+async def _speak_whole(
+    queue: JobQueue, settings: Settings, text: str, voice: ReplyVoice, fmt: SpeechFormat
+) -> bytes:
+    """``text`` spoken in ``fmt`` by one speech job (the worker encodes the format)."""
+    if not text.strip():
+        return b""
+    job_id = new_job_id()
+    job = SpeechJob(
+        job_id=job_id,
+        model_id=voice.model_id,
+        input=text,
+        voice=voice.voice,
+        response_format=fmt,
+        speed=voice.speed,
+    )
+    await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
+    chunks = [
+        event.audio
+        async for event in events_until_final(queue, job_id, settings.sync_timeout_s)
+        if event.type is EventType.AUDIO
+    ]
+    return b"".join(chunks)
+
+
+async def _spoken_reply(
+    body: ChatAudioRequest,
+    messages: list[dict[str, Any]],
+    voice: ReplyVoice,
+    output: AudioOutput,
+    llm: LLMClient,
+    queue: JobQueue,
+    settings: Settings,
+) -> JSONResponse:
+    """Non-streamed: the whole reply, then its audio, in ``choices[0].message.audio``."""
+    model = llm_model_for(body.model, settings)
+    text, llm_usage = await _collect_text(llm, model, messages, body.llm_options())
+    audio = await _speak_whole(queue, settings, text, voice, output.speech_format)
+    reply = _Completion(body.model)
+    # pcm is 2 bytes a sample; for encoded formats estimate from the text (~15 chars/s).
+    seconds = len(audio) / 2 / PCM_SAMPLE_RATE if output.format == "pcm16" else len(text) / 15
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "annotations": [],
+        "audio": {
+            "id": reply.audio_id,
+            "data": base64.b64encode(audio).decode(),
+            "expires_at": reply.created + AUDIO_EXPIRY_S,
+            "transcript": text,
+        },
+    }
+    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+    return JSONResponse(
+        reply.envelope("chat.completion", choices=[choice], usage=_usage(llm_usage, text, seconds))
+    )
+
+
+async def _first_event(events: AsyncGenerator[ReplyEvent, None]) -> ReplyEvent:
+    """The reply's first event, so a dead LLM is still a 503 status, not an in-band error."""
+    try:
+        return await anext(events)
+    except (LLMUnavailableError, LLMRequestError) as exc:
+        raise llm_http_error(exc) from exc
+
+
+async def _reply_chunks(
+    body: ChatAudioRequest, first: ReplyEvent, events: AsyncGenerator[ReplyEvent, None]
+) -> AsyncIterator[str]:
+    """The streamed reply: transcript and pcm16 pieces in ``delta.audio``, then the end."""
+    reply = _Completion(body.model)
+    yield reply.chunk({"role": "assistant", "content": None, "refusal": None})
+    event: ReplyEvent | None = first
+    try:
+        while event is not None:
+            if isinstance(event, TextDelta):
+                yield reply.chunk({"audio": {"id": reply.audio_id, "transcript": event.text}})
+            elif isinstance(event, AudioDelta):
+                data = base64.b64encode(event.pcm).decode()
+                yield reply.chunk({"audio": {"id": reply.audio_id, "data": data}})
+            elif isinstance(event, ReplyDone):
+                expires = reply.created + AUDIO_EXPIRY_S
+                yield reply.chunk({"audio": {"id": reply.audio_id, "expires_at": expires}})
+                yield reply.chunk({}, finish="stop")
+                if body.include_usage:
+                    seconds = event.audio_samples / PCM_SAMPLE_RATE
+                    usage = _usage(event.usage, event.text, seconds)
+                    yield _sse(reply.envelope("chat.completion.chunk", choices=[], usage=usage))
+            event = await anext(events, None)
+    except (LLMUnavailableError, LLMRequestError, APIError) as exc:
+        # Headers are gone; the SDK raises on a data frame carrying "error".
+        error = llm_http_error(exc) if not isinstance(exc, APIError) else exc
+        yield _sse(
+            {"error": {"message": error.message, "type": error.type, "param": None,
+                       "code": error.code}}
+        )  # fmt: skip
+        return
+    finally:
+        await events.aclose()
+    yield "data: [DONE]\n\n"
+
+
+# --- text out: the LLM's answer as it is ------------------------------------------------
+
+
+async def _proxied(llm: LLMClient, request: dict[str, Any]) -> Response:
+    """The LLM's own response to ``request`` (streamed as its chunks, or its JSON)."""
+    try:
+        if not request.get("stream"):
+            return JSONResponse(await llm.complete(request))
+        chunks = llm.stream_chunks(request)
+        first = await anext(chunks)
+    except (LLMUnavailableError, LLMRequestError) as exc:
+        raise llm_http_error(exc) from exc
+
+    async def frames() -> AsyncIterator[str]:
+        yield _sse(first)
+        try:
+            async for chunk in chunks:
+                yield _sse(chunk)
+        except (LLMUnavailableError, LLMRequestError) as exc:
+            error = llm_http_error(exc)
+            yield _sse({"error": {"message": error.message, "type": error.type,
+                                  "param": None, "code": error.code}})  # fmt: skip
+            return
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(frames(), media_type="text/event-stream")
+
+
+# --- the endpoint ------------------------------------------------------------------------
+
+
+def _reply_voice(output: AudioOutput, catalog: ModelCatalog, settings: Settings) -> ReplyVoice:
+    name = settings.voice_tts_model or settings.default_tts_model
+    manifest = resolve_model(name, catalog, settings, speech_to_text=False)
+    return ReplyVoice(manifest.id, resolve_voice(output.voice_name, manifest, settings))
+
+
+@router.post("/chat/completions", response_model=None)
+async def create_chat_completion(
+    body: ChatAudioRequest,
+    queue: QueueDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+) -> Response:
+    """Chat with the local LLM, with spoken questions and/or spoken answers."""
+    output = body.audio
+    if body.wants_audio:
+        if output is None:
+            raise APIError(
+                400,
+                "The 'audio' parameter is required when modalities includes 'audio'.",
+                code="missing_required_parameter",
+                param="audio",
+            )
+        if body.stream and output.format != "pcm16":
+            raise APIError(
+                400,
+                f"Streamed audio output supports only the pcm16 format, not '{output.format}'.",
+                code="unsupported_value",
+                param="audio.format",
+            )
+    voice = _reply_voice(output, catalog, settings) if body.wants_audio and output else None
+    messages = await _text_messages(body.messages, queue, catalog, settings)
+    if voice is None or output is None:
+        request = {**body.model_dump(exclude_unset=True), "messages": messages}
+        request["model"] = llm_model_for(body.model, settings)
+        return await _proxied(llm, request)
+    if not body.stream:
+        return await _spoken_reply(body, messages, voice, output, llm, queue, settings)
+    events = speak_reply(
+        llm,
+        queue,
+        model=llm_model_for(body.model, settings),
+        messages=messages,
+        voice=voice,
+        job_timeout_s=settings.sync_timeout_s,
+        options=body.llm_options(),
+    )
+    first = await _first_event(events)
+    return StreamingResponse(
+        _reply_chunks(body, first, events),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
+    )
