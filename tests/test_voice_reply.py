@@ -1,0 +1,101 @@
+"""The reply pipeline as a live session uses it: an async generator of text and audio
+events, cancelled by a barge-in (real Redis, worker, Piper; the LLM stand-in)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from arq.constants import abort_jobs_ss
+
+from neuraldrive_audio.api.dependencies import make_queue
+from neuraldrive_audio.api.voice.llm import LLMClient
+from neuraldrive_audio.api.voice.reply import (
+    AudioDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyVoice,
+    TextDelta,
+    speak_reply,
+)
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.client import JobQueue
+from neuraldrive_audio.queue.connection import connect
+from tests.harness import RedisServer, Service
+from tests.llm_stand_in import LLMStandIn, serve_llm
+
+pytestmark = pytest.mark.slow
+
+VOICE = ReplyVoice("piper/en_US-joe-medium", "en_US-joe-medium")
+MESSAGES = [{"role": "user", "content": "How do I get to the city?"}]
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LLMStandIn]:
+    with serve_llm() as state:
+        yield state
+
+
+@pytest.fixture
+async def queue(service: Service, redis_server: RedisServer) -> AsyncIterator[JobQueue]:
+    """A queue client on the shared service's Redis (its worker runs the jobs)."""
+    redis = await connect(f"{redis_server.url}/0")
+    yield make_queue(redis, Settings())
+    await redis.aclose()
+
+
+def _reply(llm: LLMStandIn, queue: JobQueue, client: LLMClient) -> AsyncIterator[ReplyEvent]:
+    return speak_reply(
+        client, queue, model="llama3.2", messages=MESSAGES, voice=VOICE, job_timeout_s=60
+    )
+
+
+async def test_text_first_then_audio_in_clause_order(llm: LLMStandIn, queue: JobQueue) -> None:
+    llm.token_delay_s = 0.0
+    client = LLMClient(llm.base_url, None, timeout_s=5)
+    events = [event async for event in _reply(llm, queue, client)]
+    await client.aclose()
+    done = events[-1]
+    assert isinstance(done, ReplyDone)
+    assert done.text == llm.reply == "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert " ".join(done.clauses) == llm.reply
+    audio = [e for e in events if isinstance(e, AudioDelta)]
+    assert [e.clause_index for e in audio] == sorted(e.clause_index for e in audio)
+    assert {e.clause_index for e in audio} == set(range(len(done.clauses)))
+    assert done.audio_samples == sum(len(e.pcm) for e in audio) // 2
+    seconds = done.audio_samples / 24_000
+    assert 4 < seconds < 15, seconds  # ~27 words of speech
+    assert done.usage.completion_tokens > 0
+    timings = done.timings
+    assert timings.llm_first_token_s is not None and timings.first_audio_s is not None
+    assert timings.llm_first_token_s <= timings.first_audio_s <= timings.total_s
+
+
+async def test_barge_in_stops_the_llm_and_aborts_the_speech(
+    llm: LLMStandIn, queue: JobQueue
+) -> None:
+    llm.token_delay_s = 0.1  # the LLM is still writing when the first audio plays
+    client = LLMClient(llm.base_url, None, timeout_s=5)
+    before = llm.streams_closed_early
+    first_audio = asyncio.Event()
+
+    async def session() -> None:
+        async for event in _reply(llm, queue, client):
+            if isinstance(event, AudioDelta):
+                first_audio.set()
+
+    task = asyncio.create_task(session())
+    await asyncio.wait_for(first_audio.wait(), timeout=30)
+    aborted_before = await queue.redis.zcard(abort_jobs_ss)
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stopped_s = time.monotonic() - cancelled_at
+    assert await asyncio.to_thread(llm.wait_closed_early, before + 1, 2.0)
+    # The clause playing (and the next one, if already submitted) were aborted.
+    assert await queue.redis.zcard(abort_jobs_ss) > aborted_before
+    await client.aclose()
+    print(f"barge-in: pipeline stopped {stopped_s * 1000:.0f} ms after cancel")
