@@ -141,12 +141,17 @@ async def _text_messages(
                 audio_parts.append((m_index, p_index, decode_audio(data, param)))
     if audio_parts:
         asr = installed_model(settings.default_asr_model, catalog, settings)
-        transcripts = await asyncio.gather(
-            *(
+        jobs = [
+            asyncio.create_task(
                 transcribe(queue, audio, model_id=asr.id, timeout_s=settings.sync_timeout_s)
-                for _, _, audio in audio_parts
             )
-        )
+            for _, _, audio in audio_parts
+        ]
+        try:
+            transcripts = await asyncio.gather(*jobs)
+        finally:
+            for job in jobs:  # one failed (or the client left): abort the others' jobs
+                job.cancel()
         heard = {
             (m, p): t.text.strip() for (m, p, _), t in zip(audio_parts, transcripts, strict=True)
         }
