@@ -25,6 +25,24 @@ DEFAULT_VOICE_ALIASES = {
     "sage": "jf_nezumi",
     "shimmer": "jf_tebukuro",
     "verse": "jf_gongitsune",
+    "marin": "jf_alpha",
+    "cedar": "jm_kumo",
+}
+
+DEFAULT_ASR_MODEL_ALIASES = {
+    # OpenAI speech-to-text families; "" = ``default_asr_model``.
+    "whisper-1": "",
+    "gpt-4o-transcribe": "",
+    "gpt-4o-mini-transcribe": "",
+    "gpt-transcribe": "",
+    "gpt-realtime-whisper": "",
+}
+
+DEFAULT_TTS_MODEL_ALIASES = {
+    # OpenAI text-to-speech families; "" = ``default_tts_model``.
+    "tts-1": "",
+    "tts-1-hd": "",
+    "gpt-4o-mini-tts": "",
 }
 
 
@@ -86,13 +104,32 @@ class Settings(BaseSettings):
     """Queued jobs above which new requests get 429 with Retry-After."""
 
     default_asr_model: str = "Systran/faster-whisper-tiny.en"
-    """Model used for the OpenAI alias ``whisper-1``."""
+    """Model the OpenAI speech-to-text names (``whisper-1``, ``gpt-4o-transcribe``, ...) use."""
 
     default_tts_model: str = "kokoro-82m"
-    """Model used for the OpenAI aliases ``tts-1``, ``tts-1-hd`` and ``gpt-4o-mini-tts``."""
+    """Model the OpenAI text-to-speech names (``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``) use."""
+
+    asr_model_aliases: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ASR_MODEL_ALIASES)
+    )
+    """OpenAI speech-to-text model families -> installed model id ("" = ``default_asr_model``).
+    A name matches a family exactly or with a snapshot suffix (``gpt-4o-mini-transcribe-2025-12-15``).
+    JSON in the environment."""
+
+    tts_model_aliases: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_TTS_MODEL_ALIASES)
+    )
+    """OpenAI text-to-speech model families -> installed model id ("" = ``default_tts_model``),
+    matched like ``asr_model_aliases``. JSON in the environment."""
 
     voice_aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VOICE_ALIASES))
-    """OpenAI voice names mapped to voices of the default TTS model (JSON in the environment)."""
+    """OpenAI voice names -> voice names (JSON in the environment). A text-to-speech model
+    without the named voice gets one of its own voices instead (``model_voice_aliases``
+    overrides per model)."""
+
+    model_voice_aliases: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per model id: OpenAI voice names -> that model's voices, e.g.
+    ``{"kokoro-82m": {"alloy": "jf_nezumi"}}``. Wins over ``voice_aliases``."""
 
     worker_device: str = "cpu"
     """Device of a worker: ``cpu`` or ``cuda:N``."""

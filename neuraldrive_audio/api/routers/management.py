@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.model_names import installed_model
+from neuraldrive_audio.api.model_names import installed_model, speech_model_names
 from neuraldrive_audio.api.status_report import build_status, prometheus_text
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
@@ -87,10 +87,20 @@ async def _command(queue: JobQueue, worker_id: str, command: ControlCommand) -> 
 
 
 @router.get("/v1/audio/models")
-async def list_audio_models(queue: QueueDep, catalog: CatalogDep) -> dict[str, Any]:
-    """Installed audio models with engine, size, languages, voices and where each is loaded."""
+async def list_audio_models(
+    queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Installed audio models with engine, size, languages, voices and where each is loaded.
+
+    ``models`` (``[{"id"}]``) is what Open WebUI's text-to-speech model dropdown reads:
+    the installed text-to-speech models and the OpenAI names that reach one.
+    """
     workers = await heartbeat.live_workers(queue.redis)
-    return {"object": "list", "data": [_model_entry(m, workers) for m in catalog.all()]}
+    return {
+        "object": "list",
+        "data": [_model_entry(m, workers) for m in catalog.all()],
+        "models": [{"id": model_id} for model_id in speech_model_names(catalog, settings)],
+    }
 
 
 @router.post("/v1/audio/models/{name:path}/load")

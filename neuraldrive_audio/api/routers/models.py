@@ -9,12 +9,7 @@ from fastapi import APIRouter
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
-from neuraldrive_audio.api.model_names import (
-    ASR_ALIASES,
-    TTS_ALIASES,
-    alias_target,
-    installed_model,
-)
+from neuraldrive_audio.api.model_names import alias_names, alias_target, installed_model
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[ApiKeyRequired])
@@ -33,11 +28,12 @@ def _model_object(model_id: str, manifest: ModelManifest) -> dict[str, Any]:
 
 @router.get("")
 async def list_models(catalog: CatalogDep, settings: SettingsDep) -> dict[str, Any]:
-    """Installed models, then the OpenAI aliases whose target is installed."""
+    """Installed models, then the OpenAI model names whose target is installed."""
     data = [_model_object(m.id, m) for m in catalog.all()]
-    for alias in (*ASR_ALIASES, *TTS_ALIASES):
+    installed = {m.id for m in catalog.all()}
+    for alias in alias_names(settings):
         target = catalog.find(alias_target(alias, settings) or "")
-        if target is not None:
+        if target is not None and alias not in installed:
             data.append(_model_object(alias, target))
     return {"object": "list", "data": data}
 

@@ -16,7 +16,12 @@ from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit
-from neuraldrive_audio.api.model_names import resolve_model
+from neuraldrive_audio.api.model_names import (
+    OPENAI_VOICES,
+    mapped_voice,
+    resolve_model,
+    voice_aliases,
+)
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import new_job_id
@@ -48,7 +53,11 @@ class SpeechRequest(BaseModel):
     voice: str | VoiceRef
     response_format: SpeechFormat = SpeechFormat.MP3
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    instructions: str | None = Field(default=None, description="Accepted; not used by our models.")
+    instructions: str | None = Field(
+        default=None,
+        description="Accepted and ignored (our models take no style prompt); clients send "
+        "null (Agents SDK) or the string 'None' (Home Assistant).",
+    )
     stream_format: Literal["audio", "sse"] = "audio"
 
     @field_validator("input")
@@ -65,13 +74,10 @@ class SpeechRequest(BaseModel):
 
 
 def resolve_voice(requested: str, manifest: ModelManifest, settings: Settings) -> str:
-    """A voice of ``manifest``: itself, a Kokoro mix, or an OpenAI name mapped by config."""
-    if requested in manifest.voices:
-        return requested
-    alias = settings.voice_aliases.get(requested.lower())
-    if alias is not None:
-        # OpenAI names map to configured voices; a model without that voice uses its first.
-        return alias if alias in manifest.voices else manifest.voices[0]
+    """A voice of ``manifest``: itself, ``default``/an OpenAI name mapped, or a Kokoro mix."""
+    voice = mapped_voice(requested, manifest, settings)
+    if voice is not None:
+        return voice
     if manifest.engine is EngineKind.KOKORO:
         try:
             parse_voice_mix(requested, manifest.voices)
@@ -79,8 +85,8 @@ def resolve_voice(requested: str, manifest: ModelManifest, settings: Settings) -
         except VoiceSpecError as exc:
             raise _voice_error(str(exc)) from exc
     raise _voice_error(
-        f"unknown voice {requested!r} for model {manifest.id}; "
-        f"available: {', '.join(manifest.voices)}"
+        f"unknown voice {requested!r} for model {manifest.id}; available: "
+        f"{', '.join([*manifest.voices, *voice_aliases(manifest, settings)])}"
     )
 
 
@@ -163,7 +169,12 @@ async def list_voices(
     settings: SettingsDep,
     model: Annotated[str | None, Query(description="Only this model's voices.")] = None,
 ) -> dict[str, Any]:
-    """Voices of every text-to-speech model (or one), with their languages."""
+    """Voices of every text-to-speech model (or one), with their languages.
+
+    ``aliases`` maps, per model, ``default`` and the OpenAI voice names to its voices.
+    ``voices`` (``[{"id", "name"}]``) is the list Open WebUI's voice dropdown reads: the
+    OpenAI names, which every model accepts, then the models' own voices.
+    """
     if model is not None:
         manifests = [resolve_model(model, catalog, settings, speech_to_text=False)]
     else:
@@ -173,4 +184,8 @@ async def list_voices(
         for m in manifests
         for voice in m.voices
     ]
-    return {"object": "list", "data": data, "aliases": settings.voice_aliases}
+    aliases = {m.id: voice_aliases(m, settings) for m in manifests}
+    dropdown = [{"id": name, "name": name} for name in OPENAI_VOICES]
+    for m in manifests:
+        dropdown += [{"id": v, "name": f"{v} ({m.id})"} for v in m.voices if v not in OPENAI_VOICES]
+    return {"object": "list", "data": data, "aliases": aliases, "voices": dropdown}
