@@ -37,6 +37,16 @@ CONTENT_TYPES: dict[SpeechFormat, str] = {
 """HTTP content type of each speech format."""
 
 
+class VadSplit(BaseModel):
+    """``chunking_strategy``: split the audio at silences (silero VAD) before decoding.
+
+    Fields are OpenAI's ``server_vad`` ones; None keeps faster-whisper's default."""
+
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    prefix_padding_ms: int | None = Field(default=None, ge=0)
+    silence_duration_ms: int | None = Field(default=None, ge=0)
+
+
 class TranscriptionJob(BaseModel):
     """Transcribe or translate one uploaded file."""
 
@@ -48,6 +58,12 @@ class TranscriptionJob(BaseModel):
     prompt: str | None = None
     temperature: float = 0.0
     word_timestamps: bool = False
+    logprobs: bool = False
+    hotwords: str | None = Field(default=None, description="Words to bias recognition toward.")
+    languages: list[str] = Field(
+        default_factory=list, description="Language codes the audio may be in (a hint)."
+    )
+    vad_split: VadSplit | None = None
 
 
 class SpeechJob(BaseModel):
@@ -69,6 +85,14 @@ class TranscriptWord(BaseModel):
     end: float
 
 
+class TokenLogprob(BaseModel):
+    """One text token with its log-probability, as OpenAI's ``logprobs`` entries."""
+
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
 class TranscriptSegment(BaseModel):
     """One whisper segment, shaped like OpenAI's verbose_json segment."""
 
@@ -83,6 +107,7 @@ class TranscriptSegment(BaseModel):
     compression_ratio: float
     no_speech_prob: float
     words: list[TranscriptWord] | None = None
+    logprobs: list[TokenLogprob] | None = None
 
 
 class Transcript(BaseModel):

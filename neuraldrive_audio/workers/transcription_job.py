@@ -33,6 +33,10 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             prompt=job.prompt,
             temperature=job.temperature,
             word_timestamps=job.word_timestamps,
+            logprobs=job.logprobs,
+            hotwords=job.hotwords,
+            languages=tuple(job.languages),
+            vad_split=job.vad_split,
         )
         total_s = duration_s(audio)
 

@@ -11,7 +11,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
+from neuraldrive_audio.queue.payloads import (
+    Transcript,
+    TranscriptionTask,
+    TranscriptSegment,
+    VadSplit,
+)
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 FloatAudio = npt.NDArray[np.float32]
@@ -42,6 +47,14 @@ class TranscribeOptions:
     """0: sequential decoding; >0: faster-whisper's batched pipeline (long job chunks)."""
     clips: tuple[tuple[float, float], ...] = ()
     """Batched only: the speech clips (seconds) to decode, instead of running the VAD."""
+    logprobs: bool = False
+    """Attach each segment's token log-probabilities."""
+    hotwords: str | None = None
+    """Words to bias recognition toward (faster-whisper's ``hotwords``)."""
+    languages: tuple[str, ...] = ()
+    """Sequential only: the audio is in one of these languages; detection picks among them."""
+    vad_split: VadSplit | None = None
+    """Sequential only: decode the speech regions the VAD finds instead of the whole audio."""
 
 
 class Engine(Protocol):

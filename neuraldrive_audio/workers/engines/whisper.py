@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.vad import VadOptions
 
 from neuraldrive_audio.config import get_settings
 from neuraldrive_audio.queue.payloads import (
@@ -15,6 +17,7 @@ from neuraldrive_audio.queue.payloads import (
     TranscriptionTask,
     TranscriptSegment,
     TranscriptWord,
+    VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.workers.audio_decode import duration_s
@@ -24,6 +27,7 @@ from neuraldrive_audio.workers.engines.base import (
     JobCancelledError,
     TranscribeOptions,
 )
+from neuraldrive_audio.workers.engines.whisper_logprobs import segment_logprobs
 
 # OpenAI: "If set to 0, the model will use log probability to automatically increase the
 # temperature until certain thresholds are hit" - that is whisper's fallback schedule.
@@ -64,11 +68,12 @@ class WhisperEngine:
         temperature = FALLBACK_TEMPERATURES if options.temperature == 0 else options.temperature
         common: dict[str, Any] = {
             "task": options.task.value,
-            "language": options.language or ("en" if not self.multilingual else None),
+            "language": self._language(audio, options),
             "initial_prompt": options.prompt,
             "temperature": temperature,
             "word_timestamps": options.word_timestamps,
             "beam_size": self._beam_size,
+            "hotwords": options.hotwords,
         }
         if options.batch_size > 0:
             # Batched decoding without timestamp tokens, as faster-whisper defaults to: on
@@ -80,12 +85,20 @@ class WhisperEngine:
                 clip_timestamps=clips, **common,
             )  # fmt: skip
         else:
-            segments, info = self._model.transcribe(audio, **common)
+            segments, info = self._model.transcribe(
+                audio, vad_filter=options.vad_split is not None,
+                vad_parameters=_vad_options(options.vad_split), **common,
+            )  # fmt: skip
+        tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self.multilingual, options.task.value, info.language
+        )  # only the log-probs use it; building it is a few dict lookups
         collected: list[TranscriptSegment] = []
         for raw in segments:  # a lazy generator: each step decodes one 30 s window
             if cancel.is_set():
                 raise JobCancelledError
             segment = _to_segment(len(collected), raw)
+            if options.logprobs:
+                segment.logprobs = segment_logprobs(self._model, tokenizer, audio, raw)
             collected.append(segment)
             on_segment(segment)
         return Transcript(
@@ -95,6 +108,16 @@ class WhisperEngine:
             text="".join(s.text for s in collected).strip(),
             segments=collected,
         )
+
+    def _language(self, audio: FloatAudio, options: TranscribeOptions) -> str | None:
+        """The given language; else the likeliest of the hinted ones; else None (detect)."""
+        if options.language or not self.multilingual:
+            return options.language or "en"
+        if not options.languages:
+            return None
+        _, _, ranked = self._model.detect_language(audio)
+        hinted = [code for code, _ in ranked if code in options.languages]
+        return hinted[0] if hinted else options.languages[0]
 
     def _batched(self) -> BatchedInferencePipeline:
         if self._pipeline is None:
@@ -110,12 +133,30 @@ class WhisperEngine:
                 "use a multilingual whisper model",
                 param="model",
             )
+        if options.languages and "en" not in options.languages:
+            raise EngineInputError(
+                f"model {self.manifest.id} is English-only; none of the languages "
+                f"{', '.join(options.languages)} is supported",
+                param="languages",
+            )
         if options.language not in (None, "en"):
             raise EngineInputError(
                 f"model {self.manifest.id} is English-only; language {options.language!r} "
                 "is not supported",
                 param="language",
             )
+
+
+def _vad_options(split: VadSplit | None) -> VadOptions | None:
+    """OpenAI's server_vad fields in faster-whisper's terms (None: its defaults)."""
+    if split is None:
+        return None
+    given: dict[str, Any] = {
+        "threshold": split.threshold,
+        "speech_pad_ms": split.prefix_padding_ms,
+        "min_silence_duration_ms": split.silence_duration_ms,
+    }
+    return VadOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 def _to_segment(index: int, raw: Any) -> TranscriptSegment:
