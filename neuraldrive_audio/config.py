@@ -113,8 +113,8 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_ASR_MODEL_ALIASES)
     )
     """OpenAI speech-to-text model families -> installed model id ("" = ``default_asr_model``).
-    A name matches a family exactly or with a snapshot suffix (``gpt-4o-mini-transcribe-2025-12-15``).
-    JSON in the environment."""
+    A name matches a family exactly or with a snapshot suffix
+    (``gpt-4o-mini-transcribe-2025-12-15``). JSON in the environment."""
 
     tts_model_aliases: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_TTS_MODEL_ALIASES)

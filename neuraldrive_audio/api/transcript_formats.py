@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -55,7 +56,9 @@ def to_verbose_json(transcript: Transcript, words: bool, segments: bool) -> dict
         "text": transcript.text,
     }
     if segments:
-        body["segments"] = [s.model_dump(exclude={"words"}) for s in transcript.segments]
+        body["segments"] = [
+            s.model_dump(exclude={"words", "logprobs"}) for s in transcript.segments
+        ]
     if words and transcript.task is TranscriptionTask.TRANSCRIBE:
         body["words"] = [w.model_dump() for s in transcript.segments for w in s.words or []]
     body["usage"] = usage(transcript)
@@ -67,15 +70,43 @@ def usage(transcript: Transcript) -> dict[str, Any]:
     return {"type": "duration", "seconds": round(transcript.duration)}
 
 
+# Whisper's encoder turns each second of audio into 50 positions: the audio "tokens".
+AUDIO_TOKENS_PER_SECOND = 50
+
+
+def token_usage(transcript: Transcript) -> dict[str, Any]:
+    """Token usage for the stream's done event, whose SDK type only has the token form:
+    audio tokens are encoder positions over the audio, output tokens whisper's text tokens."""
+    audio_tokens = math.ceil(transcript.duration * AUDIO_TOKENS_PER_SECOND)
+    output_tokens = sum(len(s.tokens) for s in transcript.segments)
+    return {
+        "type": "tokens",
+        "input_tokens": audio_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": audio_tokens + output_tokens,
+        "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": 0},
+    }
+
+
+def all_logprobs(transcript: Transcript) -> list[dict[str, Any]]:
+    """Every segment's token log-probabilities, in order."""
+    return [lp.model_dump() for s in transcript.segments for lp in s.logprobs or []]
+
+
 def render(
     transcript: Transcript,
     response_format: TranscriptFormat,
     granularities: set[str],
+    *,
+    logprobs: bool = False,
 ) -> Response:
-    """The HTTP response for a finished transcript."""
+    """The HTTP response for a finished transcript (json with ``logprobs`` when asked)."""
     match response_format:
         case TranscriptFormat.JSON:
-            return JSONResponse({"text": transcript.text, "usage": usage(transcript)})
+            body: dict[str, Any] = {"text": transcript.text, "usage": usage(transcript)}
+            if logprobs:
+                body["logprobs"] = all_logprobs(transcript)
+            return JSONResponse(body)
         case TranscriptFormat.TEXT:
             return PlainTextResponse(transcript.text + "\n")
         case TranscriptFormat.SRT:
