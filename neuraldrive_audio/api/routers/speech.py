@@ -78,15 +78,16 @@ def resolve_voice(requested: str, manifest: ModelManifest, settings: Settings) -
     voice = mapped_voice(requested, manifest, settings)
     if voice is not None:
         return voice
+    aliases = ", ".join(voice_aliases(manifest, settings))
     if manifest.engine is EngineKind.KOKORO:
         try:
             parse_voice_mix(requested, manifest.voices)
             return requested
         except VoiceSpecError as exc:
-            raise _voice_error(str(exc)) from exc
+            raise _voice_error(f"{exc}; also accepted: {aliases}") from exc
     raise _voice_error(
-        f"unknown voice {requested!r} for model {manifest.id}; available: "
-        f"{', '.join([*manifest.voices, *voice_aliases(manifest, settings)])}"
+        f"unknown voice {requested!r} for model {manifest.id}; "
+        f"available: {', '.join(manifest.voices)}, {aliases}"
     )
 
 
