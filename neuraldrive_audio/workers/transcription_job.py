@@ -37,6 +37,7 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             hotwords=job.hotwords,
             languages=tuple(job.languages),
             vad_split=job.vad_split,
+            batch_size=state.settings.job_batch_size if job.vad_split else 0,
         )
         total_s = duration_s(audio)
 

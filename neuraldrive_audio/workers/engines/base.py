@@ -52,9 +52,10 @@ class TranscribeOptions:
     hotwords: str | None = None
     """Words to bias recognition toward (faster-whisper's ``hotwords``)."""
     languages: tuple[str, ...] = ()
-    """Sequential only: the audio is in one of these languages; detection picks among them."""
+    """The audio is in one of these languages; detection picks among them."""
     vad_split: VadSplit | None = None
-    """Sequential only: decode the speech regions the VAD finds instead of the whole audio."""
+    """Decode each speech clip the VAD finds on its own (batched pipeline, ``batch_size``
+    or 1), instead of the whole audio."""
 
 
 class Engine(Protocol):

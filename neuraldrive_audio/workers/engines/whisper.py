@@ -9,7 +9,7 @@ from typing import Any
 
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.vad import VadOptions
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from neuraldrive_audio.config import get_settings
 from neuraldrive_audio.queue.payloads import (
@@ -20,7 +20,8 @@ from neuraldrive_audio.queue.payloads import (
     VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.workers.audio_decode import duration_s
+from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, duration_s
+from neuraldrive_audio.workers.audio_split import WINDOW_S, merge_into_clips
 from neuraldrive_audio.workers.engines.base import (
     EngineInputError,
     FloatAudio,
@@ -75,20 +76,22 @@ class WhisperEngine:
             "beam_size": self._beam_size,
             "hotwords": options.hotwords,
         }
-        if options.batch_size > 0:
+        if options.batch_size > 0 or options.vad_split is not None:
             # Batched decoding without timestamp tokens, as faster-whisper defaults to: on
             # our 5-minute clip, timestamp tokens cost 10 % more time and doubled the WER
             # (3.6 % vs 1.6 %). Segments then span a clip (up to 30 s); words stay exact.
+            # A VAD split (chunking_strategy) goes this way too, on clips planned like a long
+            # job's: the pipeline's own VAD (like vad_filter) glues speech across silences
+            # into one window, and a segment then straddled a 35 s pause.
             clips = [{"start": start, "end": end} for start, end in options.clips] or None
+            if clips is None and options.vad_split is not None:
+                clips = _speech_clips(audio, options.vad_split)
             segments, info = self._batched().transcribe(
-                audio, batch_size=options.batch_size, vad_filter=clips is None,
+                audio, batch_size=max(options.batch_size, 1), vad_filter=clips is None,
                 clip_timestamps=clips, **common,
             )  # fmt: skip
         else:
-            segments, info = self._model.transcribe(
-                audio, vad_filter=options.vad_split is not None,
-                vad_parameters=_vad_options(options.vad_split), **common,
-            )  # fmt: skip
+            segments, info = self._model.transcribe(audio, **common)
         tokenizer = Tokenizer(
             self._model.hf_tokenizer, self.multilingual, options.task.value, info.language
         )  # only the log-probs use it; building it is a few dict lookups
@@ -147,16 +150,22 @@ class WhisperEngine:
             )
 
 
-def _vad_options(split: VadSplit | None) -> VadOptions | None:
-    """OpenAI's server_vad fields in faster-whisper's terms (None: its defaults)."""
-    if split is None:
-        return None
+def _speech_clips(audio: FloatAudio, split: VadSplit) -> list[dict[str, float]]:
+    """Speech clips (seconds) of at most one whisper window, cut where the VAD hears
+    silence: OpenAI's server_vad fields in faster-whisper's VAD terms."""
     given: dict[str, Any] = {
         "threshold": split.threshold,
         "speech_pad_ms": split.prefix_padding_ms,
         "min_silence_duration_ms": split.silence_duration_ms,
     }
-    return VadOptions(**{k: v for k, v in given.items() if v is not None})
+    chosen = {k: v for k, v in given.items() if v is not None}
+    vad = VadOptions(**{"min_silence_duration_ms": 160, **chosen}, max_speech_duration_s=WINDOW_S)
+    speech = get_speech_timestamps(audio, vad, sampling_rate=WHISPER_SAMPLE_RATE)
+    regions = [(int(s["start"]), int(s["end"])) for s in speech]
+    clips = merge_into_clips(regions, int(WINDOW_S * WHISPER_SAMPLE_RATE))
+    if not clips:  # no speech: one clip over everything, whisper then says so
+        clips = [(0, len(audio))]
+    return [{"start": a / WHISPER_SAMPLE_RATE, "end": b / WHISPER_SAMPLE_RATE} for a, b in clips]
 
 
 def _to_segment(index: int, raw: Any) -> TranscriptSegment:
