@@ -140,7 +140,7 @@ def test_voices_list(service: Service) -> None:
     assert models == {KOKORO, PIPER}
     assert {v["id"] for v in kokoro["data"]} >= {"jf_alpha", "jm_kumo"}
     assert all(v["languages"] for v in kokoro["data"])
-    assert everything["aliases"]["alloy"] == "jf_alpha"
+    assert everything["aliases"][KOKORO]["alloy"] == "jf_alpha"
     assert unknown.status_code == 404
 
 
