@@ -28,7 +28,7 @@ from neuraldrive_audio.workers.engines.base import (
     JobCancelledError,
     TranscribeOptions,
 )
-from neuraldrive_audio.workers.engines.whisper_logprobs import segment_logprobs
+from neuraldrive_audio.workers.engines.whisper_logprobs import LogprobScorer
 
 # OpenAI: "If set to 0, the model will use log probability to automatically increase the
 # temperature until certain thresholds are hit" - that is whisper's fallback schedule.
@@ -92,16 +92,19 @@ class WhisperEngine:
             )  # fmt: skip
         else:
             segments, info = self._model.transcribe(audio, **common)
-        tokenizer = Tokenizer(
-            self._model.hf_tokenizer, self.multilingual, options.task.value, info.language
-        )  # only the log-probs use it; building it is a few dict lookups
+        scorer = None
+        if options.logprobs:
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer, self.multilingual, options.task.value, info.language
+            )
+            scorer = LogprobScorer(self._model, tokenizer, audio)
         collected: list[TranscriptSegment] = []
         for raw in segments:  # a lazy generator: each step decodes one 30 s window
             if cancel.is_set():
                 raise JobCancelledError
             segment = _to_segment(len(collected), raw)
-            if options.logprobs:
-                segment.logprobs = segment_logprobs(self._model, tokenizer, audio, raw)
+            if scorer is not None:
+                segment.logprobs = scorer.score(raw)
             collected.append(segment)
             on_segment(segment)
         return Transcript(

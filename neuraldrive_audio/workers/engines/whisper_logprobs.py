@@ -3,11 +3,12 @@
 faster-whisper reports a segment's average log-probability and, with word timestamps, a
 *word's* probability (the mean over its tokens): neither is a token's. CTranslate2's
 ``align`` - the forced-decoding pass faster-whisper uses for word timestamps - does return
-the probability of each text token. So for each segment we encode its audio (at most one
-30 s window) and force-decode its tokens after the task's start sequence: the logprob of
-token i is log P(token_i | audio of the segment, tokens before it in the segment) under the
-same model. Unlike beam search it does not condition on the previous segments' text, so
-values can differ slightly from what the decoder saw; they are the model's own, not made up.
+the probability of each text token. So for each 30 s window whisper decoded (a segment's
+``seek``) we encode the window once, and force-decode the window's text tokens so far
+after the task's start sequence: the logprob of token i is
+log P(token_i | the window's audio, the window's tokens before it) under the same model.
+Unlike beam search it does not condition on text from earlier windows (the prompt), so
+values can differ slightly from what the decoder saw; they are the model's own numbers.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from neuraldrive_audio.queue.payloads import TokenLogprob
 from neuraldrive_audio.workers.engines.base import FloatAudio
 
 SAMPLE_RATE = 16_000
-WINDOW_SAMPLES = 30 * SAMPLE_RATE
+HOP_SAMPLES = 160
+"""Samples per mel frame: a segment's ``seek`` counts these."""
+N_FRAMES = 3000
+WINDOW_SAMPLES = N_FRAMES * HOP_SAMPLES
 # A probability of exactly 0 would be -inf, which JSON cannot carry.
 MIN_PROBABILITY = 1e-12
 
@@ -53,30 +57,49 @@ def token_bytes(tokenizer: tokenizers.Tokenizer, token_id: int) -> bytes:
     return bytes(decoder[ch] for ch in piece if ch in decoder)
 
 
-def segment_logprobs(
-    model: WhisperModel, tokenizer: Tokenizer, audio: FloatAudio, raw: Any
-) -> list[TokenLogprob]:
-    """Token log-probabilities of one faster-whisper segment (``raw``: its Segment)."""
-    text_tokens = [t for t in raw.tokens if t < tokenizer.eot]
-    if not text_tokens:
-        return []
-    start = max(int(raw.start * SAMPLE_RATE), 0)
-    clip = audio[start : start + WINDOW_SAMPLES]
-    end = min(int(raw.end * SAMPLE_RATE), start + WINDOW_SAMPLES) - start
-    clip = clip[: max(end, 1)]
-    features = model.feature_extractor(clip)
-    num_frames = max(features.shape[-1] - 1, 1)
-    encoder_output = model.encode(pad_or_trim(features))
-    result = model.model.align(encoder_output, tokenizer.sot_sequence, [text_tokens], num_frames)
-    probabilities = np.asarray(result[0].text_token_probs, dtype=np.float64)
-    out: list[TokenLogprob] = []
-    for token_id, probability in zip(text_tokens, probabilities, strict=False):
-        raw_bytes = token_bytes(model.hf_tokenizer, token_id)
-        out.append(
-            TokenLogprob(
-                token=raw_bytes.decode("utf-8", errors="replace"),
-                logprob=math.log(max(float(probability), MIN_PROBABILITY)),
-                bytes=list(raw_bytes),
-            )
+class LogprobScorer:
+    """Scores the segments of one transcription, one encoder pass per whisper window."""
+
+    def __init__(self, model: WhisperModel, tokenizer: Tokenizer, audio: FloatAudio) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self._audio = audio
+        self._seek: int | None = None
+        self._encoded: Any = None
+        self._frames = 0
+        self._prefix: list[int] = []
+
+    def _enter_window(self, seek: int) -> None:
+        """Encode the window starting at frame ``seek`` (whisper's 100 frames per second)."""
+        start = seek * HOP_SAMPLES
+        window = self._audio[start : start + WINDOW_SAMPLES]
+        features = self._model.feature_extractor(window)
+        self._frames = max(min(features.shape[-1] - 1, N_FRAMES), 1)
+        self._encoded = self._model.encode(pad_or_trim(features))
+        self._seek, self._prefix = seek, []
+
+    def score(self, raw: Any) -> list[TokenLogprob]:
+        """Token log-probabilities of one faster-whisper segment (``raw``), in order."""
+        tokens = [t for t in raw.tokens if t < self._tokenizer.eot]
+        if not tokens:
+            return []
+        if raw.seek != self._seek:
+            self._enter_window(raw.seek)
+        forced = self._prefix + tokens
+        result = self._model.model.align(
+            self._encoded, self._tokenizer.sot_sequence, [forced], self._frames
         )
-    return out
+        probabilities = np.asarray(result[0].text_token_probs, dtype=np.float64)
+        self._prefix = forced
+        out: list[TokenLogprob] = []
+        for token_id, probability in zip(tokens, probabilities[len(forced) - len(tokens) :],
+                                         strict=False):  # fmt: skip
+            raw_bytes = token_bytes(self._model.hf_tokenizer, token_id)
+            out.append(
+                TokenLogprob(
+                    token=raw_bytes.decode("utf-8", errors="replace"),
+                    logprob=math.log(max(float(probability), MIN_PROBABILITY)),
+                    bytes=list(raw_bytes),
+                )
+            )
+        return out
