@@ -217,7 +217,8 @@ def test_keywords_and_languages(service: Service) -> None:
     assert plain != biased  # the keywords changed what whisper wrote
     with pytest.raises(openai.BadRequestError) as info:
         create(model="whisper-1", file=("k.wav", audio), languages=["de", "fr"])
-    assert info.value.code == "invalid_value" or "English-only" in info.value.message
+    assert info.value.code == "invalid_value" and "English-only" in info.value.message
+    assert info.value.param == "languages"
 
 
 def test_diarization_requests_are_refused(service: Service, speech_clip: tuple[bytes, str]) -> None:
