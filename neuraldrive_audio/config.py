@@ -213,6 +213,16 @@ class Settings(BaseSettings):
     event_ttl_s: int = 3600
     """How long a job's event stream and upload stay in Redis after it was written."""
 
+    realtime_max_sessions: int = 32
+    """Realtime (WebSocket) sessions this API serves at once; more are refused with 429."""
+
+    realtime_max_sessions_per_key: int = 16
+    """Realtime sessions one API key may hold open at once; more are refused with 429."""
+
+    realtime_max_buffer_s: float = 900.0
+    """Longest uncommitted input audio a realtime session holds; a turn reaching it is
+    committed as it is (about 43 MB at 24 kHz), so memory stays bounded and nothing is lost."""
+
     ollama_url: str = "http://127.0.0.1:11434"
     """Ollama's API; its ``/api/ps`` tells how much VRAM the loaded LLMs hold."""
 

@@ -14,6 +14,7 @@ from neuraldrive_audio import __version__
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
+from neuraldrive_audio.api.realtime import router as realtime
 from neuraldrive_audio.api.routers import (
     audio_chat,
     jobs,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key = api_key
     app.state.catalog = ModelCatalog(ModelStore(settings.resolved_models_dir))
     app.state.job_files = JobFiles.from_settings(settings)
+    app.state.realtime = realtime.realtime_registry(app, settings)
     install_error_handlers(app)
 
     def upload_limit(path: str, content_type: str) -> int:
@@ -85,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(speech.router)
     app.include_router(audio_chat.router)
     app.include_router(jobs.router)
+    app.include_router(realtime.router)
     return app

@@ -55,8 +55,8 @@ def running_jobs(workers: list[WorkerHeartbeat]) -> list[dict[str, Any]]:
     ]
 
 
-async def build_status(queue: JobQueue) -> dict[str, Any]:
-    """The whole status document."""
+async def build_status(queue: JobQueue, realtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole status document; ``realtime``: this API's live-session figures, if any."""
     workers = await heartbeat.live_workers(queue.redis)
     latencies = await stats.recent_latencies(queue.redis)
     errors = await stats.recent_errors(queue.redis)
@@ -80,6 +80,7 @@ async def build_status(queue: JobQueue) -> dict[str, Any]:
             "evictions": sum(w.evictions for w in workers),
         },
         "recent_errors": [e.model_dump() for e in errors],
+        **({"realtime": realtime} if realtime is not None else {}),
     }
 
 
@@ -114,9 +115,26 @@ def prometheus_text(status: dict[str, Any]) -> str:
                 {"engine": engine},
             )
         )
+    lines.extend(_realtime_lines(status.get("realtime")))
     for worker in status["workers"]:
         labels = {"worker": worker["worker_id"], "device": worker["device"]}
         lines.append(_line("neuraldrive_audio_worker_budget_bytes", worker["budget_bytes"], labels))
         lines.append(_line("neuraldrive_audio_worker_used_bytes", worker["used_bytes"], labels))
         lines.append(_line("neuraldrive_audio_worker_jobs_done_total", worker["jobs_done"], labels))
     return "\n".join(lines) + "\n"
+
+
+def _realtime_lines(realtime: dict[str, Any] | None) -> list[str]:
+    if realtime is None:
+        return []
+    turns, delay = realtime["turns"], realtime["turn_delay_ms"]
+    return [
+        _line("neuraldrive_audio_realtime_sessions_open", realtime["sessions_open"]),
+        _line("neuraldrive_audio_realtime_sessions_total", realtime["sessions_total"]),
+        *(
+            _line("neuraldrive_audio_realtime_turns_total", turns[outcome], {"outcome": outcome})
+            for outcome in ("committed", "completed", "failed")
+        ),
+        _line("neuraldrive_audio_realtime_turn_delay_ms", delay["p50"], {"q": "0.5"}),
+        _line("neuraldrive_audio_realtime_turn_delay_ms", delay["p95"], {"q": "0.95"}),
+    ]

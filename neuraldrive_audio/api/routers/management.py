@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -149,13 +149,20 @@ async def unload_model(
     return {"model": manifest.id, "unloaded_from": [r["worker_id"] for r in results]}
 
 
+def _realtime_figures(request: Request) -> dict[str, Any] | None:
+    # Only our own app serves live sessions; an app including this router has none.
+    registry = getattr(request.app.state, "realtime", None)
+    return None if registry is None else registry.figures()  # type: ignore[no-any-return]
+
+
 @router.get("/system/audio/status")
-async def status(queue: QueueDep) -> dict[str, Any]:
-    """Every live worker, queue depths, jobs in progress, latency and real-time factors."""
-    return await build_status(queue)
+async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
+    """Every live worker, queue depths, jobs in progress, latency, real-time factors and
+    live (realtime) sessions."""
+    return await build_status(queue, _realtime_figures(request))
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(queue: QueueDep) -> str:
+async def metrics(request: Request, queue: QueueDep) -> str:
     """Prometheus text exposition of the status figures."""
-    return prometheus_text(await build_status(queue))
+    return prometheus_text(await build_status(queue, _realtime_figures(request)))

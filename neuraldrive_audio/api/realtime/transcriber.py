@@ -1,0 +1,185 @@
+"""Committed turns -> interactive-lane transcription jobs -> transcription events.
+
+Each turn is a task: submit the turn's audio as a WAV upload, follow the job's event
+stream, send ``...transcription.delta`` per finished segment and ``.completed`` at the
+end, or ``.failed`` when the job fails or its worker dies. The session goes on either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.job_wait import events_until_final, submit
+from neuraldrive_audio.api.realtime.emitter import EventEmitter
+from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
+from neuraldrive_audio.media.pcm import wav_bytes
+from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.client import JobQueue, new_job_id
+from neuraldrive_audio.queue.events import EventType
+from neuraldrive_audio.queue.payloads import Transcript, TranscriptionJob
+
+log = logging.getLogger(__name__)
+
+TranscriptHook = Callable[[str, str | None], Awaitable[None]]
+"""Called with (item_id, transcript or None on failure) once a turn is settled."""
+
+
+@dataclass
+class CommittedTurn:
+    """A user turn handed to transcription."""
+
+    item_id: str
+    audio: npt.NDArray[np.int16]
+    sample_rate: int
+    stopped_at: float
+    """``time.monotonic()`` of speech_stopped (or the commit), for the delay metric."""
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the turn's audio."""
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass
+class TranscriptionRequest:
+    """What the session's configuration asks of every turn."""
+
+    model_id: str
+    language: str | None
+    prompt: str | None
+
+
+class TurnTranscriber:
+    """Runs the session's turns on the queue, several at once, and cancels them on close."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        emitter: EventEmitter,
+        registry: RealtimeRegistry,
+        timeout_s: float,
+        on_settled: TranscriptHook,
+    ) -> None:
+        self._queue = queue
+        self._emitter = emitter
+        self._registry = registry
+        self._timeout_s = timeout_s
+        self._on_settled = on_settled
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.job_ids: dict[str, str] = {}
+        """item id -> job id of turns in flight (for logs and tests)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Turns still being transcribed."""
+        return len(self._tasks)
+
+    def start(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
+        """Transcribe ``turn`` in the background."""
+        self._registry.turn_committed()
+        self._spawn(self._run(turn, request))
+
+    def start_failed(self, turn: CommittedTurn, error: APIError) -> None:
+        """Report ``turn`` as failed without running it (e.g. its model is gone)."""
+        self._registry.turn_committed()
+        self._spawn(self._failed(turn, error))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel every turn in flight; their jobs are aborted on the workers."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
+        job_id = new_job_id()
+        self.job_ids[turn.item_id] = job_id
+        extra = {"job_id": job_id, "item_id": turn.item_id}
+        finished = False
+        try:
+            job = TranscriptionJob(
+                job_id=job_id,
+                model_id=request.model_id,
+                upload_key=keys.upload(job_id),
+                language=request.language,
+                prompt=request.prompt,
+            )
+            upload = wav_bytes(turn.audio, turn.sample_rate)
+            await submit(self._queue, keys.TRANSCRIBE_FUNCTION, job, job_id, upload=upload)
+            log.info("realtime turn queued (%.2f s of audio)", turn.duration_s, extra=extra)
+            transcript = await self._follow(turn, job_id)
+            finished = True
+            await self._completed(turn, transcript)
+        except APIError as exc:
+            finished = True
+            log.info("realtime turn failed: %s", exc.message, extra=extra)
+            await self._failed(turn, exc)
+        finally:
+            self.job_ids.pop(turn.item_id, None)
+            if not finished:  # cancelled (client gone) before the job settled
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._queue.abort(job_id))
+
+    async def _follow(self, turn: CommittedTurn, job_id: str) -> Transcript:
+        first = True
+        events = events_until_final(self._queue, job_id, self._timeout_s)
+        async with contextlib.aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                if event.type is EventType.SEGMENT:
+                    text = str(event.data.get("text", ""))
+                    delta = text.lstrip() if first else text
+                    if delta:
+                        first = False
+                        await self._emitter.emit(
+                            "conversation.item.input_audio_transcription.delta",
+                            item_id=turn.item_id,
+                            content_index=0,
+                            delta=delta,
+                        )
+                elif event.type is EventType.DONE:
+                    return Transcript.model_validate(event.data["transcript"])
+        raise APIError(500, "the transcription job ended without a result")
+
+    async def _completed(self, turn: CommittedTurn, transcript: Transcript) -> None:
+        text = transcript.text.strip()
+        await self._emitter.emit(
+            "conversation.item.input_audio_transcription.completed",
+            item_id=turn.item_id,
+            content_index=0,
+            transcript=text,
+            usage={"type": "duration", "seconds": round(turn.duration_s, 3)},
+        )
+        self._registry.turn_completed(time.monotonic() - turn.stopped_at)
+        await self._on_settled(turn.item_id, text)
+
+    async def _failed(self, turn: CommittedTurn, exc: APIError) -> None:
+        await self._emitter.emit(
+            "conversation.item.input_audio_transcription.failed",
+            item_id=turn.item_id,
+            content_index=0,
+            error={
+                "type": exc.type,
+                "code": exc.code,
+                "message": exc.message,
+                "param": exc.param,
+            },
+        )
+        self._registry.turn_failed()
+        await self._on_settled(turn.item_id, None)
