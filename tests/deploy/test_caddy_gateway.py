@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPET = REPO / "caddy" / "neuraldrive-audio.caddy"
@@ -258,7 +259,8 @@ def test_snippet_routes_sort_before_every_neuraldrive_route(tmp_path: Path) -> N
     )
     routes = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]["routes"]
     paths = [route.get("match", [{}])[0].get("path") for route in routes]
-    assert sorted(map(str, paths[:2])) == ["['/system/audio/*']", "['/v1/audio/*']"], paths
+    expected = ["['/system/audio/*']", "['/v1/audio/*']", "['/v1/realtime']"]
+    assert sorted(map(str, paths[:3])) == expected, paths
 
 
 SPEECH = {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "wav"}
@@ -348,3 +350,53 @@ def test_neuraldrive_routes_still_reach_their_services(
 @pytest.mark.slow
 def test_chat_without_the_key_is_still_refused(gateway: httpx.Client) -> None:
     assert gateway.post("/v1/chat/completions", json={}).status_code == 401
+
+
+def _realtime_url(gateway: httpx.Client) -> str:
+    return str(gateway.base_url).replace("https://", "wss://") + "/v1/realtime?intent=transcription"
+
+
+def _insecure_tls() -> ssl.SSLContext:
+    # The gateway's certificate is self-signed for this test; what is checked here is routing.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _first_event(gateway: httpx.Client, **connect: Any) -> tuple[str | None, dict[str, Any]]:
+    async with websockets.connect(_realtime_url(gateway), ssl=_insecure_tls(), **connect) as ws:
+        return ws.subprotocol, json.loads(await ws.recv())
+
+
+@pytest.mark.slow
+async def test_realtime_websocket_with_the_bearer_header(gateway: httpx.Client) -> None:
+    _, event = await _first_event(gateway, additional_headers=AUTH)
+    assert event["type"] == "session.created"
+    assert event["session"]["type"] == "transcription"
+
+
+@pytest.mark.slow
+async def test_realtime_websocket_with_the_browser_subprotocol_key(gateway: httpx.Client) -> None:
+    protocols = ["realtime", f"openai-insecure-api-key.{KEY}"]
+    subprotocol, event = await _first_event(gateway, subprotocols=protocols)
+    assert subprotocol == "realtime"
+    assert event["type"] == "session.created"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "connect",
+    [
+        {},
+        {"additional_headers": {"Authorization": "Bearer wrong-key"}},
+        {"subprotocols": ["realtime", "openai-insecure-api-key.wrong-key"]},
+    ],
+)
+async def test_realtime_websocket_without_the_key_is_refused(
+    gateway: httpx.Client, connect: dict[str, Any]
+) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refusal:
+        await _first_event(gateway, **connect)
+    assert refusal.value.response.status_code == 401
+    assert json.loads(refusal.value.response.body)["error"]["code"] == "invalid_api_key"
