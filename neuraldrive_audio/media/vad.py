@@ -39,7 +39,7 @@ def default_model_path() -> Path:
 def load_model(path: Path) -> onnxruntime.InferenceSession:
     """One shared inference session per file; ``run`` is safe from several threads."""
     options = onnxruntime.SessionOptions()
-    # One thread: a frame is ~0.2 ms of work, and more threads only add contention with
+    # One thread: a frame is well under 1 ms of work, and more threads only add contention with
     # the other sessions (and the workers) on a small CPU.
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = 1

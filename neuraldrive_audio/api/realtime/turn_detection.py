@@ -14,7 +14,7 @@ class TurnDetectionDriver:
 
     A new driver is made whenever turn detection is (re)configured or the buffer is
     cleared, so its decisions are shifted by where it started. ``process`` does CPU work
-    (~0.2 ms per 32 ms frame); the session calls it in a thread.
+    (well under 1 ms per 32 ms frame); the session calls it in a thread.
     """
 
     def __init__(self, input_rate: int, settings: TurnSettings, offset_ms: int) -> None:
