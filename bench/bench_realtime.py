@@ -43,7 +43,9 @@ RATE = 24000
 SILENCE_MS = 500
 
 
-async def stream_clip(service: Service, audio: npt.NDArray[np.int16]) -> list[dict[str, Any]]:
+async def stream_clip(
+    service: Service, audio: npt.NDArray[np.int16], expected_turns: int
+) -> list[dict[str, Any]]:
     """One pass: every turn's start/end (ms), speech_stopped -> completed delay, transcript."""
     client = service.async_client()
     turns: dict[str, dict[str, Any]] = {}
@@ -84,8 +86,7 @@ async def stream_clip(service: Service, audio: npt.NDArray[np.int16]) -> list[di
                                             text=event.transcript)  # fmt: skip
             elif event.type == "conversation.item.input_audio_transcription.failed":
                 raise RuntimeError(f"turn failed: {event.error}")
-            done = [t for t in turns.values() if "delay" in t]
-            if sender.done() and len(done) == len(turns) and turns:
+            if sum("delay" in t for t in turns.values()) == expected_turns:
                 break
         await sender
     return list(turns.values())
@@ -123,7 +124,9 @@ def main() -> None:
             warm = wav_bytes(audio[: RATE * 3], RATE)  # the worker loads the model once
             service.client().audio.transcriptions.create(model="whisper-1", file=("w.wav", warm))
             turns = [
-                t for _ in range(args.passes) for t in asyncio.run(stream_clip(service, audio))
+                t
+                for _ in range(args.passes)
+                for t in asyncio.run(stream_clip(service, audio, len(SENTENCES)))
             ]
         finally:
             service.stop()
