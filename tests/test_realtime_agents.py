@@ -23,9 +23,9 @@ async def test_agents_sdk_streamed_audio_input_gets_each_turns_text(service: Ser
     sentences = [SENTENCES[0], SENTENCES[3]]
     audio = spoken_turns(sentences)
     stream = StreamedAudioInput()
-    # The SDK's default model is "gpt-transcribe" (an alias owned by issue 13); everything
-    # else (semantic_vad turn detection, 24 kHz pcm, the final commit + clear) is its default.
-    model = provider.get_stt_model("whisper-1")
+    # All SDK defaults: model "gpt-transcribe", semantic_vad turn detection, 24 kHz pcm, and
+    # at the end of input a commit (answered "empty" when VAD already committed) + clear.
+    model = provider.get_stt_model(None)
     session = await model.create_session(stream, STTModelSettings(), False, False)
 
     async def speak() -> None:
