@@ -57,6 +57,9 @@ ModelResolver = Callable[[str | None], str]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
+SESSION_UPDATES = ("session.update", "transcription_session.update")
+"""Accepted in any session: they can make it a transcription session."""
+
 REALTIME_ONLY_EVENTS = frozenset(
     {
         "conversation.item.create",
@@ -141,6 +144,14 @@ class RealtimeSession:
             await self.emitter.error(
                 exc.message, type=exc.type, code=exc.code, param=exc.param, event_id=event_id
             )
+        except Exception:
+            # A bug must cost one event, not the session (and its turns in flight).
+            log.exception("realtime event failed", extra={"session_id": self.id})
+            await self.emitter.error(
+                "The server had an error processing the event.",
+                type="server_error",
+                event_id=event_id,
+            )
 
     async def close(self) -> None:
         """The client left: cancel turns in flight (their jobs are aborted)."""
@@ -150,9 +161,7 @@ class RealtimeSession:
     async def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         handler = self._handlers.get(kind)
-        if handler is not None and (
-            self.config.type == "transcription" or kind == "session.update"
-        ):
+        if handler is not None and (self.config.type == "transcription" or kind in SESSION_UPDATES):
             await handler(event)
         elif kind in REALTIME_ONLY_EVENTS or self.config.type == "realtime":
             await self._realtime_unsupported(event.get("event_id"))
