@@ -9,6 +9,7 @@ import wave
 from collections.abc import Awaitable, Callable
 from functools import cache
 
+import av
 import numpy as np
 import numpy.typing as npt
 
@@ -25,9 +26,14 @@ def wav_samples(wav: bytes) -> tuple[npt.NDArray[np.int16], int]:
 
 
 def resample(samples: npt.NDArray[np.int16], rate: int, to_rate: int) -> npt.NDArray[np.int16]:
-    """Linear-interpolation resampling; good enough for test speech."""
-    positions = np.arange(int(len(samples) * to_rate / rate)) * rate / to_rate
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
+    """Band-limited resampling with FFmpeg's resampler (PyAV), as a telephone line would."""
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=to_rate)
+    out = [
+        f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]
+    ]
+    return np.concatenate(out).astype(np.int16)
 
 
 @cache
