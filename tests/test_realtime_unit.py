@@ -107,9 +107,10 @@ def test_vad_finds_one_turn_per_spoken_sentence() -> None:
         voice_end = position + loud[-1] * 1000 // 24000
         start, stop = decisions[2 * index][1], decisions[2 * index + 1][1]
         # The turn starts about the prefix padding before the voice does, and stops one
-        # silence duration (+ a few frames for the model's release) after it ends.
+        # silence duration after it ends (give or take the fading tail of the last word,
+        # which Silero may or may not call speech, and a few frames of release).
         assert voice_start - 300 - 100 <= start <= voice_start + 100
-        assert voice_end + 500 - 50 <= stop <= voice_end + 500 + 300
+        assert voice_end + 500 - 250 <= stop <= voice_end + 500 + 300
         position += len(clip) * 1000 // 24000 + 1200
 
 
