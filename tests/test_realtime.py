@@ -297,11 +297,11 @@ async def test_status_and_metrics_count_sessions_and_turns(service: Service) -> 
     assert 'neuraldrive_audio_realtime_turn_delay_ms{q="0.5"}' in metrics
 
 
-async def test_session_limits_refuse_with_429(
+async def test_session_limits_buffer_cap_and_no_worker(
     redis_server: RedisServer, models_dir: Path, tmp_path: Path
 ) -> None:
     svc = Service.start(f"{redis_server.url}/3", tmp_path, models_dir, workers=0, wait=False,
-                        realtime_max_sessions_per_key="1")  # fmt: skip
+                        realtime_max_sessions_per_key="1", realtime_max_buffer_s="1")  # fmt: skip
     try:
         svc.wait_healthy(status=503)
         async with _connect(svc) as first:
@@ -314,7 +314,23 @@ async def test_session_limits_refuse_with_429(
             assert json.loads(response.body)["error"]["code"] == "session_limit_reached"
         # Closing the first session frees its place.
         async with _connect(svc) as again:
-            assert (await again.recv()).type == "session.created"
+            recorder = Recorder(again)
+            await again.send(_session(turn_detection=None))  # type: ignore[arg-type]
+            await recorder.wait_for("session.updated")
+            # 1.5 s uncommitted against a 1 s cap: committed by the server, nothing lost...
+            for chunk in chunks(sentence_pcm(SENTENCES[0])[:36000].tobytes(), 4800):
+                await again.input_audio_buffer.append(audio=chunk)
+            (committed,) = await recorder.wait_for("input_audio_buffer.committed")
+            # ...and with no worker alive the turn fails with a retryable error; the session
+            # still answers.
+            (failed,) = await recorder.wait_for(
+                "conversation.item.input_audio_transcription.failed"
+            )
+            assert failed["item_id"] == committed["item_id"]
+            assert failed["error"]["code"] == "backend_unavailable"
+            await again.input_audio_buffer.clear()
+            await recorder.wait_for("input_audio_buffer.cleared")
+            await recorder.stop()
     finally:
         svc.stop()
 
