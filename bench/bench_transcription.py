@@ -49,7 +49,7 @@ def compare(model_dir: Path, service: Service, clip: bytes) -> tuple[float, floa
     for _ in range(RUNS):
         started = time.perf_counter()
         segments, _ = model.transcribe(
-            decode_upload(clip), language="en", beam_size=5, temperature=FALLBACK_TEMPERATURES
+            decode_upload(clip, 3600), language="en", beam_size=5, temperature=FALLBACK_TEMPERATURES
         )
         list(segments)
         raw.append(time.perf_counter() - started)
@@ -90,7 +90,7 @@ def main() -> None:
         store = ModelStore(root / "models")
         register_demo_models(store)
         clip = make_clip(" ".join(SENTENCES + SENTENCES[:3]))  # ~30 s
-        seconds = len(decode_upload(clip)) / 16_000
+        seconds = len(decode_upload(clip, 3600)) / 16_000
         redis = RedisServer.start(root)
         service = Service.start(f"{redis.url}/0", root / "data", root / "models")
         try:

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     sync_timeout_s: float = 600.0
     """How long a synchronous request waits for its job before giving up with a 503."""
 
+    max_audio_duration_s: float = 1800.0
+    """Longest decoded audio a synchronous transcription accepts; enforced while decoding,
+    so a small file that expands to hours (a decompression bomb) is refused early."""
+
+    max_job_audio_duration_s: float = 4 * 3600.0
+    """Longest decoded audio an asynchronous job accepts (enforced while decoding)."""
+
     max_queue_depth: int = 100
     """Queued jobs above which new requests get 429 with Retry-After."""
 

@@ -10,16 +10,22 @@ its own clips, so chunking changes where the work runs, not what whisper hears.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE
-from neuraldrive_audio.workers.engines.base import FloatAudio
 
 WINDOW_S = 30.0
 """Whisper's window: the longest clip."""
 
 _VAD = VadOptions(max_speech_duration_s=WINDOW_S, min_silence_duration_ms=160)
+
+VAD_WINDOW_S = 120.0
+"""The VAD reads a long recording this much at a time, so planning memory does not grow
+with the file (silero's memory grows with what it reads at once: 10 min cost 350 MB,
+2 min ~50 MB). A region cut at a window edge is joined again by merge_into_clips."""
 
 
 @dataclass
@@ -55,10 +61,26 @@ def clips_per_chunk(target_s: float, batch_size: int) -> int:
     return batch * max(1, round(target_s / (WINDOW_S * batch)))
 
 
-def plan_chunks(audio: FloatAudio, target_s: float, batch_size: int) -> list[PlannedChunk]:
-    """Chunks of speech for a recording at 16 kHz; [] when it holds no speech."""
+def speech_regions(samples_path: Path) -> list[tuple[int, int]]:
+    """Speech spans (absolute samples) of a file of 16 kHz int16 samples.
+
+    Read one VAD window at a time with plain reads (a memmap would leave the whole file
+    resident in the worker), so memory stays at one window.
+    """
     rate = WHISPER_SAMPLE_RATE
-    speech = get_speech_timestamps(audio, _VAD, sampling_rate=rate)
-    regions = [(int(s["start"]), int(s["end"])) for s in speech]
-    clips = merge_into_clips(regions, int(WINDOW_S * rate))
+    step = int(VAD_WINDOW_S * rate)
+    regions: list[tuple[int, int]] = []
+    with samples_path.open("rb") as source:
+        offset = 0
+        while (window := np.fromfile(source, dtype="<i2", count=step)).size:
+            audio = window.astype(np.float32) / 32768.0
+            speech = get_speech_timestamps(audio, _VAD, sampling_rate=rate)
+            regions += [(offset + int(s["start"]), offset + int(s["end"])) for s in speech]
+            offset += window.size
+    return regions
+
+
+def plan_chunks(samples_path: Path, target_s: float, batch_size: int) -> list[PlannedChunk]:
+    """Chunks of speech for a file of 16 kHz int16 samples; [] when it holds no speech."""
+    clips = merge_into_clips(speech_regions(samples_path), int(WINDOW_S * WHISPER_SAMPLE_RATE))
     return group_clips(clips, clips_per_chunk(target_s, batch_size))

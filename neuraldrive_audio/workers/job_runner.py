@@ -19,7 +19,7 @@ from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.payloads import JobError
 from neuraldrive_audio.queue.priority import Priority
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError
-from neuraldrive_audio.workers.audio_decode import UndecodableAudioError
+from neuraldrive_audio.workers.audio_decode import AudioTooLongError, UndecodableAudioError
 from neuraldrive_audio.workers.engines.base import EngineInputError, JobCancelledError
 from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelTooLargeError
 from neuraldrive_audio.workers.state import WorkerState
@@ -34,6 +34,8 @@ def job_error(exc: Exception) -> JobError:
     match exc:
         case UndecodableAudioError():
             return JobError(status=400, code="invalid_audio", message=str(exc), param="file")
+        case AudioTooLongError():
+            return JobError(status=400, code="audio_too_long", message=str(exc), param="file")
         case EngineInputError():
             return JobError(status=400, code="invalid_value", message=str(exc), param=exc.param)
         case ModelNotInstalledError():

@@ -14,8 +14,8 @@ from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_upload
-from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le, to_s16le
+from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_to_file
+from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le
 from neuraldrive_audio.workers.audio_split import plan_chunks
 from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
@@ -31,14 +31,17 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
     async def body(record: JobRecord, cancel: threading.Event) -> None:
         records = JobRecords(state.redis)
         await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
-        audio = await asyncio.to_thread(decode_upload, files.input(record.id))
         settings = state.settings
-        planned = await asyncio.to_thread(
-            plan_chunks, audio, settings.job_chunk_target_s, settings.job_batch_size
+        # Decoded straight to disk as int16 (half of float32) and planned window by window:
+        # worker memory is bounded by a block, not by the file's length.
+        total = await asyncio.to_thread(
+            _decode_samples, files, record.id, settings.max_job_audio_duration_s
         )
-        # int16 halves the disk cost of float32; chunks read their span back with a memmap.
-        await asyncio.to_thread(files.write_atomic, files.samples(record.id), to_s16le(audio))
-        duration = round(len(audio) / WHISPER_SAMPLE_RATE, 3)
+        planned = await asyncio.to_thread(
+            plan_chunks, files.samples(record.id), settings.job_chunk_target_s,
+            settings.job_batch_size,
+        )  # fmt: skip
+        duration = round(total / WHISPER_SAMPLE_RATE, 3)
         await records.update(record.id, input_duration=duration, chunks_total=len(planned))
         if not planned:  # no speech at all: an empty transcript
             await asyncio.to_thread(_merge, files, record, duration)
@@ -51,6 +54,11 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
             await job_chunks.enqueue(state.redis, chunk)
 
     await run_chunk(ctx, plan, body)
+
+
+def _decode_samples(files: JobFiles, job_id: str, max_duration_s: float) -> int:
+    with files.atomic_output(files.samples(job_id)) as out:
+        return decode_to_file(files.input(job_id), out, max_duration_s)
 
 
 def _options(record: JobRecord, chunk: ChunkJob, batch_size: int) -> TranscribeOptions:

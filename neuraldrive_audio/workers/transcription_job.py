@@ -25,7 +25,7 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         data = await state.redis.get(job.upload_key)
         if data is None:
             raise UndecodableAudioError("the upload expired before a worker could read it")
-        audio = await asyncio.to_thread(decode_upload, data)
+        audio = await asyncio.to_thread(decode_upload, data, state.settings.max_audio_duration_s)
         manifest = state.store.get(job.model_id)
         options = TranscribeOptions(
             task=job.task,

@@ -1,0 +1,180 @@
+"""Chaos: bombs, crash loops, Redis outages, floods, hostile webhooks, careless imports.
+
+Every test runs the real API and real worker processes against a real redis-server of
+this module (so it can be stopped and restarted without disturbing other tests).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.harness import RedisServer, Service
+
+pytestmark = pytest.mark.slow
+
+BOMB_HOURS = 2.0
+"""The issue's bomb is 10 h; 2 h of it takes ~7 s to make and is over every limit we set."""
+
+
+@pytest.fixture(scope="module")
+def chaos_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer.start(tmp_path_factory.mktemp("chaos-redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Opus silence: ~1 MB per hour of audio, 230 MB per hour once decoded to float32."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.ogg"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono",
+         "-t", str(int(BOMB_HOURS * 3600)), "-c:a", "libopus", "-b:a", "6k",
+         "-frame_duration", "60", "-compression_level", "0", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+_db_counter = iter(range(1, 16))
+
+
+def _start(chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, **overrides: Any) -> Service:
+    """A service on a fresh database of the module's Redis."""
+    return Service.start(f"{chaos_redis.url}/{next(_db_counter)}", tmp_path, models_dir,
+                         **{k: str(v) for k, v in overrides.items()})  # fmt: skip
+
+
+class RssSampler:
+    """Samples the resident memory of processes in a thread; ``peak`` per pid."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        self.procs = [psutil.Process(p.pid) for p in processes]
+        self.baseline = {p.pid: p.memory_info().rss for p in self.procs}
+        self.peak = dict(self.baseline)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for proc in self.procs:
+                try:
+                    self.peak[proc.pid] = max(self.peak[proc.pid], proc.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    continue
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def growth_mb(self) -> float:
+        """Largest peak-minus-baseline over the sampled processes, in MB."""
+        return max(self.peak[pid] - self.baseline[pid] for pid in self.peak) / 1e6
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float, every_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return False
+
+
+def _job(svc: Service, job_id: str) -> dict[str, Any]:
+    with svc.http() as http:
+        body: dict[str, Any] = http.get(f"/v1/audio/jobs/{job_id}").json()
+        return body
+
+
+def _wait_job(svc: Service, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    final: dict[str, Any] = {}
+
+    def ended() -> bool:
+        final.update(_job(svc, job_id))
+        return final["status"] in ("completed", "failed", "cancelled")
+
+    assert _wait_for(ended, timeout_s, 0.3), f"job {job_id} did not end: {final}"
+    return final
+
+
+def _post_audio(http: httpx.Client, path: str, audio: bytes) -> httpx.Response:
+    return http.post(path, files={"file": ("a.ogg", audio)}, data={"model": "whisper-1"})
+
+
+# 1. Decompression bombs ------------------------------------------------------------------
+
+
+def test_bomb_sync_is_refused_while_decoding(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, bomb: bytes
+) -> None:
+    svc = _start(chaos_redis, models_dir, tmp_path)  # default limit: 30 min
+    try:
+        with RssSampler(svc.workers) as rss, svc.http() as http:
+            started = time.monotonic()
+            response = _post_audio(http, "/v1/audio/transcriptions", bomb)
+            took = time.monotonic() - started
+        print(f"\nsync bomb ({BOMB_HOURS:g} h, {len(bomb) / 1e6:.1f} MB): {response.status_code} "
+              f"in {took:.1f} s, worker RSS peak +{rss.growth_mb():.0f} MB")  # fmt: skip
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "audio_too_long" and error["param"] == "file"
+        assert "30 minutes" in error["message"]
+        # 30 min of int16 is 58 MB; decoding all 2 h to float32 would add ~700 MB.
+        assert rss.growth_mb() < 250
+        assert all(w.poll() is None for w in svc.workers)
+    finally:
+        svc.stop()
+
+
+def test_bomb_job_is_refused_while_planning(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, bomb: bytes
+) -> None:
+    svc = _start(chaos_redis, models_dir, tmp_path, max_job_audio_duration_s=3600)
+    try:
+        with RssSampler(svc.workers) as rss, svc.http() as http:
+            response = _post_audio(http, "/v1/audio/jobs", bomb)
+            assert response.status_code == 202, response.text
+            job = _wait_job(svc, response.json()["id"])
+        print(f"\njob bomb: {job['status']}, worker RSS peak +{rss.growth_mb():.0f} MB")
+        assert job["status"] == "failed"
+        assert job["error"]["code"] == "audio_too_long"
+        assert "60 minutes" in job["error"]["message"]
+        # Planning streams to disk: one block in memory, not the hour decoded so far.
+        assert rss.growth_mb() < 150
+        assert all(w.poll() is None for w in svc.workers)
+    finally:
+        svc.stop()
+
+
+def test_long_job_plans_in_bounded_memory(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, bomb: bytes
+) -> None:
+    """Within the job limit, the whole 2 h file is decoded and planned, memory flat."""
+    svc = _start(chaos_redis, models_dir, tmp_path)
+    try:
+        with RssSampler(svc.workers) as rss, svc.http() as http:
+            response = _post_audio(http, "/v1/audio/jobs", bomb)
+            assert response.status_code == 202, response.text
+            job = _wait_job(svc, response.json()["id"], timeout_s=300)
+        print(f"\n{BOMB_HOURS:g} h job: {job['status']} (duration {job['input_duration']} s), "
+              f"worker RSS peak +{rss.growth_mb():.0f} MB")  # fmt: skip
+        assert job["status"] == "completed", job
+        assert job["input_duration"] == pytest.approx(BOMB_HOURS * 3600, abs=1)
+        # Whole-file decoding held 2 h as float32 (460 MB) plus its int16 copy.
+        assert rss.growth_mb() < 200
+    finally:
+        svc.stop()
