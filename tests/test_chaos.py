@@ -178,3 +178,44 @@ def test_long_job_plans_in_bounded_memory(
         assert rss.growth_mb() < 200
     finally:
         svc.stop()
+
+
+# 2. Poison jobs ---------------------------------------------------------------------------
+
+
+def _busy(svc: Service) -> bool:
+    """A worker process still running is busy (a killed one's heartbeat lingers a while)."""
+    pids = {w.pid for w in svc.workers if w.poll() is None}
+    return any(w["jobs_in_progress"] for w in svc.status()["workers"] if w["pid"] in pids)
+
+
+def test_poison_job_fails_after_max_attempts(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, bomb: bytes
+) -> None:
+    """Each attempt of the planning step kills its worker (SIGKILL while it runs, as the
+    out-of-memory killer did); after three the job fails and no worker picks it up again."""
+    svc = _start(chaos_redis, models_dir, tmp_path, job_max_tries=3,
+                 worker_heartbeat_ttl_s=2, janitor_interval_s=0.5)  # fmt: skip
+    try:
+        with svc.http() as http:
+            response = _post_audio(http, "/v1/audio/jobs", bomb)
+        job_id = response.json()["id"]
+        kills = 0
+        while _job(svc, job_id)["status"] not in ("failed", "completed") and kills < 6:
+            assert _wait_for(lambda: _busy(svc) or _job(svc, job_id)["status"] == "failed", 60)
+            if _job(svc, job_id)["status"] == "failed":
+                break
+            svc.kill_worker(svc.workers[0])
+            kills += 1
+            svc.start_worker()
+        job = _wait_job(svc, job_id, timeout_s=30)
+        assert kills == 3
+        assert job["status"] == "failed"
+        assert job["error"]["code"] == "worker_killed"
+        assert "killed its worker 3 times" in job["error"]["message"]
+        svc.wait_healthy()
+        time.sleep(3)  # a requeued attempt would be picked up within this
+        assert not _busy(svc)
+        assert all(w.poll() is None for w in svc.workers)
+    finally:
+        svc.stop()

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 from neuraldrive_audio.api.webhooks import deliver
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, job_chunks, keys
-from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecords
+from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecords, JobStatus
 from neuraldrive_audio.storage.job_files import JobFiles
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,33 @@ class Janitor:
             for field, owner in (await job_chunks.owners(self.redis, job_id)).items():
                 if owner.worker_id in live:
                     continue
-                chunk = owner.chunk.model_copy(update={"attempt": owner.chunk.attempt + 1})
                 await self.redis.hdel(keys.job_chunk_owners(job_id), field)  # type: ignore[misc]
+                kills = owner.chunk.attempt + 1
+                if kills >= self.settings.job_max_tries:
+                    await self.fail_poisoned(owner.chunk, kills)
+                    continue
+                chunk = owner.chunk.model_copy(update={"attempt": kills})
                 await job_chunks.enqueue(self.redis, chunk)
                 log.warning(
                     "requeued chunk of a dead worker",
                     extra={"job_id": job_id, "chunk": field, "worker_id": owner.worker_id},
                 )
+
+    async def fail_poisoned(self, chunk: job_chunks.ChunkJob, kills: int) -> None:
+        """A chunk whose every attempt killed its worker fails the job instead of going
+        round again (each attempt would take down one more worker)."""
+        where = "planning" if chunk.index == job_chunks.PLAN else f"chunk {chunk.index}"
+        message = f"{where} killed its worker {kills} times; the job is not retried"
+        with contextlib.suppress(JobNotFoundError):
+            record = await self.records.update(
+                chunk.job_id,
+                status=JobStatus.FAILED,
+                finished_at=time.time(),
+                error={"code": "worker_killed", "message": message},
+            )
+            if record.webhook_url:
+                await self.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
+        log.error("job failed: %s", message, extra={"job_id": chunk.job_id})
 
     async def send_webhooks(self, client: httpx.AsyncClient) -> None:
         """Start a delivery for each job whose end is still unannounced."""
