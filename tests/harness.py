@@ -35,11 +35,11 @@ class RedisServer:
     process: subprocess.Popen[bytes]
 
     @classmethod
-    def start(cls, directory: Path) -> RedisServer:
+    def start(cls, directory: Path, port: int | None = None) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        port = free_port()
+        port = port or free_port()
         process = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(directory)],
@@ -57,6 +57,11 @@ class RedisServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+    def restart(self, directory: Path) -> None:
+        """Start a fresh (empty) server on the same port after :meth:`stop`."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.process = RedisServer.start(directory, port).process
 
 
 @dataclass

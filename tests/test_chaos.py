@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from tests.harness import RedisServer, Service
+from tests.speech_clips import SENTENCES, make_clip
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +44,12 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         check=True,
     )  # fmt: skip
     return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def long_clip() -> bytes:
+    """About three minutes of speech: ~10 s of work for whisper tiny on two cores."""
+    return make_clip(" ".join(SENTENCES * 8))
 
 
 _db_counter = iter(range(1, 16))
@@ -217,5 +224,67 @@ def test_poison_job_fails_after_max_attempts(
         time.sleep(3)  # a requeued attempt would be picked up within this
         assert not _busy(svc)
         assert all(w.poll() is None for w in svc.workers)
+    finally:
+        svc.stop()
+
+
+# 3 + 4. Redis outage ----------------------------------------------------------------------
+
+OUTAGE_ROUTES = [
+    ("GET", "/v1/audio/jobs", None),
+    ("GET", "/v1/audio/jobs/job_0123456789abcdef0123456789abcdef", None),
+    ("GET", "/system/audio/status", None),
+    ("GET", "/v1/audio/models", None),
+    ("POST", "/v1/audio/speech", {"model": "tts-1", "input": "Hello there.", "voice": "alloy"}),
+    ("POST", "/v1/audio/transcriptions", "audio"),
+    ("POST", "/v1/audio/jobs", "audio"),
+]
+
+
+def _call(http: httpx.Client, method: str, path: str, body: object, clip: bytes) -> httpx.Response:
+    if body == "audio":
+        return _post_audio(http, path, clip)
+    return http.request(method, path, json=body)
+
+
+def test_redis_outage_gives_503s_and_everything_recovers(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
+) -> None:
+    svc = _start(chaos_redis, models_dir, tmp_path)
+    outcome: dict[str, httpx.Response] = {}
+
+    def in_flight() -> None:
+        with svc.http() as http:
+            outcome["response"] = _post_audio(http, "/v1/audio/transcriptions", long_clip)
+
+    try:
+        thread = threading.Thread(target=in_flight)
+        thread.start()
+        assert _wait_for(lambda: _busy(svc), 30)
+        chaos_redis.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the request in flight hung when Redis went away"
+        assert outcome["response"].status_code == 503, outcome["response"].text
+        clip = make_clip(SENTENCES[0])
+        with svc.http() as http:
+            for method, path, body in OUTAGE_ROUTES:
+                started = time.monotonic()
+                response = _call(http, method, path, body, clip)
+                took = time.monotonic() - started
+                print(f"\n{method} {path} with Redis down: {response.status_code} in {took:.2f} s")
+                assert response.status_code == 503, (path, response.text)
+                assert response.json()["error"]["code"] == "backend_unavailable"
+                assert int(response.headers["Retry-After"]) > 0
+                assert took < 2  # the issue asks for 1 s; slack for a loaded CI machine
+            assert http.get("/health").status_code == 503
+        time.sleep(3)  # the issue's blip
+    finally:
+        chaos_redis.restart(tmp_path)
+    try:
+        assert all(w.poll() is None for w in svc.workers), "a worker exited on the Redis blip"
+        svc.wait_healthy(timeout_s=30)  # the worker re-registers by itself
+        with svc.http() as http:
+            response = _post_audio(http, "/v1/audio/transcriptions", make_clip(SENTENCES[0]))
+        assert response.status_code == 200, response.text
     finally:
         svc.stop()

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,20 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return APIError(exc.status_code, str(exc.detail), code=code, headers=headers).response()
 
 
+BACKEND_RETRY_AFTER_S = 2
+
+
+async def _on_backend_down(request: Request, exc: Exception) -> JSONResponse:
+    # Redis is down or hangs: a retryable 503 (the SDK retries it), never a 500.
+    log.warning("queue backend unavailable on %s: %s", request.url.path, type(exc).__name__)
+    return APIError(
+        503,
+        "The speech backend is unavailable right now; retry shortly.",
+        code="backend_unavailable",
+        headers={"Retry-After": str(BACKEND_RETRY_AFTER_S)},
+    ).response()
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return APIError(500, "The server had an error processing the request.").response()
@@ -106,4 +122,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RedisConnectionError, _on_backend_down)
+    app.add_exception_handler(RedisTimeoutError, _on_backend_down)
     app.add_exception_handler(Exception, _on_unexpected)

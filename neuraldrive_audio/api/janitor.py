@@ -14,6 +14,8 @@ import time
 
 import httpx
 from arq.connections import ArqRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from neuraldrive_audio.api.webhooks import deliver
 from neuraldrive_audio.config import Settings
@@ -41,6 +43,8 @@ class Janitor:
             while True:
                 try:
                     await self.one_pass(client)
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning("janitor pass skipped: Redis unavailable (%s)", type(exc).__name__)
                 except Exception:
                     log.exception("janitor pass failed")
                 await asyncio.sleep(self.settings.janitor_interval_s)

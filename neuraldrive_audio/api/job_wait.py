@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.errors import BACKEND_RETRY_AFTER_S, APIError
 from neuraldrive_audio.queue.client import (
     JobQueue,
     JobTimeoutError,
@@ -36,9 +36,19 @@ def queue_error(exc: Exception) -> APIError:
                 headers={"Retry-After": str(exc.retry_after_s)},
             )
         case NoWorkerError() | WorkerLostError():
-            return APIError(503, f"Speech backend unavailable: {exc}.", code="backend_unavailable")
+            return APIError(
+                503,
+                f"Speech backend unavailable: {exc}.",
+                code="backend_unavailable",
+                headers={"Retry-After": str(BACKEND_RETRY_AFTER_S)},
+            )
         case JobTimeoutError():
-            return APIError(503, f"Speech backend timed out: {exc}.", code="timeout")
+            return APIError(
+                503,
+                f"Speech backend timed out: {exc}.",
+                code="timeout",
+                headers={"Retry-After": str(BACKEND_RETRY_AFTER_S)},
+            )
     raise exc
 
 

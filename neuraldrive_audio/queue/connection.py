@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from neuraldrive_audio.queue import keys
 
@@ -21,19 +23,38 @@ def deserialize_job(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def redis_settings(url: str) -> RedisSettings:
-    """arq settings for a ``redis://``, ``rediss://`` or ``unix://`` URL."""
-    settings = RedisSettings.from_dsn(url)
-    settings.conn_timeout = 5
-    settings.conn_retries = 3
-    return settings
+CONNECT_TIMEOUT_S = 1.0
+"""A Redis that is down or unreachable is noticed within a second (callers answer 503)."""
+
+SOCKET_TIMEOUT_S = 5.0
+"""A Redis that hangs mid-command is given up after this; our blocking reads (XREAD,
+BLPOP) wait at most a few seconds at a time, so they stay below it."""
+
+CONNECT_ATTEMPTS = 3
 
 
 async def connect(url: str) -> ArqRedis:
-    """A pool for the API or a worker, using the JSON serializer and our queue name."""
-    return await create_pool(
-        redis_settings(url),
-        job_serializer=serialize_job,
-        job_deserializer=deserialize_job,
-        default_queue_name=keys.queue("interactive"),
+    """A pool for the API or a worker, using the JSON serializer and our queue name.
+
+    Short timeouts: when Redis goes away commands fail fast instead of hanging, and the
+    pool reconnects by itself on the next command once Redis is back.
+    """
+    redis: ArqRedis = ArqRedis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_keepalive=True,
     )
+    redis.job_serializer = serialize_job
+    redis.job_deserializer = deserialize_job
+    redis.default_queue_name = keys.queue("interactive")
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            await redis.ping()
+            return redis
+        except (RedisError, OSError):
+            if attempt == CONNECT_ATTEMPTS:
+                await redis.aclose()
+                raise
+            await asyncio.sleep(attempt)
+    raise AssertionError("unreachable")

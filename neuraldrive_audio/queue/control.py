@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,8 @@ from redis.asyncio import Redis
 from neuraldrive_audio.queue import keys
 
 REPLY_TTL_S = 60
+BLOCK_S = 2
+"""Longest single BLPOP: below the Redis socket timeout (connection.SOCKET_TIMEOUT_S)."""
 
 
 class ControlAction(StrEnum):
@@ -51,11 +54,14 @@ async def send(
 ) -> ControlReply:
     """Push a command to a worker and wait for its reply."""
     await redis.rpush(keys.control(worker_id), command.model_dump_json())  # type: ignore[misc]
-    wait = max(int(timeout_s), 1)
-    reply = await redis.blpop([keys.control_reply(command.id)], timeout=wait)  # type: ignore[misc]
-    if reply is None:
-        raise ControlTimeoutError(f"worker {worker_id} did not answer within {timeout_s:.0f} s")
-    return ControlReply.model_validate_json(reply[1])
+    deadline = time.monotonic() + max(timeout_s, 1)
+    # Short blocking reads, each well below the connection's socket timeout.
+    while (left := deadline - time.monotonic()) > 0:
+        wait = max(1, min(BLOCK_S, int(left)))
+        reply = await redis.blpop([keys.control_reply(command.id)], timeout=wait)  # type: ignore[misc]
+        if reply is not None:
+            return ControlReply.model_validate_json(reply[1])
+    raise ControlTimeoutError(f"worker {worker_id} did not answer within {timeout_s:.0f} s")
 
 
 async def next_command(redis: Redis, worker_id: str, wait_s: int) -> ControlCommand | None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from neuraldrive_audio.queue import control
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlReply
 from neuraldrive_audio.workers.job_runner import job_error
@@ -64,6 +67,10 @@ async def control_loop(state: WorkerState) -> None:
             await control.answer(state.redis, command, reply)
         except asyncio.CancelledError:
             raise
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("control loop: Redis unavailable (%s)", type(exc).__name__,
+                        extra={"worker_id": state.worker_id})  # fmt: skip
+            await asyncio.sleep(1)
         except Exception:
             log.exception("control loop error", extra={"worker_id": state.worker_id})
             await asyncio.sleep(1)

@@ -11,7 +11,9 @@ from typing import Any
 
 import arq.worker
 from arq.worker import Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, keys
@@ -85,6 +87,11 @@ async def _heartbeat_loop(state: WorkerState) -> None:
             await state.cache.refresh_budget()
             await state.cache.unload_expired()
             await state.publish_heartbeat()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis is away: one line per beat, the lanes' reconnect loop says the rest.
+            log.warning(
+                "heartbeat failed: %s", type(exc).__name__, extra={"worker_id": state.worker_id}
+            )
         except Exception:  # a Redis hiccup must not kill the heartbeat for good
             log.exception("heartbeat failed", extra={"worker_id": state.worker_id})
         await asyncio.sleep(settings.worker_heartbeat_s)
@@ -147,7 +154,10 @@ async def run_worker(settings: Settings) -> None:
     served = [p for p in Priority if p is Priority.INTERACTIVE or settings.worker_serves_batch]
     lanes = [_lane_worker(state, lane, redis) for lane in served]
 
+    stopping = asyncio.Event()
+
     def stop(signum: signal.Signals) -> None:
+        stopping.set()
         for worker in lanes:
             worker.handle_sig(signum)
 
@@ -160,7 +170,7 @@ async def run_worker(settings: Settings) -> None:
     ]
     log.info("worker ready", extra={"worker_id": state.worker_id, "device": settings.worker_device})
     try:
-        await asyncio.gather(*(w.async_run() for w in lanes))
+        await _run_lanes(lanes, state.worker_id, stopping)
     except asyncio.CancelledError:
         log.info("worker stopping", extra={"worker_id": state.worker_id})  # SIGTERM/SIGINT
     finally:
@@ -168,7 +178,44 @@ async def run_worker(settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await heartbeat.withdraw(redis, state.worker_id)
+        # Best effort: with Redis gone the heartbeat simply expires.
+        with contextlib.suppress(RedisError, OSError):
+            await heartbeat.withdraw(redis, state.worker_id)
         await state.cache.close()
         for worker in lanes:
-            await worker.close()
+            with contextlib.suppress(RedisError, OSError):
+                await worker.close()
+
+
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
+STABLE_S = 30.0
+"""Lanes that ran this long before losing Redis start again from the shortest backoff."""
+
+
+async def _run_lanes(lanes: list[Worker], worker_id: str, stopping: asyncio.Event) -> None:
+    """Run the lanes; when Redis goes away, wait with backoff and run them again.
+
+    The pool reconnects by itself on the next command, so a Redis blip costs the worker
+    nothing but the wait. Only a signal (``stopping``) ends this.
+    """
+    delay = RECONNECT_FIRST_S
+    while not stopping.is_set():
+        started = asyncio.get_running_loop().time()
+        runs = [asyncio.ensure_future(w.async_run()) for w in lanes]
+        try:
+            await asyncio.gather(*runs)
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            if asyncio.get_running_loop().time() - started > STABLE_S:
+                delay = RECONNECT_FIRST_S
+            log.warning(
+                "lost Redis (%s); reconnecting in %.1f s", type(exc).__name__, delay,
+                extra={"worker_id": worker_id},
+            )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
