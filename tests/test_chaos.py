@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.harness import RedisServer, Service
+from tests.harness import API_KEY, RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
 
 pytestmark = pytest.mark.slow
@@ -287,4 +287,46 @@ def test_redis_outage_gives_503s_and_everything_recovers(
             response = _post_audio(http, "/v1/audio/transcriptions", make_clip(SENTENCES[0]))
         assert response.status_code == 200, response.text
     finally:
+        svc.stop()
+
+
+# 6. Atomic admission ----------------------------------------------------------------------
+
+
+def test_queue_depth_holds_under_concurrency(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path
+) -> None:
+    """30 requests at once against MAX_QUEUE_DEPTH=8 and a frozen worker: exactly 8 get in."""
+    svc = _start(chaos_redis, models_dir, tmp_path, max_queue_depth=8, worker_heartbeat_ttl_s=120)
+    clip = make_clip(SENTENCES[0])
+    barrier = threading.Barrier(30)
+    statuses: list[int | str] = []
+    retry_after: list[str | None] = []
+
+    def request() -> None:
+        with httpx.Client(base_url=svc.base_url, timeout=8,
+                          headers={"Authorization": f"Bearer {API_KEY}"}) as http:  # fmt: skip
+            barrier.wait()
+            try:
+                response = _post_audio(http, "/v1/audio/transcriptions", clip)
+            except httpx.TimeoutException:
+                statuses.append("waiting")  # admitted: queued behind the frozen worker
+                return
+            statuses.append(response.status_code)
+            retry_after.append(response.headers.get("Retry-After"))
+
+    worker = psutil.Process(svc.workers[0].pid)
+    worker.suspend()  # alive by its (long) heartbeat, but takes nothing off the queue
+    try:
+        threads = [threading.Thread(target=request) for _ in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        print(f"\n30 simultaneous requests, depth 8: {sorted(map(str, statuses))}")
+        assert statuses.count("waiting") == 8
+        assert statuses.count(429) == 22
+        assert all(value and int(value) >= 1 for value in retry_after)
+    finally:
+        worker.resume()
         svc.stop()

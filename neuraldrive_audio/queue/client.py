@@ -13,6 +13,7 @@ from arq.constants import abort_jobs_ss
 from pydantic import BaseModel
 
 from neuraldrive_audio.queue import events, heartbeat, keys
+from neuraldrive_audio.queue.admission import admit
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.priority import Priority
 
@@ -69,18 +70,21 @@ class JobQueue:
         """Enqueue ``function(payload)``; refuses fast when no worker lives or the queue is full."""
         if not await heartbeat.live_workers(self.redis):
             raise NoWorkerError("no speech worker is running")
-        depth = await self.depth(priority)
-        if depth >= self._max_depth:
-            raise QueueFullError(depth, retry_after_s=max(1, depth // 10))
-        if upload is not None:
-            await self.redis.set(keys.upload(job_id), upload, ex=self._event_ttl_s)
-        await self.redis.enqueue_job(
-            function,
-            payload.model_dump(mode="json"),
-            _job_id=job_id,
-            _queue_name=priority.queue_name,
-            _expires=self._job_ttl,
+        # One atomic step, so the depth limit holds however many requests arrive together.
+        admission = await admit(
+            self.redis,
+            queue_name=priority.queue_name,
+            function=function,
+            payload=payload.model_dump(mode="json"),
+            job_id=job_id,
+            max_depth=self._max_depth,
+            expires_s=self._job_ttl.total_seconds(),
+            upload=upload,
+            upload_ttl_s=self._event_ttl_s,
         )
+        if not admission.admitted:
+            depth = admission.depth
+            raise QueueFullError(depth, retry_after_s=max(1, depth // 10))
         log.info("job queued", extra={"job_id": job_id, "function": function, "priority": priority})
 
     async def abort(self, job_id: str) -> None:
