@@ -18,6 +18,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 
 from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.connection import serialize_job as serialize_job_json
 
 _ADMIT = """
 local depth = redis.call('ZCARD', KEYS[1])
@@ -59,7 +60,7 @@ async def admit(
     """Enqueue ``function(payload)`` as arq job ``job_id`` (storing ``upload`` with it)
     unless ``max_depth`` jobs are already in the queue."""
     now_ms = int(time.time() * 1000)
-    job = serialize_job(function, (payload,), {}, None, now_ms, serializer=redis.job_serializer)
+    job = serialize_job(function, (payload,), {}, None, now_ms, serializer=serialize_job_json)
     script_keys = [queue_name, job_key_prefix + job_id, result_key_prefix + job_id,
                    keys.upload(job_id)]  # fmt: skip
     args: list[Any] = [max_depth, job_id, now_ms, int(expires_s * 1000), job,
