@@ -202,6 +202,11 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     """HMAC-SHA256 key for webhook signatures; defaults to the API key."""
 
+    webhook_allow_networks: str = ""
+    """Comma-separated networks (CIDR) webhooks may reach although they are not public,
+    e.g. ``192.168.1.0/24``; by default loopback, private, link-local, unique-local and
+    metadata addresses are refused."""
+
     webhook_max_attempts: int = 5
     """Deliveries tried (with exponential backoff) before a webhook is given up."""
 

@@ -10,14 +10,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import psutil
 import pytest
 
-from tests.harness import API_KEY, RedisServer, Service
+from tests.harness import API_KEY, RedisServer, Service, free_port
 from tests.speech_clips import SENTENCES, make_clip
 
 pytestmark = pytest.mark.slow
@@ -329,4 +330,93 @@ def test_queue_depth_holds_under_concurrency(
         assert all(value and int(value) >= 1 for value in retry_after)
     finally:
         worker.resume()
+        svc.stop()
+
+
+# 10. Webhook targets ----------------------------------------------------------------------
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """Records every request; ``/redirect`` answers 302 to ``/landed``."""
+
+    hits: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.hits.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/landed")
+        else:
+            self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def hook_server() -> Iterator[HTTPServer]:
+    _Hook.hits = []
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def _speech_job(http: httpx.Client, webhook_url: str) -> httpx.Response:
+    body = {"task": "speech", "model": "tts-1", "voice": "alloy", "input": "Done.",
+            "webhook_url": webhook_url}  # fmt: skip
+    return http.post("/v1/audio/jobs", json=body)
+
+
+def test_webhooks_to_internal_addresses_are_refused(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, hook_server: HTTPServer
+) -> None:
+    port = hook_server.server_port
+    redis_port = chaos_redis.url.rsplit(":", 1)[1]
+    targets = [
+        f"http://127.0.0.1:{port}/hook", f"http://localhost:{port}/hook",
+        f"http://127.1:{port}/hook", f"http://2130706433:{port}/hook",
+        f"http://user:pass@127.0.0.1:{port}/hook", f"http://127.0.0.1:{redis_port}/",
+        "http://169.254.169.254/latest/meta-data/", f"http://[::1]:{port}/hook",
+        f"http://[::ffff:127.0.0.1]:{port}/hook", "http://10.0.0.1/", "http://192.168.1.1/",
+        "http://[fd00::1]/", "http://100.64.0.1/", "http://0.0.0.0/",
+        "ftp://example.com/", "file:///etc/passwd",
+    ]  # fmt: skip
+    svc = _start(chaos_redis, models_dir, tmp_path)
+    try:
+        with svc.http() as http:
+            for url in targets:
+                response = _speech_job(http, url)
+                assert response.status_code == 400, (url, response.text)
+                error = response.json()["error"]
+                assert error["param"] == "webhook_url", (url, error)
+            assert http.get("/v1/audio/jobs").json()["data"] == []  # nothing was created
+        assert _Hook.hits == []
+    finally:
+        svc.stop()
+
+
+def test_allowed_webhooks_do_not_follow_redirects_or_echo_errors(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, hook_server: HTTPServer
+) -> None:
+    port = hook_server.server_port
+    svc = _start(chaos_redis, models_dir, tmp_path, webhook_allow_networks="127.0.0.0/8",
+                 janitor_interval_s=0.5, webhook_max_attempts=1)  # fmt: skip
+    try:
+        with svc.http() as http:
+            redirected = _speech_job(http, f"http://127.0.0.1:{port}/redirect").json()["id"]
+            dead = _speech_job(http, f"http://127.0.0.1:{free_port()}/hook").json()["id"]
+        for job_id in (redirected, dead):
+            assert _wait_for(lambda j=job_id: _job(svc, j).get("webhook") is not None, 120, 0.3)
+        outcome = _job(svc, redirected)["webhook"]
+        assert outcome["delivered"] is False and outcome["last_status"] == 302
+        assert _Hook.hits == ["/redirect"]  # the redirect was not followed
+        outcome = _job(svc, dead)["webhook"]
+        assert outcome["delivered"] is False and outcome["last_status"] is None
+        assert "refused" not in outcome["last_error"].lower()  # no remote detail
+        assert "Errno" not in outcome["last_error"]
+    finally:
         svc.stop()

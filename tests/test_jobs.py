@@ -28,6 +28,7 @@ JOB_SETTINGS = {
     "janitor_interval_s": "0.5",
     "webhook_secret": WEBHOOK_SECRET,
     "worker_heartbeat_ttl_s": "2",
+    "webhook_allow_networks": "127.0.0.0/8",  # the test's webhook receiver is on loopback
 }
 
 

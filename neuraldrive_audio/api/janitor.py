@@ -17,6 +17,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from neuraldrive_audio.api.webhook_targets import parse_networks
 from neuraldrive_audio.api.webhooks import deliver
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, job_chunks, keys
@@ -103,7 +104,10 @@ class Janitor:
     async def _deliver(self, client: httpx.AsyncClient, job_id: str) -> None:
         with contextlib.suppress(JobNotFoundError):
             record = await self.records.get(job_id)
-            outcome = await deliver(client, record, self.secret, self.settings.webhook_max_attempts)
+            outcome = await deliver(
+                client, record, self.secret, self.settings.webhook_max_attempts,
+                parse_networks(self.settings.webhook_allow_networks),
+            )  # fmt: skip
             await self.records.update(job_id, allow_after_final=True, webhook=outcome)
             log.info("webhook finished", extra={"job_id": job_id, "delivered": outcome.delivered})
 

@@ -11,6 +11,12 @@ import time
 
 import httpx
 
+from neuraldrive_audio.api.webhook_targets import (
+    IPNetwork,
+    WebhookTarget,
+    WebhookTargetError,
+    check_target,
+)
 from neuraldrive_audio.queue.job_records import JobRecord, WebhookOutcome
 
 log = logging.getLogger(__name__)
@@ -26,10 +32,38 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest.hexdigest()}"
 
 
+NETWORK_ERROR = "no answer from the webhook URL (connection failed or timed out)"
+REFUSED_TARGET = "the webhook URL resolves to an address that is not allowed"
+
+
+async def _post(
+    client: httpx.AsyncClient, target: WebhookTarget, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the checked address, keeping the name for Host and TLS (no second lookup)."""
+    url = httpx.URL(target.url)
+    pinned = url.copy_with(host=str(target.address))
+    host_header = url.netloc.decode().rsplit("@", 1)[-1]
+    return await client.post(
+        pinned,
+        content=body,
+        headers={**headers, "Host": host_header},
+        extensions={"sni_hostname": target.host},
+        follow_redirects=False,
+    )
+
+
 async def deliver(
-    client: httpx.AsyncClient, record: JobRecord, secret: str, max_attempts: int
+    client: httpx.AsyncClient,
+    record: JobRecord,
+    secret: str,
+    max_attempts: int,
+    allow: list[IPNetwork],
 ) -> WebhookOutcome:
-    """POST ``{id, status}`` to the job's webhook until a 2xx or ``max_attempts`` tries."""
+    """POST ``{id, status}`` to the job's webhook until a 2xx or ``max_attempts`` tries.
+
+    The target is checked again before each attempt (DNS may have changed since the
+    submit); the outcome records our own words, never the remote's error text.
+    """
     assert record.webhook_url
     body = json.dumps({"id": record.id, "status": record.status.value}).encode()
     outcome = WebhookOutcome()
@@ -43,13 +77,18 @@ async def deliver(
             SIGNATURE_HEADER: sign(secret, timestamp, body),
         }
         try:
-            response = await client.post(record.webhook_url, content=body, headers=headers)
+            target = await check_target(record.webhook_url, allow)
+        except WebhookTargetError:
+            outcome.last_error = REFUSED_TARGET
+            break
+        try:
+            response = await _post(client, target, body, headers)
             outcome.last_status, outcome.last_error = response.status_code, None
             if response.is_success:
                 outcome.delivered = True
                 break
-        except httpx.HTTPError as exc:
-            outcome.last_error = f"{type(exc).__name__}: {exc}"
+        except httpx.HTTPError:
+            outcome.last_status, outcome.last_error = None, NETWORK_ERROR
         log.info("webhook attempt failed", extra={"job_id": record.id, "attempt": outcome.attempts})
         if outcome.attempts < max_attempts:
             await asyncio.sleep(delay)

@@ -27,6 +27,7 @@ from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
 from neuraldrive_audio.api.routers.transcriptions import parse_language
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
+from neuraldrive_audio.api.webhook_targets import WebhookTargetError, check_target, parse_networks
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
@@ -88,6 +89,16 @@ async def _validated(model: type[ModelT], data: dict[str, Any]) -> ModelT:
         raise RequestValidationError(errors) from exc
 
 
+async def _check_webhook(url: object, settings: Settings) -> None:
+    """Refuse (400 naming webhook_url) a webhook we would not call, before storing anything."""
+    if url is None:
+        return
+    try:
+        await check_target(str(url), parse_networks(settings.webhook_allow_networks))
+    except WebhookTargetError as exc:
+        raise APIError(400, str(exc), code="invalid_value", param="webhook_url") from exc
+
+
 async def _create_transcription_job(
     request: Request, catalog: ModelCatalog, settings: Settings, files: JobFiles
 ) -> tuple[JobRecord, list[ChunkJob]]:
@@ -96,6 +107,7 @@ async def _create_transcription_job(
     fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     fields["timestamp_granularities"] = form.getlist("timestamp_granularities[]")
     body = await _validated(TranscriptionJobForm, fields)
+    await _check_webhook(body.webhook_url, settings)
     if not isinstance(upload, UploadFile):
         raise APIError(
             400,
@@ -142,6 +154,7 @@ async def _create_speech_job(
     except ValueError as exc:
         raise APIError(400, "The request body is not valid JSON.", code="invalid_value") from exc
     body = await _validated(SpeechJobRequest, data if isinstance(data, dict) else {})
+    await _check_webhook(body.webhook_url, settings)
     if len(body.input) > settings.max_speech_job_chars:
         raise APIError(
             400,
