@@ -23,7 +23,11 @@ from neuraldrive_audio.storage.hub import (
     select_files,
 )
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
-from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
+from neuraldrive_audio.storage.model_store import (
+    ModelExistsError,
+    ModelNotInstalledError,
+    ModelStore,
+)
 
 REDIS_TIMEOUT_S = 2.0
 
@@ -40,7 +44,7 @@ class ModelInUseError(Exception):
 
 
 def import_model(
-    store: ModelStore, path: Path, model_id: str | None, engine: str | None
+    store: ModelStore, path: Path, model_id: str | None, engine: str | None, *, force: bool = False
 ) -> ModelManifest:
     """Copy a model directory into the store with a manifest.
 
@@ -50,14 +54,14 @@ def import_model(
     kind = EngineKind(engine) if engine else detect_engine(relative)
     files = {name: path / rel for name, rel in select_files(kind, relative).items()}
     manifest = ModelManifest(
-        id=model_id or path.name,
+        id=path.name if model_id is None else model_id,
         engine=kind,
         files=[],
         bytes_on_disk=0,
         voices=read_voices(kind, files),
         source=f"import:{path.name}",
     )
-    return store.install(files, manifest)
+    return store.install(files, manifest, force=force)
 
 
 async def workers_holding(redis: Redis, model_id: str) -> list[str]:
@@ -121,7 +125,7 @@ def _list(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
 
 
 def _import(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
-    manifest = import_model(store, Path(args.path), args.id, args.engine)
+    manifest = import_model(store, Path(args.path), args.id, args.engine, force=args.force)
     print(f"imported {manifest.id} ({manifest.engine.value}) into {store.path_of(manifest)}")
 
 
@@ -129,8 +133,9 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
     engine = EngineKind(args.engine) if args.engine else None
     try:
         manifest = pull_model(
-            store, args.repo_id, revision=args.revision, engine=engine, model_id=args.id
-        )
+            store, args.repo_id, revision=args.revision, engine=engine, model_id=args.id,
+            force=args.force,
+        )  # fmt: skip
     except (httpx2.HTTPError, OSError) as exc:  # huggingface_hub 2.x speaks httpx2
         kept = download_dir(store, args.repo_id)
         resume = (
@@ -161,5 +166,5 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
         _COMMANDS[args.models_command](store, args, settings)
     except ModelNotInstalledError as exc:
         sys.exit(f"error: no model {exc} is installed")
-    except (HubPullError, ModelInUseError) as exc:
+    except (HubPullError, ModelInUseError, ModelExistsError, ValueError) as exc:
         sys.exit(f"error: {exc}")

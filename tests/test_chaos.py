@@ -6,7 +6,9 @@ this module (so it can be stopped and restarted without disturbing other tests).
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,8 @@ import httpx
 import psutil
 import pytest
 
+from neuraldrive_audio.storage import demo_models
+from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service, free_port
 from tests.speech_clips import SENTENCES, make_clip
 
@@ -420,3 +424,42 @@ def test_allowed_webhooks_do_not_follow_redirects_or_echo_errors(
         assert "Errno" not in outcome["last_error"]
     finally:
         svc.stop()
+
+
+# 9. models import ids ---------------------------------------------------------------------
+
+
+def _models_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEURALDRIVE_AUDIO_MODELS_DIR": str(store)}
+    command = [sys.executable, "-m", "neuraldrive_audio.cli", "models", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_models_import_never_deletes_another_model(tmp_path: Path) -> None:
+    files, manifest = demo_models._piper()
+    store = ModelStore(tmp_path / "store")
+    store.install(files, manifest)
+    joe = store.path_of(manifest)
+    source = tmp_path / "voice"
+    source.mkdir()
+    for name, path in files.items():
+        (source / f"voice.{name.removeprefix('model.')}").symlink_to(path)
+
+    for bad in ["piper", ".", "", "..", "../x", "/abs", "a//b", "piper/en_US-joe-medium/x"]:
+        result = _models_cli(store.root, "import", str(source), "--id", bad, "--engine", "piper")
+        assert result.returncode != 0, (bad, result.stdout)
+        assert "error:" in result.stderr, (bad, result.stderr)
+        assert (joe / "manifest.json").is_file() and (joe / "model.onnx").is_file(), bad
+    assert [m.id for m in store.list()] == [manifest.id]
+
+    same = _models_cli(store.root, "import", str(source), "--id", manifest.id)
+    assert same.returncode != 0 and "--force" in same.stderr
+    assert store.get(manifest.id).source == manifest.source
+    forced = _models_cli(store.root, "import", str(source), "--id", manifest.id, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert store.get(manifest.id).source == "import:voice"
+    other = _models_cli(store.root, "import", str(source), "--id", "piper/joe-copy")
+    assert other.returncode == 0, other.stderr
+    assert [m.id for m in store.list()] == ["piper/en_US-joe-medium", "piper/joe-copy"]
+    assert not list(store.root.glob("piper/**/.staging-*"))
+    assert not list(store.root.glob("piper/**/.replaced-*"))

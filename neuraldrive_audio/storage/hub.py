@@ -26,7 +26,7 @@ from huggingface_hub.hf_api import RepoSibling
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # lazy __all__
 
 from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
-from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.storage.model_store import ModelExistsError, ModelStore
 
 DOWNLOADS_DIR = ".downloads"
 PART_SUFFIX = ".part"
@@ -90,6 +90,7 @@ def pull_model(
     engine: EngineKind | None = None,
     model_id: str | None = None,
     endpoint: str | None = None,
+    force: bool = False,
 ) -> ModelManifest:
     """Download ``repo_id`` at ``revision`` (default branch if None) and install it.
 
@@ -102,8 +103,8 @@ def pull_model(
     remote = {sibling.rfilename: sibling for sibling in info.siblings or []}
     kind = engine or detect_engine(remote)
     layout = select_files(kind, remote)
-    target_id = model_id or repo_id
-    _check_id(store, kind, target_id)
+    target_id = repo_id if model_id is None else model_id
+    _check_id(store, kind, target_id, force)
     work = _prepare_download_dir(download_dir(store, repo_id), info.sha)
     for path in layout.values():
         url = hf_hub_url(repo_id, path, revision=info.sha, endpoint=endpoint)
@@ -117,16 +118,17 @@ def pull_model(
         voices=read_voices(kind, files),
         source=f"hf:{repo_id}@{info.sha}",
     )
-    installed = store.install(files, manifest)
+    installed = store.install(files, manifest, force=force)
     shutil.rmtree(work)
     return installed
 
 
-def _check_id(store: ModelStore, engine: EngineKind, model_id: str) -> None:
-    """Reject an id the store cannot hold before anything is downloaded."""
+def _check_id(store: ModelStore, engine: EngineKind, model_id: str, force: bool) -> None:
+    """Reject an id the store cannot hold (or would replace without ``force``) before
+    anything is downloaded."""
     try:
-        store.model_dir(engine, model_id)
-    except ValueError as exc:
+        store.check_install(engine, model_id, force=force)
+    except (ValueError, ModelExistsError) as exc:
         raise HubPullError(str(exc)) from exc
 
 

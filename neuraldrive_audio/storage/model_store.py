@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,10 +10,31 @@ from pathlib import Path
 from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
 
 GENERATION_FILE = ".generation"
+MAX_ID_LENGTH = 200
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class ModelNotInstalledError(LookupError):
     """No model with that id is in the store."""
+
+
+class ModelExistsError(FileExistsError):
+    """Installing would replace a model (needs ``force``) or touch another model's files."""
+
+
+def check_model_id(model_id: str) -> None:
+    """The one model-id rule (API lookups, import, pull): ``/``-separated segments of
+    letters, digits, ``.``, ``_`` and ``-``, each starting with a letter or digit.
+
+    So no empty id, no ``.``/``..`` segment, no leading or doubled slash: an id always
+    names a directory of its own below its engine's directory. Raises ValueError.
+    """
+    segments = model_id.split("/")
+    if len(model_id) > MAX_ID_LENGTH or not all(_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(
+            f"invalid model id {model_id!r}: use '/'-separated names of letters, digits, "
+            "'.', '_' and '-' (e.g. piper/en_US-joe-medium)"
+        )
 
 
 def directory_size(path: Path) -> int:
@@ -28,8 +50,7 @@ class ModelStore:
 
     def model_dir(self, engine: EngineKind, model_id: str) -> Path:
         """Directory of a model; ids may contain ``/`` and become nested directories."""
-        if model_id.startswith("/") or ".." in model_id.split("/"):
-            raise ValueError(f"invalid model id: {model_id!r}")
+        check_model_id(model_id)
         return self.root / engine.value / model_id
 
     def generation(self) -> int:
@@ -66,14 +87,20 @@ class ModelStore:
         """Directory holding the files of an installed model."""
         return self.model_dir(manifest.engine, manifest.id)
 
-    def install(self, source_files: dict[str, Path], manifest: ModelManifest) -> ModelManifest:
+    def install(
+        self, source_files: dict[str, Path], manifest: ModelManifest, *, force: bool = False
+    ) -> ModelManifest:
         """Copy files into the store atomically (temp dir, then rename) and write the manifest.
 
         ``source_files`` maps the name inside the model directory to the file to copy.
+        Never touches another model: a directory that holds other models or lies inside
+        one is refused, and replacing the same id needs ``force`` (ModelExistsError).
         """
+        self.check_install(manifest.engine, manifest.id, force=force)
         target = self.model_dir(manifest.engine, manifest.id)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        old = target.parent / f".replaced-{staging.name}"
         try:
             for name, src in source_files.items():
                 dest = staging / name
@@ -84,12 +111,29 @@ class ModelStore:
             )
             (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
             if target.exists():
-                shutil.rmtree(target)
+                target.rename(old)  # two renames: the id never points at a half-copied model
             staging.rename(target)
             self._bump_generation()
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
         return manifest
+
+    def check_install(self, engine: EngineKind, model_id: str, *, force: bool) -> None:
+        """Raise (ValueError, ModelExistsError) unless ``model_id`` may be installed."""
+        target = self.model_dir(engine, model_id)
+        engine_dir = target.parents[len(Path(model_id).parts) - 1]
+        for parent in target.parents:
+            if parent == engine_dir:
+                break
+            if (parent / MANIFEST_NAME).is_file():
+                raise ModelExistsError(f"{model_id} would be inside the model in {parent.name}")
+        if not target.exists():
+            return
+        if not (target / MANIFEST_NAME).is_file() or any(target.glob(f"*/**/{MANIFEST_NAME}")):
+            raise ModelExistsError(f"{model_id} would replace a directory holding other models")
+        if not force:
+            raise ModelExistsError(f"{model_id} is already installed; pass --force to replace it")
 
     def remove(self, model_id: str) -> ModelManifest:
         """Delete a model's directory; returns its manifest."""
