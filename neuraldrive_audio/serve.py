@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import subprocess
+import signal
 import sys
 
 import uvicorn
@@ -15,6 +15,7 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.embedded import EmbeddedQueue, start_embedded_queue
 from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,11 @@ def ensure_api_key(settings: Settings) -> str:
     return key
 
 
-def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
-    return [subprocess.Popen(command, env=env) for _ in range(count)]
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # uvicorn catches SIGTERM/SIGINT, shuts the API down, then raises the signal again.
+    # SIGTERM's default action would end the process right there, skipping the cleanup
+    # below and orphaning redis-server and the workers; an exception runs it.
+    raise SystemExit(128 + signum)
 
 
 def serve(settings: Settings, workers: int, demo: bool) -> None:
@@ -68,12 +61,16 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         "NEURALDRIVE_AUDIO_DATA_DIR": str(settings.data_dir),
         "NEURALDRIVE_AUDIO_MODELS_DIR": str(settings.resolved_models_dir),
     }
-    processes = _start_workers(workers, env)
+    supervisor = Supervisor()
+    command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
+    for index in range(workers):
+        supervisor.start(f"worker {index}", command, env)
     settings = settings.model_copy(update={"api_key": key})
     print(f"API: http://{settings.host}:{settings.port}  workers: {workers}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     finally:
-        _stop(processes)
+        supervisor.stop()
         if embedded is not None:
             embedded.stop()

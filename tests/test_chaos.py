@@ -6,7 +6,9 @@ this module (so it can be stopped and restarted without disturbing other tests).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -463,3 +465,62 @@ def test_models_import_never_deletes_another_model(tmp_path: Path) -> None:
     assert [m.id for m in store.list()] == ["piper/en_US-joe-medium", "piper/joe-copy"]
     assert not list(store.root.glob("piper/**/.staging-*"))
     assert not list(store.root.glob("piper/**/.replaced-*"))
+
+
+# 5. serve supervises ----------------------------------------------------------------------
+
+
+def _serve_children(serve: psutil.Process) -> dict[int, str]:
+    """pid -> role ('worker' or 'redis') of serve's live children."""
+    roles = {}
+    for child in serve.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            line = " ".join(child.cmdline())
+            if child.status() != psutil.STATUS_ZOMBIE:
+                roles[child.pid] = "redis" if "redis-server" in line else "worker"
+    return roles
+
+
+def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, "NEURALDRIVE_API_KEY": API_KEY,
+           "NEURALDRIVE_AUDIO_DATA_DIR": str(tmp_path), "NEURALDRIVE_AUDIO_PORT": str(port),
+           "NEURALDRIVE_AUDIO_MODELS_DIR": str(models_dir),
+           "NEURALDRIVE_AUDIO_WORKER_HEARTBEAT_TTL_S": "2"}  # fmt: skip
+    env.pop("NEURALDRIVE_AUDIO_REDIS_URL", None)  # serve starts its own redis-server
+    serve = subprocess.Popen([sys.executable, "-m", "neuraldrive_audio.cli", "serve"], env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    seen: set[int] = set()
+    try:
+        assert _wait_for(healthy, 90), "serve did not become healthy"
+        parent = psutil.Process(serve.pid)
+        children = _serve_children(parent)
+        seen |= set(children)
+        assert sorted(children.values()) == ["redis", "worker"]
+        [worker] = [pid for pid, role in children.items() if role == "worker"]
+        psutil.Process(worker).kill()
+        assert _wait_for(lambda: not healthy(), 15), "the dead worker still counts as alive"
+        assert _wait_for(healthy, 60), "serve did not restart the worker"
+        children = _serve_children(parent)
+        seen |= set(children)
+        assert worker not in children and list(children.values()).count("worker") == 1
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        alive = [pid for pid in seen if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+        assert alive == [], f"left running after SIGTERM: {alive}"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        for pid in seen:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).kill()

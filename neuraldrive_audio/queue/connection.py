@@ -43,7 +43,6 @@ async def connect(url: str) -> ArqRedis:
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
-        socket_keepalive=True,
     )
     redis.job_serializer = serialize_job
     redis.job_deserializer = deserialize_job

@@ -1,0 +1,120 @@
+"""Keeping ``serve``'s worker processes alive, and stopping all of them together.
+
+systemd restarts our units on the appliance; ``serve`` is the one-command setup without
+systemd, so it does the same for its children: a child that exits is started again after
+a backoff that doubles while it keeps failing (and resets once it ran for a while), and
+the log says why it exited.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+STABLE_S = 60.0
+"""A child that ran this long before exiting is restarted after the first backoff again."""
+STOP_TIMEOUT_S = 15.0
+
+
+def exit_reason(returncode: int) -> str:
+    """``exit code 3`` or ``killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+@dataclass
+class Child:
+    """One supervised process and its restart state."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    backoff_s: float = FIRST_BACKOFF_S
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def spawn(self) -> None:
+        """Start (or start again) the process."""
+        self.process = subprocess.Popen(self.command, env=self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        log.info("started %s (pid %d)", self.name, self.process.pid)
+
+
+@dataclass
+class Supervisor:
+    """Starts children, restarts those that exit, and stops them all on :meth:`stop`."""
+
+    check_interval_s: float = 0.5
+    children: list[Child] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        """Start a child now and watch it from then on."""
+        child = Child(name, command, env)
+        with self._lock:
+            child.spawn()
+            self.children.append(child)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+            self._thread.start()
+        return child
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.check_interval_s):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for child in self.children:
+                    self._check(child)
+
+    def _check(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restarts += 1
+                child.spawn()
+            return
+        assert child.process is not None
+        code = child.process.poll()
+        if code is None:
+            return
+        if now - child.started_at > STABLE_S:
+            child.backoff_s = FIRST_BACKOFF_S
+        log.warning(
+            "%s (pid %d) exited: %s; restarting in %.0f s",
+            child.name, child.process.pid, exit_reason(code), child.backoff_s,
+        )  # fmt: skip
+        child.restart_at = now + child.backoff_s
+        child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S)
+
+    def stop(self) -> None:
+        """Stop watching, SIGTERM every child, SIGKILL those still alive after a while."""
+        self._stopping.set()
+        with self._lock:
+            running = [c.process for c in self.children if c.process and c.process.poll() is None]
+            for process in running:
+                process.terminate()
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            for process in running:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
