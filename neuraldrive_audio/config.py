@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     """Job chunks: N>0 decodes their speech clips with faster-whisper's batched pipeline
     (batch 4 is fastest on CPU); 0 decodes each chunk sequentially like the sync endpoints."""
 
+    max_speech_spoken_chars: int = 12_288
+    """Longest text /v1/audio/speech speaks once numbers and abbreviations are spelled out
+    (3x the 4096-character input; ``"9" * 4096`` reads as 63k characters)."""
+
     speech_job_chunk_chars: int = 1500
     """Long text for speech jobs is split at sentence/paragraph boundaries into chunks this size."""
 

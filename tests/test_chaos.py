@@ -7,8 +7,10 @@ this module (so it can be stopped and restarted without disturbing other tests).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -524,3 +526,33 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
         for pid in seen:
             with contextlib.suppress(psutil.NoSuchProcess):
                 psutil.Process(pid).kill()
+
+
+# 7. Text that expands ---------------------------------------------------------------------
+
+
+def test_expanding_speech_input_is_bounded(service: Service) -> None:
+    """``"9" * 4096`` reads as 63k characters (minutes of synthesis): refused up front."""
+    with service.http() as http:
+        body = {"model": "tts-1", "voice": "alloy", "input": "9" * 4096}
+        response = http.post("/v1/audio/speech", json=body)
+    assert response.status_code == 400, response.text[:200]
+    error = response.json()["error"]
+    assert error["param"] == "input" and "limit" in error["message"]
+
+
+def test_speech_stops_within_a_sentence_of_the_client_leaving(service: Service) -> None:
+    sentence = "In 1987 we counted 4,321,987 birds."  # ~120 characters once spelled out
+    body = json.dumps({"model": "tts-1", "voice": "alloy", "input": " ".join([sentence] * 30)})
+    host, port = service.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            (f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\n"
+             f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+        )  # fmt: skip
+        assert _wait_for(lambda: _busy(service), 30, 0.05)
+    left = time.monotonic()
+    # 30 sentences take Kokoro about a minute here; one takes ~2 s.
+    assert _wait_for(lambda: not _busy(service), 20, 0.1), "speech went on for nobody"
+    print(f"\nspeech stopped {time.monotonic() - left:.1f} s after the client left")

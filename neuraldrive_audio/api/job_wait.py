@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from fastapi import Request
 
@@ -22,6 +22,7 @@ from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.payloads import JobError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def queue_error(exc: Exception) -> APIError:
@@ -99,6 +100,22 @@ async def _client_gone(request: Request) -> None:
             return
 
 
+async def unless_client_leaves(request: Request, job_id: str, work: Awaitable[T]) -> T:
+    """``await work``, unless the client disconnects first: then ``work`` is cancelled
+    (which aborts the job it follows) and the request ends with 499."""
+    work_task = asyncio.ensure_future(work)
+    gone_task = asyncio.create_task(_client_gone(request))
+    done, _ = await asyncio.wait({work_task, gone_task}, return_when=asyncio.FIRST_COMPLETED)
+    if work_task in done:
+        gone_task.cancel()
+        return work_task.result()
+    log.info("client disconnected; aborting job", extra={"job_id": job_id})
+    work_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work_task
+    raise APIError(499, "client closed the request", code="client_closed_request")
+
+
 async def wait_for_result(
     request: Request, queue: JobQueue, job_id: str, timeout_s: float
 ) -> dict[str, Any]:
@@ -110,14 +127,4 @@ async def wait_for_result(
                 return event.data
         raise APIError(500, "the job ended without a result")
 
-    result_task = asyncio.create_task(final_event())
-    gone_task = asyncio.create_task(_client_gone(request))
-    done, _ = await asyncio.wait({result_task, gone_task}, return_when=asyncio.FIRST_COMPLETED)
-    if result_task in done:
-        gone_task.cancel()
-        return result_task.result()
-    log.info("client disconnected; aborting job", extra={"job_id": job_id})
-    result_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await result_task
-    raise APIError(499, "client closed the request", code="client_closed_request")
+    return await unless_client_leaves(request, job_id, final_event())

@@ -23,7 +23,7 @@ from neuraldrive_audio.workers.audio_encode import (
 from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import TextToSpeech
 from neuraldrive_audio.workers.speech_job import spoken_sentences
-from neuraldrive_audio.workers.speech_text import split_sentences
+from neuraldrive_audio.workers.speech_text import speakable
 from neuraldrive_audio.workers.state import WorkerState
 
 ENCODE_BLOCK_SAMPLES = OUTPUT_SAMPLE_RATE * 10
@@ -39,7 +39,7 @@ def _speak_chunk(
 ) -> bytes:
     """Blocking: the chunk's speech as 24 kHz s16le, yielding to interactive work per sentence."""
     pieces = spoken_sentences(
-        engine, split_sentences(text), voice, speed, cancel,
+        engine, speakable(text), voice, speed, cancel,
         before_each=lambda: state.yield_to_interactive(cancel),
     )  # fmt: skip
     return to_s16le(np.concatenate(list(pieces)))

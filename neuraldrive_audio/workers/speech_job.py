@@ -12,9 +12,14 @@ from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.workers.affinity import prefer_holder
 from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
-from neuraldrive_audio.workers.engines.base import FloatAudio, JobCancelledError, TextToSpeech
+from neuraldrive_audio.workers.engines.base import (
+    EngineInputError,
+    FloatAudio,
+    JobCancelledError,
+    TextToSpeech,
+)
 from neuraldrive_audio.workers.job_runner import JobInfo, run_job
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.workers.speech_text import speakable
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -26,22 +31,42 @@ def spoken_sentences(
     cancel: threading.Event,
     before_each: Callable[[], None] = lambda: None,
 ) -> Iterator[FloatAudio]:
-    """Blocking: each sentence normalised, spoken and resampled to 24 kHz, then the
-    resampler's tail. ``before_each`` runs before every sentence (batch work yields there)."""
+    """Blocking: each sentence (already :func:`speakable`) spoken and resampled to 24 kHz,
+    then the resampler's tail. ``before_each`` runs before every sentence (batch work
+    yields there)."""
     resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
     for sentence in sentences:
         before_each()
         if cancel.is_set():
             raise JobCancelledError
-        yield resampler.process(engine.synthesize(normalize(sentence), voice, speed))
+        yield resampler.process(engine.synthesize(sentence, voice, speed))
     yield resampler.flush()
 
 
+def spoken_pieces(text: str, max_spoken_chars: int) -> list[str]:
+    """:func:`speakable` sentences, refused (400 on ``input``) when the text expands past
+    ``max_spoken_chars`` or holds nothing to say."""
+    sentences = speakable(text)
+    spoken = sum(len(s) for s in sentences)
+    if spoken > max_spoken_chars:
+        raise EngineInputError(
+            f"input reads as {spoken} characters once numbers and abbreviations are spelled "
+            f"out; the limit is {max_spoken_chars}", param="input",
+        )  # fmt: skip
+    if not sentences:
+        raise EngineInputError("input contains nothing that can be spoken", param="input")
+    return sentences
+
+
 def speak(
-    engine: TextToSpeech, job: SpeechJob, emit: Any, cancel: threading.Event
+    engine: TextToSpeech,
+    job: SpeechJob,
+    emit: Any,
+    cancel: threading.Event,
+    max_spoken_chars: int,
 ) -> SpeechSummary:
     """Blocking: speak sentence by sentence, encoding and emitting each one's bytes at once."""
-    sentences = split_sentences(job.input)
+    sentences = spoken_pieces(job.input, max_spoken_chars)
     encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
     samples = 0
     for audio in spoken_sentences(engine, sentences, job.voice, job.speed, cancel):
@@ -70,7 +95,10 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
 
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
-            summary = await asyncio.to_thread(speak, cast(TextToSpeech, engine), job, emit, cancel)
+            summary = await asyncio.to_thread(
+                speak, cast(TextToSpeech, engine), job, emit, cancel,
+                state.settings.max_speech_spoken_chars,
+            )  # fmt: skip
             audio_s = summary.samples / summary.sample_rate
             state.stats.record_inference(
                 manifest.engine.value, audio_s, time.perf_counter() - started

@@ -108,6 +108,16 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]
     return sentences
 
 
+def speakable(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
+    """The text as the engine should get it: sentences, normalised, and cut again after
+    normalising (``"9" * 4096`` is one sentence that reads as 63k characters), so every
+    synthesis call stays short and a cancelled job stops within one of them."""
+    pieces: list[str] = []
+    for sentence in split_sentences(text, max_chars):
+        pieces.extend(p for p in _split_long(normalize(sentence), max_chars) if p.strip())
+    return pieces
+
+
 def _blocks(text: str) -> list[str]:
     """Paragraphs and list items, each with its line breaks turned into spaces."""
     blocks: list[str] = []

@@ -8,14 +8,14 @@ import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.job_wait import events_until_final, submit
+from neuraldrive_audio.api.job_wait import events_until_final, submit, unless_client_leaves
 from neuraldrive_audio.api.model_names import (
     OPENAI_VOICES,
     mapped_voice,
@@ -136,7 +136,11 @@ async def _sse_frames(
 
 @router.post("/speech", response_model=None)
 async def create_speech(
-    body: SpeechRequest, queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
+    request: Request,
+    body: SpeechRequest,
+    queue: QueueDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
 ) -> Response:
     """Speak ``input``; audio streams as each sentence is synthesized."""
     manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
@@ -152,7 +156,8 @@ async def create_speech(
     )
     await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
     events = events_until_final(queue, job_id, settings.sync_timeout_s)
-    first = await _first_audio(events)
+    # Watch for the client leaving from the start: the first sentence can take seconds.
+    first = await unless_client_leaves(request, job_id, _first_audio(events))
     if body.stream_format == "sse":
         return StreamingResponse(
             _sse_frames(body, first, events),
