@@ -64,10 +64,12 @@ def long_clip() -> bytes:
 _db_counter = iter(range(1, 16))
 
 
-def _start(chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, **overrides: Any) -> Service:
+def _start(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, workers: int = 1, **overrides: Any
+) -> Service:
     """A service on a fresh database of the module's Redis."""
     return Service.start(f"{chaos_redis.url}/{next(_db_counter)}", tmp_path, models_dir,
-                         **{k: str(v) for k, v in overrides.items()})  # fmt: skip
+                         workers=workers, **{k: str(v) for k, v in overrides.items()})  # fmt: skip
 
 
 class RssSampler:
@@ -556,3 +558,32 @@ def test_speech_stops_within_a_sentence_of_the_client_leaving(service: Service) 
     # 30 sentences take Kokoro about a minute here; one takes ~2 s.
     assert _wait_for(lambda: not _busy(service), 20, 0.1), "speech went on for nobody"
     print(f"\nspeech stopped {time.monotonic() - left:.1f} s after the client left")
+
+
+# 11. A sync request survives its worker ---------------------------------------------------
+
+
+def test_sync_request_finishes_on_another_worker_when_its_worker_dies(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
+) -> None:
+    svc = _start(chaos_redis, models_dir, tmp_path, workers=2, worker_heartbeat_ttl_s=2)
+    outcome: dict[str, httpx.Response] = {}
+
+    def request() -> None:
+        with svc.http() as http:
+            outcome["response"] = _post_audio(http, "/v1/audio/transcriptions", long_clip)
+
+    try:
+        thread = threading.Thread(target=request)
+        thread.start()
+        assert _wait_for(lambda: _busy(svc), 30)
+        pids = {w["pid"] for w in svc.status()["workers"] if w["jobs_in_progress"]}
+        [busy] = [w for w in svc.workers if w.pid in pids]
+        svc.kill_worker(busy)
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        response = outcome["response"]
+        assert response.status_code == 200, response.text
+        assert "quarterly report" in response.json()["text"].lower()
+    finally:
+        svc.stop()

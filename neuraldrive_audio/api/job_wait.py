@@ -70,15 +70,16 @@ async def submit(queue: JobQueue, *args: Any, **kwargs: Any) -> None:
 
 
 async def events_until_final(
-    queue: JobQueue, job_id: str, timeout_s: float
+    queue: JobQueue, job_id: str, timeout_s: float, retry_after_output: bool = False
 ) -> AsyncIterator[JobEvent]:
     """The job's events; raises the API error for an ``error`` event or a lost worker.
 
-    If the consumer stops early (a client disconnect closes the generator), the job is aborted.
+    If the consumer stops early (a client disconnect closes the generator), the job is
+    aborted. ``retry_after_output``: see :meth:`JobQueue.follow`.
     """
     finished = False
     try:
-        async for event in queue.follow(job_id, timeout_s):
+        async for event in queue.follow(job_id, timeout_s, retry_after_output):
             if event.type is EventType.ERROR:
                 finished = True
                 raise job_error(event)
@@ -122,7 +123,8 @@ async def wait_for_result(
     """The ``done`` payload of a job; aborts the job if the client disconnects first."""
 
     async def final_event() -> dict[str, Any]:
-        async for event in events_until_final(queue, job_id, timeout_s):
+        # Only the final event matters here, so a rerun after partial output is harmless.
+        async for event in events_until_final(queue, job_id, timeout_s, retry_after_output=True):
             if event.type is EventType.DONE:
                 return event.data
         raise APIError(500, "the job ended without a result")
