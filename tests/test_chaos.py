@@ -287,7 +287,9 @@ def test_redis_outage_gives_503s_and_everything_recovers(
                 assert response.json()["error"]["code"] == "backend_unavailable"
                 assert int(response.headers["Retry-After"]) > 0
                 assert took < 2  # the issue asks for 1 s; slack for a loaded CI machine
-            assert http.get("/health").status_code == 503
+            health = http.get("/health")
+            assert health.status_code == 503 and health.headers["Retry-After"]
+            assert chaos_redis.url.rsplit(":", 1)[1] not in health.text  # no Redis address
         time.sleep(3)  # the issue's blip
     finally:
         chaos_redis.restart(tmp_path)
@@ -585,5 +587,39 @@ def test_sync_request_finishes_on_another_worker_when_its_worker_dies(
         response = outcome["response"]
         assert response.status_code == 200, response.text
         assert "quarterly report" in response.json()["text"].lower()
+    finally:
+        svc.stop()
+
+
+# 12. Small ones ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["?!...", "\u200b\u200b", "— … —"])
+def test_speech_of_nothing_to_say_is_a_400(service: Service, text: str) -> None:
+    with service.http() as http:
+        response = http.post("/v1/audio/speech",
+                             json={"model": "tts-1", "voice": "alloy", "input": text})  # fmt: skip
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["error"]["param"] == "input"
+
+
+def test_bad_voice_object_names_voice(service: Service) -> None:
+    with service.http() as http:
+        body = {"model": "tts-1", "voice": {"name": "x"}, "input": "Hi."}
+        response = http.post("/v1/audio/speech", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "voice"
+
+
+def test_undecodable_job_upload_does_not_leak_server_paths(
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path
+) -> None:
+    svc = _start(chaos_redis, models_dir, tmp_path)
+    try:
+        with svc.http() as http:
+            job_id = _post_audio(http, "/v1/audio/jobs", b"not audio at all " * 100).json()["id"]
+        job = _wait_job(svc, job_id)
+        assert job["status"] == "failed" and job["error"]["code"] == "invalid_audio"
+        assert str(tmp_path) not in job["error"]["message"], job["error"]["message"]
     finally:
         svc.stop()

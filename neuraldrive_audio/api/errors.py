@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
+BACKEND_RETRY_AFTER_S = 2
+
 
 class APIError(StarletteHTTPException):
     """An error answered in the OpenAI envelope.
@@ -32,6 +34,9 @@ class APIError(StarletteHTTPException):
         type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        if status == 503 and not any(h.lower() == "retry-after" for h in headers or {}):
+            # Every 503 means "try again"; say when (the SDK honours it).
+            headers = {**(headers or {}), "Retry-After": str(BACKEND_RETRY_AFTER_S)}
         super().__init__(status, message, headers)
         self.status = status
         self.message = message
@@ -63,7 +68,9 @@ def _validation_param(error: dict[str, Any]) -> str | None:
     # loc is e.g. ("body", "temperature") or ("body", "timestamp_granularities[]", 0).
     skip = ("body", "query", "path", "header")
     names = [part for part in error.get("loc", ()) if isinstance(part, str) and part not in skip]
-    return names[-1] if names else None
+    # The first name is the request's field; later ones are union members or nested keys
+    # (a bad ``voice`` object gives ("body", "voice", "str") and ("body", "voice", "VoiceRef")).
+    return names[0] if names else None
 
 
 def _validation_message(error: dict[str, Any], param: str | None) -> str:
@@ -96,9 +103,6 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     headers = dict(exc.headers) if exc.headers else None
     return APIError(exc.status_code, str(exc.detail), code=code, headers=headers).response()
-
-
-BACKEND_RETRY_AFTER_S = 2
 
 
 async def _on_backend_down(request: Request, exc: Exception) -> JSONResponse:

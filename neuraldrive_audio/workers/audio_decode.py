@@ -98,7 +98,9 @@ def decode_blocks(source: bytes | Path, max_duration_s: float) -> Iterator[npt.N
         if isinstance(exc, AudioTooLongError | UndecodableAudioError):
             raise
         # IndexError/StopIteration: a container without an audio stream.
-        raise UndecodableAudioError(f"could not decode the audio file: {exc}") from exc
+        # FFmpeg's message names the file it read (a server path for jobs): keep its reason.
+        reason = exc.strerror if isinstance(exc, av.error.FFmpegError) else type(exc).__name__
+        raise UndecodableAudioError(f"could not decode the audio file: {reason}") from exc
     if total == 0:
         raise UndecodableAudioError("the audio file contains no samples")
 

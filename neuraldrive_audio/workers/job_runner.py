@@ -49,7 +49,9 @@ def job_error(exc: Exception) -> JobError:
             return JobError(status=503, code="model_busy", message=str(exc), type="server_error")
         case _:
             return JobError(
-                status=500, code="internal_error", message=f"the worker failed: {exc}",
+                # The details (paths, hosts) go to the worker's log, not to the client.
+                status=500, code="internal_error",
+                message=f"the worker failed ({type(exc).__name__}); see the worker log",
                 type="server_error",
             )  # fmt: skip
 

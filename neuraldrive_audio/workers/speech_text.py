@@ -114,8 +114,13 @@ def speakable(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
     synthesis call stays short and a cancelled job stops within one of them."""
     pieces: list[str] = []
     for sentence in split_sentences(text, max_chars):
-        pieces.extend(p for p in _split_long(normalize(sentence), max_chars) if p.strip())
+        # Punctuation or zero-width characters alone would synthesize silence.
+        pieces.extend(p for p in _split_long(normalize(sentence), max_chars) if _says_something(p))
     return pieces
+
+
+def _says_something(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
 
 
 def _blocks(text: str) -> list[str]:

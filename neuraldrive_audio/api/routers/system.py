@@ -6,9 +6,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from neuraldrive_audio.api.dependencies import QueueDep
+from neuraldrive_audio.api.errors import BACKEND_RETRY_AFTER_S
 from neuraldrive_audio.queue import heartbeat
 
 health_router = APIRouter(tags=["system"])
+RETRY = {"Retry-After": str(BACKEND_RETRY_AFTER_S)}
 
 
 @health_router.get("/health")
@@ -17,8 +19,13 @@ async def health(queue: QueueDep) -> JSONResponse:
     try:
         await queue.redis.ping()
         workers = await heartbeat.live_workers(queue.redis)
-    except Exception as exc:
-        return JSONResponse({"status": "unavailable", "reason": f"queue: {exc}"}, status_code=503)
+    except Exception:
+        # Public route: say what is wrong, not where Redis lives.
+        return JSONResponse(
+            {"status": "unavailable", "reason": "queue unreachable"}, 503, headers=RETRY
+        )
     if not workers:
-        return JSONResponse({"status": "unavailable", "reason": "no worker alive"}, 503)
+        return JSONResponse(
+            {"status": "unavailable", "reason": "no worker alive"}, 503, headers=RETRY
+        )
     return JSONResponse({"status": "ok", "workers": len(workers)})
