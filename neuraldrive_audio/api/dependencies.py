@@ -34,7 +34,9 @@ def make_queue(redis: object, settings: Settings) -> JobQueue:
         redis,  # type: ignore[arg-type]
         max_depth=settings.max_queue_depth,
         event_ttl_s=settings.event_ttl_s,
-        job_ttl_s=settings.event_ttl_s,
+        # A sync job nobody waits for any more must not run later (an abort lost in a
+        # Redis outage): arq drops it once this expires.
+        job_ttl_s=settings.sync_timeout_s,
     )
 
 
