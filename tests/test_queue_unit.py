@@ -7,6 +7,7 @@ import time
 
 import fakeredis
 import pytest
+from arq.constants import job_key_prefix
 from pydantic import BaseModel
 
 from neuraldrive_audio.queue import control, events, heartbeat, keys
@@ -65,10 +66,25 @@ async def test_submit_refuses_without_workers_and_when_full(
         await queue.submit("transcribe", Payload(job_id="a"), "a")
     await heartbeat.publish(redis, _beat("w"), ttl_s=10)
     await redis.zadd(Priority.INTERACTIVE.queue_name, {"queued-job": 1})
+    await redis.set(job_key_prefix + "queued-job", b"{}")  # a job still waiting to run
     with pytest.raises(QueueFullError) as info:
         await queue.submit("transcribe", Payload(job_id="b"), "b")
     assert info.value.retry_after_s >= 1
     assert await queue.depth(Priority.BATCH) == 0 and await queue.depth() == 1
+
+
+async def test_expired_queue_entries_do_not_hold_places(
+    redis: fakeredis.FakeAsyncRedis,
+) -> None:
+    """A job nobody waits for (its arq key expired, e.g. its abort was lost in an outage)
+    does not count toward the depth."""
+    queue = JobQueue(redis, max_depth=1, event_ttl_s=60, job_ttl_s=60)  # type: ignore[arg-type]
+    await heartbeat.publish(redis, _beat("w"), ttl_s=10)
+    await redis.zadd(Priority.INTERACTIVE.queue_name, {"zombie": 1})
+    await queue.submit("transcribe", Payload(job_id="c"), "c")
+    assert await queue.depth(Priority.INTERACTIVE) == 1
+    with pytest.raises(QueueFullError):
+        await queue.submit("transcribe", Payload(job_id="d"), "d")
 
 
 async def test_follow_notices_a_lost_worker(redis: fakeredis.FakeAsyncRedis) -> None:

@@ -23,6 +23,15 @@ from neuraldrive_audio.queue.connection import serialize_job as serialize_job_js
 _ADMIT = """
 local depth = redis.call('ZCARD', KEYS[1])
 if depth >= tonumber(ARGV[1]) then
+  -- Entries whose job expired (nobody waits for them) must not hold places: drop them.
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if redis.call('EXISTS', ARGV[9] .. id) == 0 then
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
+  depth = redis.call('ZCARD', KEYS[1])
+end
+if depth >= tonumber(ARGV[1]) then
   return -depth - 1
 end
 if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
@@ -64,7 +73,8 @@ async def admit(
     script_keys = [queue_name, job_key_prefix + job_id, result_key_prefix + job_id,
                    keys.upload(job_id)]  # fmt: skip
     args: list[Any] = [max_depth, job_id, now_ms, int(expires_s * 1000), job,
-            "1" if upload is not None else "0", upload or b"", upload_ttl_s]  # fmt: skip
+            "1" if upload is not None else "0", upload or b"", upload_ttl_s,
+            job_key_prefix]  # fmt: skip
     result = int(await redis.eval(_ADMIT, len(script_keys), *script_keys, *args))  # type: ignore[misc]
     if result < 0:
         return Admission(admitted=False, depth=-result - 1)
