@@ -32,7 +32,7 @@ def main() -> None:
     register_demo_models(store)
     manifest = store.get(WHISPER_ID)
     engine = whisper.load(manifest, store.path_of(manifest), "cpu")
-    audio = decode_upload(make_clip(" ".join(SENTENCES[:6])))
+    audio = decode_upload(make_clip(" ".join(SENTENCES[:6])), 3600)
     base = {"task": TranscriptionTask.TRANSCRIBE, "language": None, "prompt": None,
             "temperature": 0.0, "word_timestamps": False}  # fmt: skip
     variants = {

@@ -64,7 +64,7 @@ class RawParts:
         whisper, piper = store.get(WHISPER_ID), store.get(PIPER_ID)
         self.asr = cast(SpeechToText, load_engine(whisper, store.path_of(whisper), "cpu"))
         self.tts = cast(TextToSpeech, load_engine(piper, store.path_of(piper), "cpu"))
-        self.audio = decode_upload(wav)
+        self.audio = decode_upload(wav, 3600)
         self.clause = first_clause(llm.reply)
         self.llm = openai.OpenAI(base_url=llm.base_url, api_key="unused")
 
