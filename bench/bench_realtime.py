@@ -97,7 +97,7 @@ def raw_time(model: WhisperModel, turn_audio: npt.NDArray[np.int16]) -> float:
     wav = wav_bytes(turn_audio, RATE)
     started = time.perf_counter()
     segments, _ = model.transcribe(
-        decode_upload(wav), language="en", beam_size=5, temperature=FALLBACK_TEMPERATURES
+        decode_upload(wav, 3600), language="en", beam_size=5, temperature=FALLBACK_TEMPERATURES
     )
     list(segments)
     return time.perf_counter() - started
