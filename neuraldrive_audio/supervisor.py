@@ -8,9 +8,11 @@ the log says why it exited.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,17 @@ def exit_reason(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
+def _die_with_parent() -> None:
+    # In the child before exec: if serve itself is killed (SIGKILL, OOM), the kernel sends
+    # the child SIGTERM, so no worker lives on reconnecting to a Redis that went with it.
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 @dataclass
 class Child:
     """One supervised process and its restart state."""
@@ -49,7 +62,7 @@ class Child:
 
     def spawn(self) -> None:
         """Start (or start again) the process."""
-        self.process = subprocess.Popen(self.command, env=self.env)
+        self.process = subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         self.restart_at = None
         log.info("started %s (pid %d)", self.name, self.process.pid)

@@ -526,6 +526,8 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
         assert alive == [], f"left running after SIGTERM: {alive}"
     finally:
         if serve.poll() is None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                seen |= set(_serve_children(psutil.Process(serve.pid)))
             serve.kill()
         for pid in seen:
             with contextlib.suppress(psutil.NoSuchProcess):
