@@ -19,11 +19,11 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.storage.demo_models import KOKORO_ID, PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.engines import load_engine
 from neuraldrive_audio.workers.engines.base import TextToSpeech
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from tests.harness import RedisServer, Service
 
 RUNS = 3

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from neuraldrive_audio.api.transcript_formats import to_srt, to_verbose_json, to_vtt
-from neuraldrive_audio.languages import language_code, language_name
+from neuraldrive_audio.media.languages import language_code, language_name
+from neuraldrive_audio.media.split import clips_per_chunk, group_clips, merge_into_clips
+from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.queue.payloads import TranscriptWord as Word
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
-from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
-from neuraldrive_audio.workers.audio_split import clips_per_chunk, group_clips, merge_into_clips
 
 
 def _segment(i: int, start: float, end: float, text: str) -> TranscriptSegment:

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from neuraldrive_audio.media.resample import Resampler
+from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
-from neuraldrive_audio.workers.audio_encode import Resampler
 from neuraldrive_audio.workers.engines import kokoro, piper
-from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio, TextToSpeech
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.workers.engines.base import EngineInputError, TextToSpeech
 
 pytestmark = pytest.mark.slow
 

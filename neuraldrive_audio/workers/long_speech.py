@@ -9,21 +9,17 @@ from typing import Any, cast
 
 import numpy as np
 
+from neuraldrive_audio.media.encode import make_encoder
+from neuraldrive_audio.media.formats import SpeechFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.media.samples import S16LE, from_s16le, to_s16le
+from neuraldrive_audio.media.text import split_sentences
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
-from neuraldrive_audio.queue.payloads import SpeechFormat
 from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.audio_encode import (
-    OUTPUT_SAMPLE_RATE,
-    S16LE,
-    from_s16le,
-    make_encoder,
-    to_s16le,
-)
 from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import TextToSpeech
 from neuraldrive_audio.workers.speech_job import spoken_sentences
-from neuraldrive_audio.workers.speech_text import split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
 ENCODE_BLOCK_SAMPLES = OUTPUT_SAMPLE_RATE * 10

@@ -9,14 +9,14 @@ from typing import Any, cast
 
 import numpy as np
 
+from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, decode_upload
+from neuraldrive_audio.media.samples import S16LE, from_s16le, to_s16le
+from neuraldrive_audio.media.split import plan_chunks
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_upload
-from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le, to_s16le
-from neuraldrive_audio.workers.audio_split import plan_chunks
 from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
 from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
 from neuraldrive_audio.workers.state import WorkerState

@@ -8,13 +8,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+from neuraldrive_audio.media.encode import make_encoder
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, Resampler
+from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.workers.affinity import prefer_holder
-from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
-from neuraldrive_audio.workers.engines.base import FloatAudio, JobCancelledError, TextToSpeech
+from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
 from neuraldrive_audio.workers.job_runner import JobInfo, run_job
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
 

@@ -7,10 +7,10 @@ import threading
 import time
 from typing import Any, cast
 
+from neuraldrive_audio.media.decode import UndecodableAudioError, decode_upload, duration_s
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import TranscriptionJob, TranscriptSegment
 from neuraldrive_audio.workers.affinity import prefer_holder
-from neuraldrive_audio.workers.audio_decode import UndecodableAudioError, decode_upload, duration_s
 from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
 from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.state import WorkerState

@@ -28,6 +28,8 @@ from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
 from neuraldrive_audio.api.routers.transcriptions import parse_language
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
+from neuraldrive_audio.media.text import chunk_text
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.job_chunks import PLAN, ChunkJob
@@ -38,10 +40,9 @@ from neuraldrive_audio.queue.job_records import (
     JobStatus,
     JobTask,
 )
-from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, Transcript
+from neuraldrive_audio.queue.payloads import Transcript
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
-from neuraldrive_audio.workers.speech_text import chunk_text
 
 router = APIRouter(prefix="/v1/audio/jobs", tags=["jobs"], dependencies=[ApiKeyRequired])
 

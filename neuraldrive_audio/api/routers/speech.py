@@ -23,12 +23,13 @@ from neuraldrive_audio.api.model_names import (
     voice_aliases,
 )
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
+from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import new_job_id
 from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, SpeechJob, SpeechSummary
+from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
-from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
 
 router = APIRouter(prefix="/v1/audio", tags=["text-to-speech"], dependencies=[ApiKeyRequired])
 

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionTask,
@@ -18,8 +16,6 @@ from neuraldrive_audio.queue.payloads import (
     VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
-
-FloatAudio = npt.NDArray[np.float32]
 
 
 class JobCancelledError(Exception):

@@ -14,9 +14,10 @@ from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
 from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.media.resample import time_stretch
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.workers.audio_encode import time_stretch
-from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio
+from neuraldrive_audio.workers.engines.base import EngineInputError
 from neuraldrive_audio.workers.engines.onnx_runtime import create_session
 
 MODEL_FILE: Final = "model.onnx"

@@ -12,6 +12,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionTask,
@@ -20,11 +21,10 @@ from neuraldrive_audio.queue.payloads import (
     VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, duration_s
-from neuraldrive_audio.workers.audio_split import WINDOW_S, merge_into_clips
+from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, duration_s
+from neuraldrive_audio.media.split import WINDOW_S, merge_into_clips
 from neuraldrive_audio.workers.engines.base import (
     EngineInputError,
-    FloatAudio,
     JobCancelledError,
     TranscribeOptions,
 )

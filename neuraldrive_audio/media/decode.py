@@ -9,7 +9,7 @@ import av
 import numpy as np
 from faster_whisper.audio import decode_audio
 
-from neuraldrive_audio.workers.engines.base import FloatAudio
+from neuraldrive_audio.media.samples import FloatAudio
 
 WHISPER_SAMPLE_RATE = 16_000
 
