@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -11,6 +13,36 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a worker runs its models: the CPU or one CUDA GPU. The one parser of devices."""
+
+    type: Literal["cpu", "cuda"]
+    index: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Device:
+        """``cpu``, ``cuda`` (GPU 0), ``cuda:N``, or a bare ``N`` for ``cuda:N``."""
+        value = text.strip().lower()
+        if value == "cpu":
+            return cls("cpu")
+        if value.isdigit():
+            return cls("cuda", int(value))
+        kind, _, index = value.partition(":")
+        if kind != "cuda" or not (index.isdigit() or index == ""):
+            raise ValueError(f"invalid device {text!r}: expected cpu, cuda, cuda:N or N")
+        return cls("cuda", int(index or 0))
+
+    @property
+    def gpu_index(self) -> int | None:
+        """The CUDA index, or None on CPU."""
+        return self.index if self.type == "cuda" else None
+
+    def __str__(self) -> str:
+        return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
+
 
 DEFAULT_VOICE_ALIASES = {
     # OpenAI voice names -> voices of the demo Kokoro model. Override per install.
@@ -134,6 +166,10 @@ class Settings(BaseSettings):
     worker_device: str = "cpu"
     """Device of a worker: ``cpu`` or ``cuda:N``."""
 
+    engine_plugins: list[str] = Field(default_factory=list)
+    """Extra engine plug-in modules (dotted names, JSON list in the environment) to import
+    besides the built-in ones; each defines ``PLUGIN``. The API and every worker import them."""
+
     worker_memory_budget_bytes: int = 0
     """Memory a worker may fill with models (VRAM on a GPU, RAM on CPU); 0 = use the fraction."""
 
@@ -250,6 +286,11 @@ class Settings(BaseSettings):
 
     voice_tts_model: str | None = None
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
+
+    @property
+    def device(self) -> Device:
+        """``worker_device`` parsed."""
+        return Device.parse(self.worker_device)
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -10,10 +10,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from neuraldrive_audio.cli.client import ApiError, Status, Unreachable
 from neuraldrive_audio.storage.demo_models import PIPER_ID
 from neuraldrive_audio.tui import format as fmt
 from neuraldrive_audio.tui.app import AudioTUIApp
-from neuraldrive_audio.tui.client import ApiError, Status, Unreachable
 from neuraldrive_audio.tui.jobs import JobsScreen
 from neuraldrive_audio.tui.picker import WorkerPicker
 from neuraldrive_audio.tui.screens import AudioScreen
@@ -84,8 +84,8 @@ def test_status_parsing_tolerates_old_partial_and_odd_bodies() -> None:
     assert odd.workers[0].budget_fraction == 0.25
     assert odd.workers[0].loaded_models[0].pinned is False  # only a real true pins
     assert (odd.latency_p50_ms, odd.latency_p95_ms) == (None, 12.0)
-    assert [(e.engine, e.real_time_factor, e.jobs) for e in odd.engines] == [
-        ("piper", 0.2, None), ("x", None, None),
+    assert [(e.engine, e.real_time_factor, e.audio_seconds) for e in odd.engines] == [
+        ("piper", 0.2, 2.0), ("x", None, None),
     ]  # fmt: skip
 
 

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 MANIFEST_NAME = "manifest.json"
 
 
-class EngineKind(StrEnum):
-    """Which engine runs a model; also the first directory level of the store."""
-
-    WHISPER = "whisper"
-    KOKORO = "kokoro"
-    PIPER = "piper"
-
-    @property
-    def is_speech_to_text(self) -> bool:
-        """True for engines that transcribe; the others synthesize."""
-        return self is EngineKind.WHISPER
-
-
 class ModelManifest(BaseModel):
     """What the store knows about a model: written at import, read by API and workers."""
 
     id: str
-    engine: EngineKind
+    engine: str
+    """Name of the engine plug-in that runs it (see engines.registry); also the first
+    directory level of the store."""
     files: list[str] = Field(description="Paths relative to the model directory.")
     bytes_on_disk: int
     languages: list[str] = Field(default_factory=list)

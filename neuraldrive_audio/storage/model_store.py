@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import MANIFEST_NAME, ModelManifest
 
 GENERATION_FILE = ".generation"
 
@@ -26,11 +26,13 @@ class ModelStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def model_dir(self, engine: EngineKind, model_id: str) -> Path:
+    def model_dir(self, engine: str, model_id: str) -> Path:
         """Directory of a model; ids may contain ``/`` and become nested directories."""
         if model_id.startswith("/") or ".." in model_id.split("/"):
             raise ValueError(f"invalid model id: {model_id!r}")
-        return self.root / engine.value / model_id
+        if not engine or "/" in engine or engine.startswith("."):
+            raise ValueError(f"invalid engine name: {engine!r}")
+        return self.root / engine / model_id
 
     def generation(self) -> int:
         """Changes whenever a model is installed or removed (readers cache against it)."""
@@ -53,12 +55,12 @@ class ModelStore:
 
     def get(self, model_id: str) -> ModelManifest:
         """The manifest of ``model_id``, or ModelNotInstalledError."""
-        for engine in EngineKind:
-            try:
-                path = self.model_dir(engine, model_id) / MANIFEST_NAME
-            except ValueError:
-                break
-            if path.is_file():
+        # Any engine's directory: the store needs no list of engines.
+        if model_id.startswith("/") or ".." in model_id.split("/"):
+            raise ModelNotInstalledError(model_id)
+        for engine_dir in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            path = engine_dir / model_id / MANIFEST_NAME
+            if not engine_dir.name.startswith(".") and path.is_file():
                 return ModelManifest.model_validate_json(path.read_text())
         raise ModelNotInstalledError(model_id)
 

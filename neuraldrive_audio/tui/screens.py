@@ -15,15 +15,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from neuraldrive_audio.tui.base import PollingScreen
-from neuraldrive_audio.tui.client import (
+from neuraldrive_audio.cli.client import (
     ApiError,
-    AudioClient,
     InstalledModel,
+    ServiceClient,
     ServiceError,
     Status,
     Unreachable,
 )
+from neuraldrive_audio.tui.base import PollingScreen
 from neuraldrive_audio.tui.jobs import JobsScreen
 from neuraldrive_audio.tui.picker import WorkerPicker
 from neuraldrive_audio.tui.widgets import (
@@ -67,7 +67,7 @@ class AudioScreen(PollingScreen):
         id: str | None = None,
     ) -> None:
         super().__init__(refresh_s, name=name, id=id)
-        self.client = AudioClient(base_url, api_key)
+        self.client = ServiceClient(base_url, api_key)
         self.status: Status | None = None
         """The last status polled successfully."""
         self.service_error: ServiceError | None = None

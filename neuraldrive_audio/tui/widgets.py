@@ -12,8 +12,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from neuraldrive_audio.tui import format as fmt
-from neuraldrive_audio.tui.client import (
+from neuraldrive_audio.cli.client import (
     EngineStats,
     InstalledModel,
     Job,
@@ -22,6 +21,7 @@ from neuraldrive_audio.tui.client import (
     Status,
     Worker,
 )
+from neuraldrive_audio.tui import format as fmt
 
 Row = tuple[str, Sequence[str]]
 """A row key and its cells."""
@@ -201,10 +201,6 @@ class Summary(Static):
 
 def _engine_text(engine: EngineStats) -> str:
     text = f"{engine.engine} RTF {fmt.number(engine.real_time_factor, 2)}"
-    # Services report a job count, an audio total, or both; show what there is.
-    extras = []
-    if engine.jobs is not None:
-        extras.append(f"{engine.jobs} jobs")
-    if engine.audio_seconds is not None:
-        extras.append(f"{fmt.duration(engine.audio_seconds)} audio")
-    return f"{text} ({', '.join(extras)})" if extras else text
+    if engine.audio_seconds is None:
+        return text
+    return f"{text} ({fmt.duration(engine.audio_seconds)} audio)"

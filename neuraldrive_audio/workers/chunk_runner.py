@@ -17,12 +17,12 @@ from typing import Any
 
 from arq.worker import Retry
 
+from neuraldrive_audio.engines.base import JobCancelledError
 from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.job_chunks import ChunkJob, ChunkOwner
 from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecord, JobRecords, JobStatus
-from neuraldrive_audio.workers.engines.base import JobCancelledError
 from neuraldrive_audio.workers.job_runner import job_error
 from neuraldrive_audio.workers.state import WorkerState
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from neuraldrive_audio.engines.base import EngineInputError, JobCancelledError
 from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.media.decode import UndecodableAudioError
 from neuraldrive_audio.queue import stats
@@ -20,7 +21,6 @@ from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.payloads import JobError
 from neuraldrive_audio.queue.priority import Priority
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError
-from neuraldrive_audio.workers.engines.base import EngineInputError, JobCancelledError
 from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelTooLargeError
 from neuraldrive_audio.workers.state import WorkerState
 

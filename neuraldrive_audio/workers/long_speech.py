@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
+from neuraldrive_audio.engines.base import TextToSpeech, as_text_to_speech
 from neuraldrive_audio.media.encode import make_encoder
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
@@ -18,7 +19,6 @@ from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
-from neuraldrive_audio.workers.engines.base import TextToSpeech
 from neuraldrive_audio.workers.speech_job import spoken_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -68,12 +68,10 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             pcm = await asyncio.to_thread(
-                _speak_chunk, cast(TextToSpeech, engine), chunk.text, voice, speed, state, cancel
+                _speak_chunk, as_text_to_speech(engine), chunk.text, voice, speed, state, cancel
             )
             seconds = len(pcm) / 2 / OUTPUT_SAMPLE_RATE
-            state.stats.record_inference(
-                manifest.engine.value, seconds, time.perf_counter() - started
-            )
+            state.stats.record_inference(manifest.engine, seconds, time.perf_counter() - started)
         await deliver_chunk(
             state, record, files.chunk(record.id, chunk.index, "s16"), pcm,
             lambda: _encode_result(files, record.id, SpeechFormat(record.response_format)),

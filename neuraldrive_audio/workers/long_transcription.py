@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
+from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
 from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, decode_upload
 from neuraldrive_audio.media.samples import S16LE, from_s16le, to_s16le
 from neuraldrive_audio.media.split import plan_chunks
@@ -18,7 +19,6 @@ from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
-from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -82,13 +82,14 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
         def between_segments(segment: TranscriptSegment) -> None:
             state.yield_to_interactive(cancel)  # interactive requests go first
 
-        async with state.cache.use(state.store.get(record.model)) as engine:
+        manifest = state.store.get(record.model)
+        async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             transcript = await asyncio.to_thread(
-                cast(SpeechToText, engine).transcribe, audio, options, between_segments, cancel
+                as_speech_to_text(engine).transcribe, audio, options, between_segments, cancel
             )
             state.stats.record_inference(
-                "whisper", transcript.duration, time.perf_counter() - started
+                manifest.engine, transcript.duration, time.perf_counter() - started
             )
         shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
         path = files.chunk(record.id, chunk.index, "json")

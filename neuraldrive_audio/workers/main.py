@@ -14,10 +14,13 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import Engine
 from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
 from neuraldrive_audio.queue.priority import Priority
 from neuraldrive_audio.storage.job_files import JobFiles
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory, ollama
 from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
@@ -66,9 +69,13 @@ def build_state(settings: Settings, redis: Any) -> WorkerState:
     """Wire a worker's cache and store together."""
     store = ModelStore(settings.resolved_models_dir)
     budget = memory_budget(settings)
+    device = settings.device
+
+    def load(manifest: ModelManifest) -> Engine:
+        return registry.of(manifest).load(manifest, store.path_of(manifest), settings, device)
+
     cache = ModelCache(
-        store=store,
-        device=settings.worker_device,
+        loader=load,
         budget_bytes=ollama.budget_function(settings, budget),
         idle_ttl_s=settings.model_idle_ttl_s,
         measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),

@@ -6,8 +6,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
+from neuraldrive_audio.engines.base import JobCancelledError, TextToSpeech, as_text_to_speech
 from neuraldrive_audio.media.encode import make_encoder
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, Resampler
 from neuraldrive_audio.media.samples import FloatAudio
@@ -15,7 +16,6 @@ from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.workers.affinity import prefer_holder
-from neuraldrive_audio.workers.engines.base import JobCancelledError, TextToSpeech
 from neuraldrive_audio.workers.job_runner import JobInfo, run_job
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -72,11 +72,9 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
 
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
-            summary = await asyncio.to_thread(speak, cast(TextToSpeech, engine), job, emit, cancel)
+            summary = await asyncio.to_thread(speak, as_text_to_speech(engine), job, emit, cancel)
             audio_s = summary.samples / summary.sample_rate
-            state.stats.record_inference(
-                manifest.engine.value, audio_s, time.perf_counter() - started
-            )
+            state.stats.record_inference(manifest.engine, audio_s, time.perf_counter() - started)
         return summary.model_dump()
 
     info = JobInfo.from_ctx(ctx, job.job_id, "speech", job.model_id)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines.base import Engine, JobCancelledError
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.engines.base import JobCancelledError
 from neuraldrive_audio.workers.model_cache import ModelCache
 
 
@@ -43,7 +43,7 @@ class WorkerState:
     settings: Settings
     redis: ArqRedis
     store: ModelStore
-    cache: ModelCache
+    cache: ModelCache[Engine]
     job_files: JobFiles
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -23,9 +23,9 @@ from starlette.datastructures import UploadFile
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, JobFilesDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.languages import parse_language
 from neuraldrive_audio.api.model_names import resolve_model
-from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
-from neuraldrive_audio.api.routers.transcriptions import parse_language
+from neuraldrive_audio.api.speech_request import SpeechRequest, resolve_voice
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat

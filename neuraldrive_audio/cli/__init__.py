@@ -1,4 +1,4 @@
-"""The ``neuraldrive-audio`` command."""
+"""The ``neuraldrive-audio`` command; each group of subcommands has its module here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.config import Device, get_settings
+from neuraldrive_audio.engines import registry
 from neuraldrive_audio.logs import setup_logging
 
 
@@ -32,39 +33,41 @@ def _cmd_worker(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     if args.device:
-        device = f"cuda:{args.device}" if args.device.isdigit() else args.device
+        device = str(Device.parse(args.device))
         settings = settings.model_copy(update={"worker_device": device})
     asyncio.run(run_worker(settings))
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from neuraldrive_audio import model_commands
+    from neuraldrive_audio.cli import models
 
-    model_commands.run(args, get_settings())
+    models.run(args, get_settings())
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> None:
-    from neuraldrive_audio.remote import ServiceClient, transcribe
+    from neuraldrive_audio.cli.client import ServiceClient
+    from neuraldrive_audio.cli.remote import transcribe
 
-    client = ServiceClient(get_settings(), args.url)
+    client = ServiceClient(args.url)
     transcribe(client, Path(args.file), args.model, args.format)
 
 
 def _cmd_speak(args: argparse.Namespace) -> None:
-    from neuraldrive_audio.remote import ServiceClient, speak
+    from neuraldrive_audio.cli.client import ServiceClient
+    from neuraldrive_audio.cli.remote import speak
 
     if (args.text is None) == (args.file is None):
         sys.exit("give TEXT or -f FILE")
     text = args.text if args.text is not None else Path(args.file).read_text()
-    client = ServiceClient(get_settings(), args.url)
+    client = ServiceClient(args.url)
     speak(client, text, args.model, args.voice, args.format, Path(args.output))
 
 
 def _cmd_jobs(args: argparse.Namespace) -> None:
-    from neuraldrive_audio import remote_jobs
-    from neuraldrive_audio.remote import ServiceClient
+    from neuraldrive_audio.cli import jobs
+    from neuraldrive_audio.cli.client import ServiceClient
 
-    remote_jobs.run(args, ServiceClient(get_settings(), args.url))
+    jobs.run(args, ServiceClient(args.url))
 
 
 def _cmd_tui(args: argparse.Namespace) -> None:
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="manage the model store")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     models_sub.add_parser("list", help="list installed models")
-    engines = ["whisper", "kokoro", "piper"]
+    engines = registry.names()
     imp = models_sub.add_parser("import", help="register a model directory")
     imp.add_argument("path")
     imp.add_argument("--id", help="model id (default: the directory name)")
@@ -128,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--url", help="service base URL (default: from config)")
     sp.set_defaults(run=_cmd_speak)
 
-    from neuraldrive_audio.remote_jobs import add_parser as add_jobs_parser
+    from neuraldrive_audio.cli.jobs import add_parser as add_jobs_parser
 
     add_jobs_parser(sub).set_defaults(run=_cmd_jobs)
 
@@ -140,13 +143,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
+    registry.import_plugins(get_settings().engine_plugins)
     args = _parser().parse_args(argv)
     setup_logging()
     try:
         args.run(args)
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from neuraldrive_audio.remote import ServiceClient
+from neuraldrive_audio.cli.client import ServiceClient
 
 BAR_WIDTH = 30
 POLL_S = 0.5

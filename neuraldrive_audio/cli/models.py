@@ -22,7 +22,7 @@ from neuraldrive_audio.storage.hub import (
     read_voices,
     select_files,
 )
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
 
 REDIS_TIMEOUT_S = 2.0
@@ -47,7 +47,7 @@ def import_model(
     The files are recognised exactly as ``models pull`` recognises a hub repository's.
     """
     relative = [p.name for p in path.iterdir() if p.is_file()]
-    kind = EngineKind(engine) if engine else detect_engine(relative)
+    kind = engine or detect_engine(relative)
     files = {name: path / rel for name, rel in select_files(kind, relative).items()}
     manifest = ModelManifest(
         id=model_id or path.name,
@@ -111,25 +111,24 @@ async def _remove(store: ModelStore, model_id: str, force: bool, redis_url: str 
     finally:
         if redis is not None:
             await redis.aclose()
-    print(f"removed {manifest.id} ({manifest.engine.value})")
+    print(f"removed {manifest.id} ({manifest.engine})")
 
 
 def _list(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     for m in store.list():
         size = m.bytes_on_disk / 1e6
-        print(f"{m.id:40} {m.engine.value:8} {size:8.1f} MB  {','.join(m.voices[:5])}")
+        print(f"{m.id:40} {m.engine:8} {size:8.1f} MB  {','.join(m.voices[:5])}")
 
 
 def _import(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     manifest = import_model(store, Path(args.path), args.id, args.engine)
-    print(f"imported {manifest.id} ({manifest.engine.value}) into {store.path_of(manifest)}")
+    print(f"imported {manifest.id} ({manifest.engine}) into {store.path_of(manifest)}")
 
 
 def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
-    engine = EngineKind(args.engine) if args.engine else None
     try:
         manifest = pull_model(
-            store, args.repo_id, revision=args.revision, engine=engine, model_id=args.id
+            store, args.repo_id, revision=args.revision, engine=args.engine, model_id=args.id
         )
     except (httpx2.HTTPError, OSError) as exc:  # huggingface_hub 2.x speaks httpx2
         kept = download_dir(store, args.repo_id)
@@ -139,7 +138,7 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
         sys.exit(f"error: {exc}{resume}")
     size = manifest.bytes_on_disk / 1e6
     where = store.path_of(manifest)
-    print(f"pulled {manifest.id} ({manifest.engine.value}, {size:.1f} MB) into {where}")
+    print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB) into {where}")
 
 
 def _remove_command(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
