@@ -15,7 +15,7 @@ from neuraldrive_audio.queue.control import ControlAction, ControlCommand, Contr
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus, JobTask
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import BATCH, INTERACTIVE
 
 
 @pytest.fixture
@@ -64,11 +64,11 @@ async def test_submit_refuses_without_workers_and_when_full(
     with pytest.raises(NoWorkerError):
         await queue.submit("transcribe", Payload(job_id="a"), "a")
     await heartbeat.publish(redis, _beat("w"), ttl_s=10)
-    await redis.zadd(Priority.INTERACTIVE.queue_name, {"queued-job": 1})
+    await redis.zadd(INTERACTIVE.queue_name, {"queued-job": 1})
     with pytest.raises(QueueFullError) as info:
         await queue.submit("transcribe", Payload(job_id="b"), "b")
     assert info.value.retry_after_s >= 1
-    assert await queue.depth(Priority.BATCH) == 0 and await queue.depth() == 1
+    assert await queue.depth(BATCH) == 0 and await queue.depth() == 1
 
 
 async def test_follow_notices_a_lost_worker(redis: fakeredis.FakeAsyncRedis) -> None:

@@ -61,8 +61,8 @@ def test_bar_and_number() -> None:
     assert fmt.clip("0123456789abc", 10) == "012345678…"
 
 
-def test_status_parsing_tolerates_old_partial_and_odd_bodies() -> None:
-    old = Status.parse({"time": 5.0, "queue_depth": 3, "workers": [{"worker_id": "w1"}]})
+def test_status_parsing_tolerates_partial_and_odd_bodies() -> None:
+    old = Status.parse({"time": 5.0, "queue": {"depth": 3}, "workers": [{"worker_id": "w1"}]})
     assert old.queue_depth == 3 and old.queue_interactive is None
     assert old.workers[0].worker_id == "w1" and old.workers[0].budget_bytes is None
     assert old.workers[0].budget_fraction is None and old.engines == ()

@@ -9,7 +9,7 @@ from typing import Any
 from neuraldrive_audio.queue import heartbeat, stats
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import LANES
 
 STARTED_AT = time.time()
 
@@ -24,7 +24,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 async def queue_depths(queue: JobQueue) -> dict[str, int]:
     """Waiting jobs per lane and in total."""
-    depths = {lane.value: await queue.depth(lane) for lane in Priority}
+    depths = {lane.name: await queue.depth(lane) for lane in LANES}
     return {"depth": sum(depths.values()), **depths}
 
 

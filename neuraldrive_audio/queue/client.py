@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from neuraldrive_audio.queue import events, heartbeat, keys
 from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import INTERACTIVE, LANES, Lane
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ class JobQueue:
         self._event_ttl_s = event_ttl_s
         self._job_ttl = timedelta(seconds=job_ttl_s)
 
-    async def depth(self, priority: Priority | None = None) -> int:
-        """Jobs waiting (not yet picked by a worker) in one lane, or in both."""
-        lanes = [priority] if priority else list(Priority)
+    async def depth(self, lane: Lane | None = None) -> int:
+        """Jobs waiting (not yet picked by a worker) in one lane, or in all."""
+        lanes = [lane] if lane else LANES
         return sum([int(await self.redis.zcard(lane.queue_name)) for lane in lanes])
 
     async def submit(
@@ -63,13 +63,13 @@ class JobQueue:
         function: str,
         payload: BaseModel,
         job_id: str,
-        priority: Priority = Priority.INTERACTIVE,
+        lane: Lane = INTERACTIVE,
         upload: bytes | None = None,
     ) -> None:
         """Enqueue ``function(payload)``; refuses fast when no worker lives or the queue is full."""
         if not await heartbeat.live_workers(self.redis):
             raise NoWorkerError("no speech worker is running")
-        depth = await self.depth(priority)
+        depth = await self.depth(lane)
         if depth >= self._max_depth:
             raise QueueFullError(depth, retry_after_s=max(1, depth // 10))
         if upload is not None:
@@ -78,10 +78,10 @@ class JobQueue:
             function,
             payload.model_dump(mode="json"),
             _job_id=job_id,
-            _queue_name=priority.queue_name,
+            _queue_name=lane.queue_name,
             _expires=self._job_ttl,
         )
-        log.info("job queued", extra={"job_id": job_id, "function": function, "priority": priority})
+        log.info("job queued", extra={"job_id": job_id, "function": function, "lane": lane.name})
 
     async def abort(self, job_id: str) -> None:
         """Ask arq to cancel the job (running or queued) and drop its upload."""

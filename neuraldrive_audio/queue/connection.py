@@ -7,7 +7,7 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.lanes import INTERACTIVE
 
 
 def serialize_job(data: dict[str, Any]) -> bytes:
@@ -35,5 +35,5 @@ async def connect(url: str) -> ArqRedis:
         redis_settings(url),
         job_serializer=serialize_job,
         job_deserializer=deserialize_job,
-        default_queue_name=keys.queue("interactive"),
+        default_queue_name=INTERACTIVE.queue_name,
     )

@@ -6,7 +6,7 @@ PREFIX = "nda:"
 
 
 def queue(lane: str) -> str:
-    """The arq queue (sorted set) of a lane: ``interactive`` or ``batch``."""
+    """The arq queue (sorted set) of a lane (see queue.lanes)."""
     return f"{PREFIX}queue:{lane}"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
+from neuraldrive_audio.workers.job_frame import JobRun
 from neuraldrive_audio.workers.speech_job import spoken_sentences
 from neuraldrive_audio.workers.state import WorkerState
 
@@ -30,14 +30,10 @@ def _speak_chunk(
     text: str,
     voice: str,
     speed: float,
-    state: WorkerState,
-    cancel: threading.Event,
+    run: JobRun,
 ) -> bytes:
-    """Blocking: the chunk's speech as 24 kHz s16le, yielding to interactive work per sentence."""
-    pieces = spoken_sentences(
-        engine, split_sentences(text), voice, speed, cancel,
-        before_each=lambda: state.yield_to_interactive(cancel),
-    )  # fmt: skip
+    """Blocking: the chunk's speech as 24 kHz s16le, yielding to higher lanes per sentence."""
+    pieces = spoken_sentences(engine, split_sentences(text), voice, speed, run.checkpoint)
     return to_s16le(np.concatenate(list(pieces)))
 
 
@@ -58,7 +54,7 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     chunk = ChunkJob.model_validate(payload)
     files = state.job_files
 
-    async def body(record: JobRecord, cancel: threading.Event) -> None:
+    async def body(record: JobRecord, run: JobRun) -> None:
         if record.status is JobStatus.QUEUED:
             await JobRecords(state.redis).update(
                 record.id, status=JobStatus.PROCESSING, started_at=time.time()
@@ -68,7 +64,7 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             pcm = await asyncio.to_thread(
-                _speak_chunk, as_text_to_speech(engine), chunk.text, voice, speed, state, cancel
+                _speak_chunk, as_text_to_speech(engine), chunk.text, voice, speed, run
             )
             seconds = len(pcm) / 2 / OUTPUT_SAMPLE_RATE
             state.stats.record_inference(manifest.engine, seconds, time.perf_counter() - started)

@@ -7,7 +7,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis
@@ -16,6 +16,7 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines.base import Engine, JobCancelledError
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
+from neuraldrive_audio.queue.lanes import LANES, Lane
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.model_cache import ModelCache
@@ -36,6 +37,41 @@ class WorkerStats:
         self.busy_seconds[engine] += busy_s
 
 
+class LaneActivity:
+    """How many jobs of each lane run on this worker; yielding lanes wait on higher ones."""
+
+    def __init__(self) -> None:
+        self._running: Counter[str] = Counter()
+        self._changed = threading.Condition()
+
+    def begin(self, lane: Lane) -> None:
+        """A job of ``lane`` starts: work of lower-ranked yielding lanes pauses."""
+        with self._changed:
+            self._running[lane.name] += 1
+
+    def end(self, lane: Lane) -> None:
+        """A job of ``lane`` ended; waiting work resumes when no higher lane has any."""
+        with self._changed:
+            self._running[lane.name] -= 1
+            self._changed.notify_all()
+
+    def running(self, lane: Lane) -> int:
+        """Jobs of ``lane`` running now."""
+        with self._changed:
+            return self._running[lane.name]
+
+    def wait_for_higher(self, lane: Lane, cancel: threading.Event) -> None:
+        """Blocking (inference threads): wait while a higher-ranked lane has work here.
+
+        Raises JobCancelledError if ``cancel`` is set meanwhile.
+        """
+        with self._changed:
+            while any(self._running[h.name] for h in LANES if h.rank < lane.rank):
+                if cancel.is_set():
+                    raise JobCancelledError
+                self._changed.wait(timeout=0.1)
+
+
 @dataclass
 class WorkerState:
     """Settings, connections and the model cache of one worker."""
@@ -51,28 +87,7 @@ class WorkerState:
     started_at: float = field(default_factory=time.time)
     stats: WorkerStats = field(default_factory=WorkerStats)
     running: dict[str, RunningJob] = field(default_factory=dict)
-    interactive_jobs: int = 0
-    interactive_idle: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.interactive_idle.set()
-
-    def begin_interactive(self) -> None:
-        """An interactive job starts: batch work on this worker pauses at its next step."""
-        self.interactive_jobs += 1
-        self.interactive_idle.clear()
-
-    def end_interactive(self) -> None:
-        """An interactive job ended; batch work resumes when none is left."""
-        self.interactive_jobs -= 1
-        if self.interactive_jobs == 0:
-            self.interactive_idle.set()
-
-    def yield_to_interactive(self, cancel: threading.Event) -> None:
-        """Blocking, for batch inference threads between steps: wait while interactive work runs."""
-        while not self.interactive_idle.wait(timeout=0.1):
-            if cancel.is_set():
-                raise JobCancelledError
+    lanes: LaneActivity = field(default_factory=LaneActivity)
 
     def set_progress(self, job_id: str, progress: float) -> None:
         """Record a running job's progress (0..1) for the next heartbeat; any thread."""

@@ -39,6 +39,7 @@ from neuraldrive_audio.queue.job_records import (
     JobRecords,
     JobStatus,
     JobTask,
+    announce_end,
 )
 from neuraldrive_audio.queue.payloads import Transcript
 from neuraldrive_audio.storage.catalog import ModelCatalog
@@ -266,8 +267,7 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
         return updated  # it had already ended
     for owner in (await job_chunks.owners(queue.redis, record.id)).values():
         await queue.abort(owner.chunk.arq_id)  # running chunks stop at their next segment
-    if updated.webhook_url:
-        await queue.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
+    await announce_end(queue.redis, updated)
     return updated
 
 
