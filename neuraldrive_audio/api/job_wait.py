@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.queue.client import (
@@ -50,10 +51,12 @@ def job_error(event: JobEvent) -> APIError:
     )
 
 
-async def submit(queue: JobQueue, *args: Any, **kwargs: Any) -> None:
-    """``queue.submit`` with queue failures mapped to 429/503."""
+async def submit(
+    queue: JobQueue, function: str, payload: BaseModel, job_id: str, upload: bytes | None = None
+) -> None:
+    """``queue.submit`` on the interactive lane, with queue failures mapped to 429/503."""
     try:
-        await queue.submit(*args, **kwargs)
+        await queue.submit(function, payload, job_id, upload=upload)
     except (QueueFullError, NoWorkerError) as exc:
         raise queue_error(exc) from exc
 

@@ -106,7 +106,9 @@ def run(args: argparse.Namespace, client: ServiceClient) -> None:
                 print(f"{job['id']}  {job['task']:10} {job['status']:10} {job['progress']:4.0%}")
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """The ``jobs`` subcommand tree."""
     jobs: argparse.ArgumentParser = sub.add_parser(
         "jobs", help="asynchronous jobs for long files and texts"

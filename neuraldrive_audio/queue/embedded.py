@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+import socketserver
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 @dataclass
@@ -24,7 +24,7 @@ class EmbeddedQueue:
     url: str
     description: str
     _process: subprocess.Popen[bytes] | None = None
-    _server: Any = field(default=None, repr=False)
+    _server: socketserver.BaseServer | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop the server."""

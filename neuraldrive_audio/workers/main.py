@@ -13,6 +13,7 @@ import arq.worker
 from arq.connections import ArqRedis
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from neuraldrive_audio.config import Settings
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 _arq_log_redis_info = arq.worker.log_redis_info  # type: ignore[attr-defined]
 
 
-async def _log_redis_info_if_supported(redis: Any, log_func: Any) -> None:
+async def _log_redis_info_if_supported(redis: Redis, log_func: Callable[[str], Any]) -> None:
     # arq's worker calls INFO at start; fakeredis (the embedded fallback) lacks it, and the
     # worker task would die silently. The figures are cosmetic, so tolerate their absence.
     try:
