@@ -15,6 +15,10 @@ from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 MAX_INPUT_CHARS = 4096
+# Usage is reported the way OpenAI shapes it; we have no tokenizer for it, so these are
+# stated estimates: ~4 characters per text token, one audio token per 20 ms of audio.
+CHARS_PER_TOKEN = 4
+AUDIO_TOKENS_PER_SECOND = 50
 
 
 class VoiceRef(BaseModel):

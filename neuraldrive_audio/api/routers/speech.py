@@ -16,7 +16,12 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.model_names import OPENAI_VOICES, resolve_model, voice_aliases
-from neuraldrive_audio.api.speech_request import SpeechRequest, resolve_voice
+from neuraldrive_audio.api.speech_request import (
+    AUDIO_TOKENS_PER_SECOND,
+    CHARS_PER_TOKEN,
+    SpeechRequest,
+    resolve_voice,
+)
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.media.formats import CONTENT_TYPES
 from neuraldrive_audio.queue import keys
@@ -25,11 +30,6 @@ from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 
 router = APIRouter(prefix="/v1/audio", tags=["text-to-speech"], dependencies=[ApiKeyRequired])
-
-# Usage is reported the way OpenAI shapes it; we have no tokenizer for it, so these are
-# stated estimates: ~4 characters per text token, one audio token per 20 ms of audio.
-CHARS_PER_TOKEN = 4
-AUDIO_TOKENS_PER_SECOND = 50
 
 
 def _usage(body: SpeechRequest, summary: SpeechSummary) -> dict[str, int]:
