@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +108,17 @@ def test_the_check_sees_a_violation(tmp_path: Path) -> None:
 def test_no_top_level_queue_package() -> None:
     repo = PACKAGE.parent
     assert not (repo / "queue").exists() and not (repo / "queue.py").exists()
+
+
+def test_asking_the_registry_loads_no_engine_runtime() -> None:
+    """The API and the CLI read every plug-in; the runtimes load only with a model."""
+    code = (
+        "import sys\n"
+        "from neuraldrive_audio.api.app import create_app\n"
+        "from neuraldrive_audio.engines import registry\n"
+        "assert [p.name for p in registry.plugins()][:3] == ['whisper', 'piper', 'kokoro']\n"
+        "heavy = ['onnxruntime', 'faster_whisper', 'ctranslate2', 'kokoro_onnx', 'piper', 'av']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

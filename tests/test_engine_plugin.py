@@ -14,7 +14,8 @@ import numpy as np
 import openai
 import pytest
 
-from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, decode_upload
+from neuraldrive_audio.media.decode import decode_upload
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
 from tests.harness import RedisServer, Service
 from tests.tone_engine import GAP_FRACTION
 

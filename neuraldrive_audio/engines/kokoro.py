@@ -22,7 +22,6 @@ from neuraldrive_audio.engines.plugin import (
     ModelFilesError,
     single_file,
 )
-from neuraldrive_audio.media.resample import time_stretch
 from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.storage.manifest import ModelManifest
@@ -82,6 +81,9 @@ class KokoroEngine:
         pause = np.zeros(int(SAMPLE_RATE * SENTENCE_PAUSE_S / model_speed), dtype=np.float32)
         spoken = np.concatenate([np.asarray(audio, dtype=np.float32), pause])
         if model_speed != speed:
+            # PyAV is imported with the runtime, not by the API asking about engines.
+            from neuraldrive_audio.media.resample import time_stretch
+
             spoken = time_stretch(spoken, SAMPLE_RATE, speed / model_speed)
         return spoken
 

@@ -21,7 +21,6 @@ from neuraldrive_audio.engines.plugin import (
     EnginePlugin,
     single_file,
 )
-from neuraldrive_audio.media.resample import time_stretch
 from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.storage.manifest import ModelManifest
 
@@ -98,6 +97,9 @@ class PiperEngine:
             return np.zeros(0, dtype=np.float32)
         audio = np.concatenate(parts).astype(np.float32, copy=False)
         if model_speed != speed:
+            # PyAV is imported with the runtime, not by the API asking about engines.
+            from neuraldrive_audio.media.resample import time_stretch
+
             audio = time_stretch(audio, self.sample_rate, speed / model_speed)
         return audio
 

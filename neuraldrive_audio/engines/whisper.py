@@ -24,8 +24,7 @@ from neuraldrive_audio.engines.plugin import (
     EnginePlugin,
     ModelFilesError,
 )
-from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, duration_s
-from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio, duration_s
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionTask,

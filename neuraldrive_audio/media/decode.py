@@ -9,9 +9,7 @@ import av
 import numpy as np
 from faster_whisper.audio import decode_audio
 
-from neuraldrive_audio.media.samples import FloatAudio
-
-WHISPER_SAMPLE_RATE = 16_000
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio
 
 
 class UndecodableAudioError(ValueError):
@@ -34,8 +32,3 @@ def decode_upload(source: bytes | Path) -> FloatAudio:
     if audio.size == 0:
         raise UndecodableAudioError("the audio file contains no samples")
     return np.asarray(audio, dtype=np.float32)
-
-
-def duration_s(audio: FloatAudio) -> float:
-    """Length of 16 kHz audio in seconds."""
-    return len(audio) / WHISPER_SAMPLE_RATE

@@ -17,8 +17,8 @@ import numpy as np
 from av.audio.stream import AudioStream
 
 from neuraldrive_audio.media.formats import SpeechFormat
-from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
-from neuraldrive_audio.media.samples import EMPTY, FloatAudio, av_frame, to_s16le
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, av_frame
+from neuraldrive_audio.media.samples import EMPTY, FloatAudio, to_s16le
 
 # A streamed WAV cannot know its length up front; like OpenAI we put the largest size
 # in both RIFF and data chunk headers, which readers take as "until end of stream".

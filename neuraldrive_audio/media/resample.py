@@ -9,10 +9,30 @@ import av
 import av.filter
 import numpy as np
 
-from neuraldrive_audio.media.samples import EMPTY, FloatAudio, av_frame, join_frames
+from neuraldrive_audio.media.samples import EMPTY, FloatAudio
 
 OUTPUT_SAMPLE_RATE: Final = 24000
 """Every speech format leaves at 24 kHz mono, the rate OpenAI's speech endpoint uses."""
+
+
+def av_frame(samples: FloatAudio, rate: int, pts: int) -> av.AudioFrame:
+    """Wrap mono float32 samples in a PyAV frame stamped in sample units."""
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
+        format="flt",
+        layout="mono",
+    )
+    frame.sample_rate = rate
+    frame.pts = pts
+    frame.time_base = Fraction(1, rate)
+    return frame
+
+
+def join_frames(frames: list[av.AudioFrame]) -> FloatAudio:
+    """Concatenate packed mono float frames into one array."""
+    if not frames:
+        return EMPTY
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
 
 
 class Resampler:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Final
 
-import av
 import numpy as np
 import numpy.typing as npt
 
 FloatAudio = npt.NDArray[np.float32]
 """Mono float32 samples in [-1, 1]."""
+
+WHISPER_SAMPLE_RATE: Final = 16_000
+"""The rate decoded uploads (and everything that transcribes) work at."""
 
 EMPTY: Final[FloatAudio] = np.zeros(0, dtype=np.float32)
 
@@ -31,21 +32,6 @@ def to_s16le(pcm: FloatAudio) -> bytes:
     return data
 
 
-def av_frame(samples: FloatAudio, rate: int, pts: int) -> av.AudioFrame:
-    """Wrap mono float32 samples in a PyAV frame stamped in sample units."""
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
-        format="flt",
-        layout="mono",
-    )
-    frame.sample_rate = rate
-    frame.pts = pts
-    frame.time_base = Fraction(1, rate)
-    return frame
-
-
-def join_frames(frames: list[av.AudioFrame]) -> FloatAudio:
-    """Concatenate packed mono float frames into one array."""
-    if not frames:
-        return EMPTY
-    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
+def duration_s(audio: FloatAudio) -> float:
+    """Length of 16 kHz audio in seconds."""
+    return len(audio) / WHISPER_SAMPLE_RATE

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE
-from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio
 
 WINDOW_S = 30.0
 """Whisper's window: the longest clip."""

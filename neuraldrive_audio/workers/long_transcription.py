@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
-from neuraldrive_audio.media.decode import WHISPER_SAMPLE_RATE, decode_upload
-from neuraldrive_audio.media.samples import S16LE, from_s16le, to_s16le
+from neuraldrive_audio.media.decode import decode_upload
+from neuraldrive_audio.media.samples import S16LE, WHISPER_SAMPLE_RATE, from_s16le, to_s16le
 from neuraldrive_audio.media.split import plan_chunks
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
-from neuraldrive_audio.media.decode import UndecodableAudioError, decode_upload, duration_s
+from neuraldrive_audio.media.decode import UndecodableAudioError, decode_upload
+from neuraldrive_audio.media.samples import duration_s
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import TranscriptionJob, TranscriptSegment
 from neuraldrive_audio.workers.affinity import prefer_holder
