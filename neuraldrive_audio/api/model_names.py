@@ -59,10 +59,10 @@ def alias_names(settings: Settings) -> list[str]:
 
 def speech_model_names(catalog: ModelCatalog, settings: Settings) -> list[str]:
     """Installed text-to-speech model ids, then the OpenAI TTS names that reach one."""
-    names = [m.id for m in catalog.all() if not m.engine.is_speech_to_text]
+    names = [m.id for m in catalog.all() if not registry.of(m).is_speech_to_text]
     for alias in settings.tts_model_aliases:
         target = catalog.find(alias_target(alias, settings) or "")
-        if target is not None and not target.engine.is_speech_to_text and alias not in names:
+        if target is not None and not registry.of(target).is_speech_to_text and alias not in names:
             names.append(alias)
     return names
 

@@ -28,6 +28,7 @@ from neuraldrive_audio.api.transcription_fields import (
     refuse_speaker_references,
 )
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
