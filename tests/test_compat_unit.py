@@ -25,7 +25,7 @@ from neuraldrive_audio.api.model_names import (
     installed_model,
     voice_aliases,
 )
-from neuraldrive_audio.api.routers.speech import resolve_voice
+from neuraldrive_audio.api.speech_request import resolve_voice
 from neuraldrive_audio.api.transcription_fields import hotwords, parse_chunking_strategy
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.payloads import VadSplit

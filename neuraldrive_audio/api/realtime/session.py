@@ -40,7 +40,7 @@ from neuraldrive_audio.api.realtime.transcriber import (
     TurnTranscriber,
 )
 from neuraldrive_audio.api.realtime.turn_detection import TurnDetectionDriver
-from neuraldrive_audio.languages import language_code
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.media.vad import TurnEvent, TurnEventKind
 from neuraldrive_audio.queue.client import JobQueue
 

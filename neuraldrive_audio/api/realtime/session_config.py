@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neuraldrive_audio.api.realtime.protocol import ClientEventError
-from neuraldrive_audio.languages import language_code
 from neuraldrive_audio.media import g711
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.media.vad import TurnSettings
 
 PCM_RATE = 24000
