@@ -161,7 +161,9 @@ async def test_spoken_question_gets_a_spoken_answer(agent: Service, llm: LLMStan
 
 
 async def test_barge_in_cancels_the_reply(agent: Service, llm: LLMStandIn) -> None:
-    llm.token_delay_s = 0.15  # still writing while the first clause plays
+    # Slow enough that the LLM is still writing when the user speaks (the audio of the
+    # clauses written so far arrives faster than real time).
+    llm.token_delay_s = 0.3
     before = llm.streams_closed_early
     async with _connect(agent) as connection:
         recorder = Recorder(connection)
