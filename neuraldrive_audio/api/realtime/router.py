@@ -19,7 +19,7 @@ from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLim
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import ModelResolver, RealtimeSession, SessionLimits
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
-from neuraldrive_audio.api.routers.speech import resolve_voice
+from neuraldrive_audio.api.speech_request import resolve_voice
 from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, llm_model_for
 from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice, speak_reply
 from neuraldrive_audio.config import Settings, get_settings
