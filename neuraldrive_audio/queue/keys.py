@@ -38,6 +38,13 @@ STATS_FINISHED = f"{PREFIX}stats:finished"
 STATS_ERRORS = f"{PREFIX}stats:errors"
 """List of the latest job errors (JSON), newest first."""
 
+STATS_LATENCY_HISTOGRAM = f"{PREFIX}stats:latency_histogram"
+"""Hash of cumulative latency bucket counts since the queue was created (``task|le`` -> n,
+``task|sum``, ``task|count``): a histogram every API process exposes the same."""
+
+STATS_RTF_HISTOGRAM = f"{PREFIX}stats:rtf_histogram"
+"""Hash of cumulative real-time-factor bucket counts per engine (same fields as latency)."""
+
 
 JOBS = f"{PREFIX}jobs"
 """Sorted set of asynchronous job ids by creation time."""

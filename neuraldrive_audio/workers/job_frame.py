@@ -161,6 +161,9 @@ async def in_frame(
         state.running.pop(info.running_key, None)
         state.lanes.end(info.lane)
         with contextlib.suppress(Exception):
+            rtf = state.stats.take_unreported_rtf()
+            await asyncio.shield(stats.record_real_time_factors(state.redis, rtf))
+        with contextlib.suppress(Exception):
             await asyncio.shield(state.publish_heartbeat())
 
 

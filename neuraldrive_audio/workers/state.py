@@ -30,11 +30,20 @@ class WorkerStats:
     jobs_failed: int = 0
     audio_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     busy_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    unreported_rtf: list[tuple[str, float]] = field(default_factory=list)
+    """Real-time factors of single inferences not yet added to the histogram in Redis."""
 
     def record_inference(self, engine: str, audio_s: float, busy_s: float) -> None:
         """Add one inference's audio length and wall time (for the real-time factor)."""
         self.audio_seconds[engine] += audio_s
         self.busy_seconds[engine] += busy_s
+        if audio_s > 0:
+            self.unreported_rtf.append((engine, busy_s / audio_s))
+
+    def take_unreported_rtf(self) -> list[tuple[str, float]]:
+        """The observations since the last call (each is reported once)."""
+        taken, self.unreported_rtf = self.unreported_rtf, []
+        return taken
 
 
 class LaneActivity:
