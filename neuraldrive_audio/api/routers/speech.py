@@ -23,7 +23,8 @@ from neuraldrive_audio.api.speech_request import (
     resolve_voice,
 )
 from neuraldrive_audio.engines import registry
-from neuraldrive_audio.media.formats import CONTENT_TYPES
+from neuraldrive_audio.media import wav_sizes
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import new_job_id
 from neuraldrive_audio.queue.events import EventType, JobEvent
@@ -75,7 +76,8 @@ async def _sse_frames(
 async def create_speech(
     body: SpeechRequest, queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
-    """Speak ``input``; audio streams as each sentence is synthesized."""
+    """Speak ``input``; audio streams as each sentence is synthesized (a WAV without
+    ``stream_format`` comes in one piece, with its sizes)."""
     manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
     voice = resolve_voice(body.voice_name, manifest, settings)
     job_id = new_job_id()
@@ -96,9 +98,13 @@ async def create_speech(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    return StreamingResponse(
-        _audio_bytes(first, events), media_type=CONTENT_TYPES[body.response_format]
-    )
+    media_type = CONTENT_TYPES[body.response_format]
+    if body.response_format is SpeechFormat.WAV and "stream_format" not in body.model_fields_set:
+        # Not asked to stream: one piece whose header tells the true length. Asking for
+        # stream_format=audio gets the WAV as it is made, with the open-ended header.
+        audio = b"".join([chunk async for chunk in _audio_bytes(first, events)])
+        return Response(wav_sizes.with_sizes(audio), media_type=media_type)
+    return StreamingResponse(_audio_bytes(first, events), media_type=media_type)
 
 
 @router.get("/voices")
