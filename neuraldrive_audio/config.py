@@ -95,7 +95,9 @@ DEFAULT_LLM_MODEL_FAMILIES = [
 class Settings(BaseSettings):
     """Service configuration, read once from the environment (prefix ``NEURALDRIVE_AUDIO_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEURALDRIVE_AUDIO_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NEURALDRIVE_AUDIO_", extra="ignore", use_attribute_docstrings=True
+    )
 
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("neuraldrive-audio"))

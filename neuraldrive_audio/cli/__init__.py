@@ -70,6 +70,15 @@ def _cmd_jobs(args: argparse.Namespace) -> None:
     jobs.run(args, ServiceClient(args.url))
 
 
+def _cmd_config(args: argparse.Namespace) -> None:
+    from neuraldrive_audio import config_reference
+
+    if args.markdown:
+        print(config_reference.markdown_table())
+    else:
+        print(config_reference.listing(get_settings()), end="")
+
+
 def _cmd_tui(args: argparse.Namespace) -> None:
     from neuraldrive_audio.tui.app import run
 
@@ -134,6 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     from neuraldrive_audio.cli.jobs import add_parser as add_jobs_parser
 
     add_jobs_parser(sub).set_defaults(run=_cmd_jobs)
+
+    config = sub.add_parser(
+        "config",
+        help="show every setting: environment variable, default, current value, meaning",
+        description="Every setting with its environment variable, type, default, the value "
+        "in effect here (secrets only as set/unset) and what it does.",
+    )
+    config.add_argument(
+        "--markdown", action="store_true", help="print the README's settings table instead"
+    )
+    config.set_defaults(run=_cmd_config)
 
     tui = sub.add_parser("tui", help="show workers, models and jobs of a running service")
     tui.add_argument("--url", help="service base URL (default: from config)")
