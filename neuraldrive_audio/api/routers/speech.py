@@ -124,7 +124,12 @@ async def list_voices(
     else:
         manifests = [m for m in catalog.all() if not registry.of(m).is_speech_to_text]
     data = [
-        {"id": voice, "object": "voice", "model": m.id, "languages": m.languages}
+        {
+            "id": voice,
+            "object": "voice",
+            "model": m.id,
+            "languages": [m.voice_languages[voice]] if voice in m.voice_languages else m.languages,
+        }
         for m in manifests
         for voice in m.voices
     ]
