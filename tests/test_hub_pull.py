@@ -17,6 +17,7 @@ from neuraldrive_audio.cli import models as model_commands
 from neuraldrive_audio.config import Device, Settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.engines.base import as_text_to_speech
+from neuraldrive_audio.queue.embedded import start_embedded_queue
 from neuraldrive_audio.queue.heartbeat import LoadedModelInfo, WorkerHeartbeat, publish
 from neuraldrive_audio.storage.hub import (
     PART_SUFFIX,
@@ -203,16 +204,56 @@ def test_cli_remove_checks_live_workers(
     assert "removed piper/x" in capsys.readouterr().out
 
 
-def test_cli_remove_without_redis_notes_it_and_removes(
+def test_cli_remove_refuses_when_the_configured_redis_is_unreachable(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    _install_tiny(store, tmp_path, "piper/x")
+
+    with pytest.raises(SystemExit, match=r"unreachable .*pass --force"):
+        _remove_cli(["piper/x"], store.root, "redis://127.0.0.1:1")
+
+    assert [m.id for m in store.list()] == ["piper/x"]
+    _remove_cli(["piper/x", "--force"], store.root, "redis://127.0.0.1:1")
+    assert store.list() == []
+
+
+def _remove_embedded(argv: list[str], data_dir: Path) -> None:
+    """``models remove`` with no Redis configured, as beside a plain ``serve``."""
+    args = cli._parser().parse_args(["models", "remove", *argv])
+    model_commands.run(args, Settings(data_dir=data_dir, redis_url=None))
+
+
+def test_cli_remove_finds_the_embedded_queue_of_serve(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = ModelStore(tmp_path / "models")
     _install_tiny(store, tmp_path, "piper/x")
+    queue = start_embedded_queue(tmp_path / "run")  # what serve starts without a Redis URL
+    try:
+        asyncio.run(_beat_at(queue.url, "piper/x"))
+        with pytest.raises(SystemExit, match="loaded on worker"):
+            _remove_embedded(["piper/x"], tmp_path)
+        assert [m.id for m in store.list()] == ["piper/x"]
+    finally:
+        queue.stop()
+    assert not (tmp_path / "run" / "queue.url").exists()
 
-    _remove_cli(["piper/x"], store.root, "redis://127.0.0.1:1")
+    # serve has stopped: no queue, so no worker can hold it.
+    _remove_embedded(["piper/x"], tmp_path)
+    assert store.list() == [] and "removed piper/x" in capsys.readouterr().out
+
+
+def test_cli_remove_after_a_killed_serve_sees_the_stale_announcement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ModelStore(tmp_path / "models")
+    _install_tiny(store, tmp_path, "piper/x")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "queue.url").write_text(f"unix://{tmp_path}/run/redis.sock\n")
+
+    _remove_embedded(["piper/x"], tmp_path)
 
     assert store.list() == []
-    assert "unreachable" in capsys.readouterr().err
+    assert "no longer running" in capsys.readouterr().err
 
 
 def test_cli_remove_unknown_model() -> None:
