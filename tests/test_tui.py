@@ -269,3 +269,53 @@ async def test_c_cancels_the_selected_job(service: Service) -> None:
 async def test_screenshot_renders_the_live_screen(service: Service) -> None:
     svg = await render(service.base_url, API_KEY, SIZE, wait_s=20)
     assert svg.startswith("<svg") and _worker_id(service) in svg
+
+
+def _labels(table: RowsTable) -> list[str]:
+    return [str(column.label) for column in table.columns.values()]
+
+
+async def test_tables_fit_80x24_with_the_important_columns_first() -> None:
+    app = AudioTUIApp(f"http://127.0.0.1:{free_port()}", "any-key", refresh_s=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        screen = _audio_screen(app)
+        for table in screen.query(RowsTable):
+            width = sum(c.get_render_width(table) for c in table.columns.values())
+            assert width <= table.scrollable_content_region.width, table.id
+        workers, models = screen.query_one(WorkersTable), screen.query_one(ModelsTable)
+        assert _labels(workers)[:3] == ["Worker", "Device", "Used / budget"]
+        assert _labels(models)[:3] == ["Model", "Worker", "Size"]
+        assert len(_labels(models)) < len(ModelsTable.COLUMNS)
+        assert "more column" in str(models.border_subtitle)
+
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.2)
+        assert len(_labels(models)) == len(ModelsTable.COLUMNS)
+        assert "more column" not in str(models.border_subtitle)
+
+
+def test_columns_that_fit() -> None:
+    from neuraldrive_audio.tui.widgets import columns_that_fit
+
+    assert columns_that_fit([10, 10, 10], 24) == 2
+    assert columns_that_fit([10, 10, 10], 36) == 3
+    assert columns_that_fit([50], 20) == 1  # the first column always shows
+
+
+async def test_footer_says_quit_standalone_and_back_when_pushed() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    app = AudioTUIApp(url, "any-key", refresh_s=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        screen = _audio_screen(app)
+        assert app.active_bindings["q"].binding.description == "Quit"
+
+        pushed = AudioScreen(url, "any-key", refresh_s=5)
+        await app.push_screen(pushed)
+        await pilot.pause(0.1)
+        assert app.active_bindings["q"].binding.description == "Back"
+        await pilot.press("q")
+        await _until(pilot, lambda: app.screen is screen, "back on the first screen")
+        await pilot.press("q")
+    assert app.return_code == 0
