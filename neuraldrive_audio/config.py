@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     port: int = 8001
     """Port the API binds to."""
 
+    url: str | None = None
+    """Base URL of the service for the command-line clients (transcribe, speak, jobs, tui);
+    unset: the URL a running ``serve`` of this data dir announced, else ``http://<host>:<port>``."""
+
     max_upload_bytes: int = 25 * MIB
     """Largest upload accepted by the synchronous endpoints (OpenAI's own limit is 25 MB)."""
 
@@ -298,6 +302,42 @@ class Settings(BaseSettings):
     def resolved_models_dir(self) -> Path:
         """The model store root."""
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def announced_url_file(self) -> Path:
+        """Where a running ``serve`` writes the URL its API listens on."""
+        return self.data_dir / "run" / "api.url"
+
+    def service_url(self) -> tuple[str, str]:
+        """The base URL clients use and where it came from (for error messages)."""
+        if self.url:
+            return self.url.rstrip("/"), "NEURALDRIVE_AUDIO_URL"
+        try:
+            announced = self.announced_url_file.read_text().strip()
+        except OSError:
+            announced = ""
+        if announced:
+            return announced, f"the running serve ({self.announced_url_file})"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}", "NEURALDRIVE_AUDIO_HOST/PORT"
+
+    def api_key_sources(self) -> str:
+        """Where the key is looked for, in order, and which one is in use."""
+        sources = ["NEURALDRIVE_API_KEY", str(self.api_key_file), str(self.data_dir / "api.key")]
+        used = self._api_key_source()
+        in_use = f" (in use: {used})" if used else " (none found)"
+        return ", else ".join(sources) + in_use
+
+    def _api_key_source(self) -> str | None:
+        if self.api_key:
+            return "NEURALDRIVE_API_KEY"
+        for path in (self.api_key_file, self.data_dir / "api.key"):
+            try:
+                if path.read_text().strip():
+                    return str(path)
+            except OSError:
+                continue
+        return None
 
     def resolve_api_key(self) -> str | None:
         """The configured key: environment first, then the key file; None when neither exists."""

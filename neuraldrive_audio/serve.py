@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -31,6 +32,23 @@ def ensure_api_key(settings: Settings) -> str:
     path.write_text(key + "\n")
     print(f"Generated an API key (saved in {path}):\n\n    {key}\n", file=sys.stderr, flush=True)
     return key
+
+
+def announce_api(settings: Settings) -> str:
+    """Tell the command-line clients of this data dir where the API listens; returns the URL."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}"
+    path = settings.announced_url_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(url + "\n")
+    return url
+
+
+def withdraw_api(settings: Settings, url: str) -> None:
+    """Remove the announcement, unless another serve has written its own since."""
+    with contextlib.suppress(OSError):
+        if settings.announced_url_file.read_text().strip() == url:
+            settings.announced_url_file.unlink()
 
 
 def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
@@ -70,10 +88,12 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     }
     processes = _start_workers(workers, env)
     settings = settings.model_copy(update={"api_key": key})
-    print(f"API: http://{settings.host}:{settings.port}  workers: {workers}", file=sys.stderr)
+    url = announce_api(settings)
+    print(f"API: {url}  workers: {workers}", file=sys.stderr)
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     finally:
+        withdraw_api(settings, url)
         _stop(processes)
         if embedded is not None:
             embedded.stop()
