@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from neuraldrive_audio.cli_failures import ExitCode
+from neuraldrive_audio.cli.failures import ExitCode
 from tests.harness import API_KEY, Service, free_port
 from tests.speech_clips import make_clip
 

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from neuraldrive_audio import cli
 from neuraldrive_audio.cli import models as model_commands
+from neuraldrive_audio.cli.failures import CommandFailed
 from neuraldrive_audio.config import Device, Settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.engines.base import as_text_to_speech
@@ -178,7 +179,7 @@ async def test_remove_refuses_a_loaded_model_unless_forced(tmp_path: Path) -> No
 
 
 def _remove_cli(argv: list[str], models_dir: Path, redis_url: str) -> None:
-    args = cli._parser().parse_args(["models", "remove", *argv])
+    args = cli.build_parser().parse_args(["models", "remove", *argv])
     model_commands.run(args, Settings(models_dir=models_dir, redis_url=redis_url))
 
 
@@ -196,7 +197,7 @@ def test_cli_remove_checks_live_workers(
     url = f"{redis_server.url}/15"  # a database of its own, away from the service's workers
     asyncio.run(_beat_at(url, "piper/x"))
 
-    with pytest.raises(SystemExit, match="loaded on worker"):
+    with pytest.raises(CommandFailed, match="loaded on worker"):
         _remove_cli(["piper/x"], store.root, url)
     _remove_cli(["piper/x", "--force"], store.root, url)
 
@@ -208,7 +209,7 @@ def test_cli_remove_refuses_when_the_configured_redis_is_unreachable(tmp_path: P
     store = ModelStore(tmp_path / "models")
     _install_tiny(store, tmp_path, "piper/x")
 
-    with pytest.raises(SystemExit, match=r"unreachable .*pass --force"):
+    with pytest.raises(CommandFailed, match=r"unreachable .*pass --force"):
         _remove_cli(["piper/x"], store.root, "redis://127.0.0.1:1")
 
     assert [m.id for m in store.list()] == ["piper/x"]
@@ -218,7 +219,7 @@ def test_cli_remove_refuses_when_the_configured_redis_is_unreachable(tmp_path: P
 
 def _remove_embedded(argv: list[str], data_dir: Path) -> None:
     """``models remove`` with no Redis configured, as beside a plain ``serve``."""
-    args = cli._parser().parse_args(["models", "remove", *argv])
+    args = cli.build_parser().parse_args(["models", "remove", *argv])
     model_commands.run(args, Settings(data_dir=data_dir, redis_url=None))
 
 
@@ -230,7 +231,7 @@ def test_cli_remove_finds_the_embedded_queue_of_serve(
     queue = start_embedded_queue(tmp_path / "run")  # what serve starts without a Redis URL
     try:
         asyncio.run(_beat_at(queue.url, "piper/x"))
-        with pytest.raises(SystemExit, match="loaded on worker"):
+        with pytest.raises(CommandFailed, match="loaded on worker"):
             _remove_embedded(["piper/x"], tmp_path)
         assert [m.id for m in store.list()] == ["piper/x"]
     finally:
@@ -257,7 +258,7 @@ def test_cli_remove_after_a_killed_serve_sees_the_stale_announcement(
 
 
 def test_cli_remove_unknown_model() -> None:
-    with pytest.raises(SystemExit, match="no model nope"):
+    with pytest.raises(CommandFailed, match="no model nope"):
         _remove_cli(["nope"], Path("/nonexistent-store"), "redis://127.0.0.1:1")
 
 

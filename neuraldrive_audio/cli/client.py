@@ -6,14 +6,14 @@ here: a missing or mistyped value becomes ``None`` (rendered as ``—``), never 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from neuraldrive_audio.cli.failures import ClientTarget, api_failure, error_fields
 from neuraldrive_audio.config import get_settings
 
 Json = Mapping[str, Any]
@@ -295,9 +295,14 @@ class ServiceClient:
     ACTION_TIMEOUT_S = 180.0
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
-        settings = get_settings()
-        self.base_url = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-        key = api_key if api_key is not None else settings.resolve_api_key()
+        # One resolution for every command and the TUI: --url, NEURALDRIVE_AUDIO_URL, the
+        # URL a running serve announced, host/port; the key as the service reads it.
+        target = ClientTarget.resolve(get_settings(), base_url)
+        if api_key is not None:
+            target = replace(target, key=api_key)
+        self.target = target
+        self.base_url = target.url
+        key = target.key
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=self._headers, timeout=self.READ_TIMEOUT_S
@@ -312,12 +317,21 @@ class ServiceClient:
         return self._sync
 
     def fail_on_error(self, response: httpx.Response) -> None:
-        """Exit the command with the service's error message on a non-2xx answer."""
+        """Raise the service's error as a one-line CommandFailed on a non-2xx answer."""
         if response.is_success:
             return
         response.read()
-        error = _api_error(response)
-        sys.exit(f"error {error.status_code}: {error.message}")
+        message, code = error_fields(response)
+        names = self._model_names() if code == "model_not_found" else []
+        raise api_failure(self.target, response.status_code, message, code, names)
+
+    def _model_names(self) -> list[str]:
+        """The names the service accepts as ``model`` (best effort, for a 404's message)."""
+        try:
+            response = self.http.get("/v1/models", timeout=10)
+            return sorted(str(m["id"]) for m in response.json()["data"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return []
 
     async def _call(
         self,

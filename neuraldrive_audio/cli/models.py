@@ -12,6 +12,7 @@ import httpx2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from neuraldrive_audio.cli.failures import CommandFailed, ExitCode
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import embedded
 from neuraldrive_audio.queue.heartbeat import holds, live_workers
@@ -175,7 +176,7 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
         resume = (
             f"\nthe partial download in {kept} resumes on the next pull" if kept.exists() else ""
         )
-        sys.exit(f"error: {exc}{resume}")
+        raise CommandFailed(f"{exc}{resume}") from exc
     size = manifest.bytes_on_disk / 1e6
     where = store.path_of(manifest)
     print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB) into {where}")
@@ -199,6 +200,10 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
     try:
         _COMMANDS[args.models_command](store, args, settings)
     except ModelNotInstalledError as exc:
-        sys.exit(f"error: no model {exc} is installed")
+        installed = ", ".join(m.id for m in store.list()) or "none (serve --demo registers some)"
+        raise CommandFailed(
+            f"no model {exc} is installed in {store.root}; installed: {installed}",
+            ExitCode.NOT_FOUND,
+        ) from exc
     except (HubPullError, ModelInUseError, WorkersUnknownError) as exc:
-        sys.exit(f"error: {exc}")
+        raise CommandFailed(str(exc)) from exc

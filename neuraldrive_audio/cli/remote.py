@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from neuraldrive_audio.cli.client import ServiceClient
+from neuraldrive_audio.cli.failures import CommandFailed
 
 
 def transcribe(client: ServiceClient, file: Path, model: str, response_format: str) -> None:
@@ -45,7 +46,7 @@ def _print_stream(response: httpx.Response, started: float) -> str:
         elif event["type"] == "transcript.text.done":
             text = event["text"]
         elif event["type"] == "error":
-            sys.exit(f"error: {event['error']['message']}")
+            raise CommandFailed(f"the service failed: {event['error']['message']}")
     return text
 
 
