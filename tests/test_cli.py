@@ -13,7 +13,7 @@ import pytest
 
 from neuraldrive_audio.cli.failures import ExitCode
 from tests.harness import API_KEY, Service, free_port
-from tests.speech_clips import make_clip
+from tests.speech_clips import SENTENCES, make_clip
 
 
 def run_cli(
@@ -44,7 +44,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
     path = tmp_path / "clip.wav"
-    path.write_bytes(make_clip("Hello there."))
+    path.write_bytes(make_clip(SENTENCES[0]))
     return path
 
 
@@ -195,8 +195,17 @@ def test_unknown_model_and_job_name_the_valid_ones(
 def test_transcribe_and_speak_succeed(service: Service, tmp_path: Path, clip: Path) -> None:
     env = {"NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_URL": service.base_url}
     result = run_cli("transcribe", str(clip), data_dir=tmp_path, **env)
-    assert result.returncode == 0 and "hello" in result.stdout.lower()
+    assert result.returncode == 0 and "weather" in result.stdout.lower()
     out = tmp_path / "hi.wav"
     result = run_cli("speak", "Hi there.", "-o", str(out), "--format", "wav",
                      "--model", "piper/en_US-joe-medium", data_dir=tmp_path, **env)  # fmt: skip
     assert result.returncode == 0 and out.read_bytes()[:4] == b"RIFF"
+
+
+@pytest.mark.slow
+def test_output_into_a_directory_is_one_line(service: Service, tmp_path: Path) -> None:
+    env = {"NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_URL": service.base_url}
+    result = run_cli("speak", "Hi.", "-o", str(tmp_path), "--model", "piper/en_US-joe-medium",
+                     data_dir=tmp_path, **env)  # fmt: skip
+    assert result.returncode == ExitCode.FAILED
+    assert "Is a directory" in one_line_error(result)

@@ -260,8 +260,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(gone), gone.code)
     except FileNotFoundError as exc:
         _fail(str(missing_file(Path(exc.filename or "?"))), ExitCode.USAGE)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", ExitCode.FAILED)
     except KeyboardInterrupt:
         sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        # Still one line for the user; the type and message are what a bug report needs.
+        _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", ExitCode.FAILED)
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
