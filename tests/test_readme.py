@@ -174,7 +174,7 @@ def _as_written(code: str, port: int) -> str:
 
 
 def test_use_it_examples_run_as_written(try_it: TryIt, tmp_path: Path) -> None:
-    use_it = section("## Use it")
+    use_it = section("## Use it").split("\n### ")[0]  # its own text, not the subsections
     (curl_block,) = code_blocks(use_it, "sh")
     (python_block,) = code_blocks(use_it, "python")
     if shutil.which("curl") is None:
