@@ -118,9 +118,9 @@ def test_asking_the_registry_loads_no_engine_runtime() -> None:
     """
     code = (
         "import sys\n"
-        "from neuraldrive_audio.cli import _parser\n"
+        "from neuraldrive_audio.cli import build_parser\n"
         "from neuraldrive_audio.engines import registry\n"
-        "_parser()\n"
+        "build_parser()\n"
         "assert [p.name for p in registry.plugins()][:3] == ['whisper', 'piper', 'kokoro']\n"
         "heavy = ['onnxruntime', 'faster_whisper', 'ctranslate2', 'kokoro_onnx', 'piper', 'av']\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
