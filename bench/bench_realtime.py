@@ -30,11 +30,11 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
 
+from neuraldrive_audio.engines.whisper import FALLBACK_TEMPERATURES
+from neuraldrive_audio.media.decode import decode_upload
 from neuraldrive_audio.media.pcm import wav_bytes
 from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.audio_decode import decode_upload
-from neuraldrive_audio.workers.engines.whisper import FALLBACK_TEMPERATURES
 from tests.harness import RedisServer, Service
 from tests.realtime_audio import CHUNK_MS, spoken_turns
 from tests.speech_clips import SENTENCES, word_error_rate

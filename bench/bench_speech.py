@@ -15,15 +15,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import as_text_to_speech
+from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.storage.demo_models import KOKORO_ID, PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.engines import load_engine
-from neuraldrive_audio.workers.engines.base import TextToSpeech
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
 from tests.harness import RedisServer, Service
 
 RUNS = 3
@@ -39,7 +39,9 @@ VOICES = {KOKORO_ID: "jf_alpha", PIPER_ID: "en_US-joe-medium"}
 def raw_times(store: ModelStore, model_id: str) -> tuple[float, float]:
     """Median (first sentence, whole text) seconds of the engine itself."""
     manifest = store.get(model_id)
-    engine = cast(TextToSpeech, load_engine(manifest, store.path_of(manifest), "cpu"))
+    plugin = registry.of(manifest)
+    loaded = plugin.load(manifest, store.path_of(manifest), Settings(), Device("cpu"))
+    engine = as_text_to_speech(loaded)
     sentences = [normalize(s) for s in split_sentences(TEXT)]
     engine.synthesize(sentences[0], VOICES[model_id], 1.0)  # warm-up
     firsts, totals = [], []

@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from faster_whisper import WhisperModel
 
+from neuraldrive_audio.engines.whisper import FALLBACK_TEMPERATURES
+from neuraldrive_audio.media.decode import decode_upload
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.connection import connect
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.audio_decode import decode_upload
-from neuraldrive_audio.workers.engines.whisper import FALLBACK_TEMPERATURES
 from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
 

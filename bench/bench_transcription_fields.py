@@ -15,12 +15,14 @@ import threading
 import time
 from pathlib import Path
 
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import whisper
+from neuraldrive_audio.engines.base import TranscribeOptions
+from neuraldrive_audio.media.decode import decode_upload
+from neuraldrive_audio.media.samples import duration_s
 from neuraldrive_audio.queue.payloads import TranscriptionTask, VadSplit
 from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.audio_decode import decode_upload, duration_s
-from neuraldrive_audio.workers.engines import whisper
-from neuraldrive_audio.workers.engines.base import TranscribeOptions
 from tests.speech_clips import SENTENCES, make_clip
 
 RUNS = 3
@@ -31,7 +33,7 @@ def main() -> None:
     store = ModelStore(Path(tempfile.mkdtemp()))
     register_demo_models(store)
     manifest = store.get(WHISPER_ID)
-    engine = whisper.load(manifest, store.path_of(manifest), "cpu")
+    engine = whisper.load(manifest, store.path_of(manifest), Settings(), Device("cpu"))
     audio = decode_upload(make_clip(" ".join(SENTENCES[:6])), 3600)
     base = {"task": TranscriptionTask.TRANSCRIBE, "language": None, "prompt": None,
             "temperature": 0.0, "word_timestamps": False}  # fmt: skip

@@ -22,24 +22,21 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai
 
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text, as_text_to_speech
 from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.decode import decode_upload
+from neuraldrive_audio.media.text import normalize
 from neuraldrive_audio.queue.payloads import TranscriptionTask
 from neuraldrive_audio.storage.demo_models import PIPER_ID, WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.audio_decode import decode_upload
-from neuraldrive_audio.workers.engines import load_engine
-from neuraldrive_audio.workers.engines.base import (
-    SpeechToText,
-    TextToSpeech,
-    TranscribeOptions,
-)
-from neuraldrive_audio.workers.speech_text import normalize
 from tests.harness import API_KEY, RedisServer, Service
 from tests.llm_stand_in import LLMStandIn, serve_llm, tokens
 from tests.speech_clips import make_clip
@@ -62,8 +59,10 @@ class RawParts:
 
     def __init__(self, store: ModelStore, llm: LLMStandIn, wav: bytes) -> None:
         whisper, piper = store.get(WHISPER_ID), store.get(PIPER_ID)
-        self.asr = cast(SpeechToText, load_engine(whisper, store.path_of(whisper), "cpu"))
-        self.tts = cast(TextToSpeech, load_engine(piper, store.path_of(piper), "cpu"))
+        settings, cpu = Settings(), Device("cpu")
+        asr = registry.of(whisper).load(whisper, store.path_of(whisper), settings, cpu)
+        tts = registry.of(piper).load(piper, store.path_of(piper), settings, cpu)
+        self.asr, self.tts = as_speech_to_text(asr), as_text_to_speech(tts)
         self.audio = decode_upload(wav, 3600)
         self.clause = first_clause(llm.reply)
         self.llm = openai.OpenAI(base_url=llm.base_url, api_key="unused")

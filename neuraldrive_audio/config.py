@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -11,6 +13,36 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a worker runs its models: the CPU or one CUDA GPU. The one parser of devices."""
+
+    type: Literal["cpu", "cuda"]
+    index: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Device:
+        """``cpu``, ``cuda`` (GPU 0), ``cuda:N``, or a bare ``N`` for ``cuda:N``."""
+        value = text.strip().lower()
+        if value == "cpu":
+            return cls("cpu")
+        if value.isdigit():
+            return cls("cuda", int(value))
+        kind, _, index = value.partition(":")
+        if kind != "cuda" or not (index.isdigit() or index == ""):
+            raise ValueError(f"invalid device {text!r}: expected cpu, cuda, cuda:N or N")
+        return cls("cuda", int(index or 0))
+
+    @property
+    def gpu_index(self) -> int | None:
+        """The CUDA index, or None on CPU."""
+        return self.index if self.type == "cuda" else None
+
+    def __str__(self) -> str:
+        return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
+
 
 DEFAULT_VOICE_ALIASES = {
     # OpenAI voice names -> voices of the demo Kokoro model. Override per install.
@@ -63,7 +95,9 @@ DEFAULT_LLM_MODEL_FAMILIES = [
 class Settings(BaseSettings):
     """Service configuration, read once from the environment (prefix ``NEURALDRIVE_AUDIO_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEURALDRIVE_AUDIO_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NEURALDRIVE_AUDIO_", extra="ignore", use_attribute_docstrings=True
+    )
 
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("neuraldrive-audio"))
@@ -90,6 +124,10 @@ class Settings(BaseSettings):
 
     port: int = 8001
     """Port the API binds to."""
+
+    url: str | None = None
+    """Base URL of the service for the command-line clients (transcribe, speak, jobs, tui);
+    unset: the URL a running ``serve`` of this data dir announced, else ``http://<host>:<port>``."""
 
     max_upload_bytes: int = 25 * MIB
     """Largest upload accepted by the synchronous endpoints (OpenAI's own limit is 25 MB)."""
@@ -140,6 +178,10 @@ class Settings(BaseSettings):
 
     worker_device: str = "cpu"
     """Device of a worker: ``cpu`` or ``cuda:N``."""
+
+    engine_plugins: list[str] = Field(default_factory=list)
+    """Extra engine plug-in modules (dotted names, JSON list in the environment) to import
+    besides the built-in ones; each defines ``PLUGIN``. The API and every worker import them."""
 
     worker_memory_budget_bytes: int = 0
     """Memory a worker may fill with models (VRAM on a GPU, RAM on CPU); 0 = use the fraction."""
@@ -268,9 +310,50 @@ class Settings(BaseSettings):
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
 
     @property
+    def device(self) -> Device:
+        """``worker_device`` parsed."""
+        return Device.parse(self.worker_device)
+
+    @property
     def resolved_models_dir(self) -> Path:
         """The model store root."""
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def announced_url_file(self) -> Path:
+        """Where a running ``serve`` writes the URL its API listens on."""
+        return self.data_dir / "run" / "api.url"
+
+    def service_url(self) -> tuple[str, str]:
+        """The base URL clients use and where it came from (for error messages)."""
+        if self.url:
+            return self.url.rstrip("/"), "NEURALDRIVE_AUDIO_URL"
+        try:
+            announced = self.announced_url_file.read_text().strip()
+        except OSError:
+            announced = ""
+        if announced:
+            return announced, f"the running serve ({self.announced_url_file})"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}", "NEURALDRIVE_AUDIO_HOST/PORT"
+
+    def api_key_sources(self) -> str:
+        """Where the key is looked for, in order, and which one is in use."""
+        sources = ["NEURALDRIVE_API_KEY", str(self.api_key_file), str(self.data_dir / "api.key")]
+        used = self._api_key_source()
+        in_use = f" (in use: {used})" if used else " (none found)"
+        return ", else ".join(sources) + in_use
+
+    def _api_key_source(self) -> str | None:
+        if self.api_key:
+            return "NEURALDRIVE_API_KEY"
+        for path in (self.api_key_file, self.data_dir / "api.key"):
+            try:
+                if path.read_text().strip():
+                    return str(path)
+            except OSError:
+                continue
+        return None
 
     def resolve_api_key(self) -> str | None:
         """The configured key: environment first, then the key file; None when neither exists."""

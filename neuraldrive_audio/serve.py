@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -41,6 +42,23 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def announce_api(settings: Settings) -> str:
+    """Tell the command-line clients of this data dir where the API listens; returns the URL."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}"
+    path = settings.announced_url_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(url + "\n")
+    return url
+
+
+def withdraw_api(settings: Settings, url: str) -> None:
+    """Remove the announcement, unless another serve has written its own since."""
+    with contextlib.suppress(OSError):
+        if settings.announced_url_file.read_text().strip() == url:
+            settings.announced_url_file.unlink()
+
+
 def serve(settings: Settings, workers: int, demo: bool) -> None:
     """Run everything until Ctrl-C."""
     key = ensure_api_key(settings)
@@ -66,11 +84,13 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     for index in range(workers):
         supervisor.start(f"worker {index}", command, env)
     settings = settings.model_copy(update={"api_key": key})
-    print(f"API: http://{settings.host}:{settings.port}  workers: {workers}", file=sys.stderr)
+    url = announce_api(settings)
+    print(f"API: {url}  workers: {workers}", file=sys.stderr)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     finally:
+        withdraw_api(settings, url)
         supervisor.stop()
         if embedded is not None:
             embedded.stop()

@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat
-from neuraldrive_audio.workers.audio_encode import (
-    OUTPUT_SAMPLE_RATE,
-    Resampler,
-    make_encoder,
-    time_stretch,
-    wav_header,
-)
-from neuraldrive_audio.workers.engines.base import FloatAudio
+from neuraldrive_audio.media.encode import make_encoder, wav_header
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, Resampler, time_stretch
+from neuraldrive_audio.media.samples import FloatAudio
 
 SOURCE_RATE = 22050  # Piper's rate: the common case that needs resampling
 CHUNK_SECONDS = (0.9, 1.3, 0.7)  # sentence-sized chunks

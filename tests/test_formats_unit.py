@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from neuraldrive_audio.api.transcript_formats import to_srt, to_verbose_json, to_vtt
-from neuraldrive_audio.languages import language_code, language_name
+from neuraldrive_audio.media.languages import language_code, language_name
+from neuraldrive_audio.media.split import clips_per_chunk, group_clips, merge_into_clips
+from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.queue.payloads import TranscriptWord as Word
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError, ModelStore
-from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
-from neuraldrive_audio.workers.audio_split import clips_per_chunk, group_clips, merge_into_clips
 
 
 def _segment(i: int, start: float, end: float, text: str) -> TranscriptSegment:
@@ -76,13 +76,13 @@ def test_model_store_install_is_atomic_and_nested(tmp_path: Path) -> None:
     source.write_bytes(b"x" * 100)
     store = ModelStore(tmp_path / "store")
     generation = store.generation()
-    manifest = ModelManifest(id="org/model", engine=EngineKind.WHISPER, files=[], bytes_on_disk=0)
+    manifest = ModelManifest(id="org/model", engine="whisper", files=[], bytes_on_disk=0)
     installed = store.install({"model.bin": source}, manifest)
     assert installed.bytes_on_disk == 100 and installed.files == ["model.bin"]
     assert store.get("org/model").id == "org/model" and store.generation() != generation
     assert not list((tmp_path / "store" / "whisper" / "org").glob(".staging-*"))
     with pytest.raises(ValueError):
-        store.model_dir(EngineKind.WHISPER, "../escape")
+        store.model_dir("whisper", "../escape")
     store.remove("org/model")
     with pytest.raises(ModelNotInstalledError):
         store.get("org/model")

@@ -12,8 +12,13 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError
 from redis.asyncio import Redis
 
-from neuraldrive_audio import cli, model_commands
-from neuraldrive_audio.config import Settings
+from neuraldrive_audio import cli
+from neuraldrive_audio.cli import models as model_commands
+from neuraldrive_audio.cli.failures import CommandFailed
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import as_text_to_speech
+from neuraldrive_audio.queue.embedded import start_embedded_queue
 from neuraldrive_audio.queue.heartbeat import LoadedModelInfo, WorkerHeartbeat, publish
 from neuraldrive_audio.storage.hub import (
     PART_SUFFIX,
@@ -23,9 +28,8 @@ from neuraldrive_audio.storage.hub import (
     pull_model,
     select_files,
 )
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.engines import load_engine
 from tests.harness import RedisServer
 from tests.stand_ins import COMMIT, HubStandIn
 
@@ -63,15 +67,15 @@ def hub(piper_repo: dict[str, bytes]) -> Iterator[tuple[HubStandIn, str]]:
 @pytest.mark.parametrize(
     ("paths", "engine"),
     [
-        (["model.bin", "config.json", "tokenizer.json", "README.md"], EngineKind.WHISPER),
-        (["model.bin", "config.json", "vocabulary.txt"], EngineKind.WHISPER),
-        (["en/joe.onnx", "en/joe.onnx.json", "other.onnx"], EngineKind.PIPER),
-        (["kokoro-v1.0.onnx", "voices.npz"], EngineKind.KOKORO),
-        (["onnx/model.onnx", "voices/af_heart.bin"], EngineKind.KOKORO),
+        (["model.bin", "config.json", "tokenizer.json", "README.md"], "whisper"),
+        (["model.bin", "config.json", "vocabulary.txt"], "whisper"),
+        (["en/joe.onnx", "en/joe.onnx.json", "other.onnx"], "piper"),
+        (["kokoro-v1.0.onnx", "voices.npz"], "kokoro"),
+        (["onnx/model.onnx", "voices/af_heart.bin"], "kokoro"),
     ],
 )
-def test_detect_engine(paths: list[str], engine: EngineKind) -> None:
-    assert detect_engine(paths) is engine
+def test_detect_engine(paths: list[str], engine: str) -> None:
+    assert detect_engine(paths) == engine
 
 
 def test_unknown_repo_layout_is_refused() -> None:
@@ -81,7 +85,7 @@ def test_unknown_repo_layout_is_refused() -> None:
 
 def test_whisper_takes_root_model_files_only() -> None:
     paths = ["model.bin", "config.json", "tokenizer.json", "README.md", ".gitattributes", "x/y"]
-    assert sorted(select_files(EngineKind.WHISPER, paths)) == [
+    assert sorted(select_files("whisper", paths)) == [
         "config.json",
         "model.bin",
         "tokenizer.json",
@@ -90,13 +94,13 @@ def test_whisper_takes_root_model_files_only() -> None:
 
 def test_kokoro_voices_as_bin_files_are_refused_clearly() -> None:
     with pytest.raises(HubPullError, match=r"voices/\*\.bin.*npz"):
-        select_files(EngineKind.KOKORO, ["onnx/model.onnx", "voices/af_heart.bin"])
+        select_files("kokoro", ["onnx/model.onnx", "voices/af_heart.bin"])
 
 
 def test_ambiguous_piper_repo_is_refused() -> None:
     paths = ["a.onnx", "a.onnx.json", "b.onnx", "b.onnx.json"]
     with pytest.raises(HubPullError, match="2 of Piper voice"):
-        select_files(EngineKind.PIPER, paths)
+        select_files("piper", paths)
 
 
 def test_pull_installs_a_working_piper_model(hub: tuple[HubStandIn, str], tmp_path: Path) -> None:
@@ -106,14 +110,17 @@ def test_pull_installs_a_working_piper_model(hub: tuple[HubStandIn, str], tmp_pa
     manifest = pull_model(store, REPO, endpoint=url)
 
     assert manifest.id == REPO
-    assert manifest.engine is EngineKind.PIPER
+    assert manifest.engine == "piper"
     assert manifest.files == ["model.onnx", "model.onnx.json"]
     assert manifest.voices == ["en_US-joe-medium"]
     assert manifest.source == f"hf:{REPO}@{COMMIT}"
     assert [m.id for m in store.list()] == [REPO]
     assert not download_dir(store, REPO).exists()
     assert not any("README" in r.path for r in stand_in.requests)
-    engine = load_engine(manifest, store.path_of(manifest), "cpu")
+    loaded = registry.of(manifest).load(
+        manifest, store.path_of(manifest), Settings(), Device("cpu")
+    )
+    engine = as_text_to_speech(loaded)
     assert len(engine.synthesize("Hello.", manifest.voices[0], 1.0)) > 1000
 
 
@@ -144,7 +151,7 @@ def test_interrupted_pull_resumes_with_a_range_request(
 def _install_tiny(store: ModelStore, tmp_path: Path, model_id: str) -> None:
     source = tmp_path / "src.onnx"
     source.write_bytes(b"onnx")
-    manifest = ModelManifest(id=model_id, engine=EngineKind.PIPER, files=[], bytes_on_disk=0)
+    manifest = ModelManifest(id=model_id, engine="piper", files=[], bytes_on_disk=0)
     store.install({"model.onnx": source}, manifest)
 
 
@@ -172,7 +179,7 @@ async def test_remove_refuses_a_loaded_model_unless_forced(tmp_path: Path) -> No
 
 
 def _remove_cli(argv: list[str], models_dir: Path, redis_url: str) -> None:
-    args = cli._parser().parse_args(["models", "remove", *argv])
+    args = cli.build_parser().parse_args(["models", "remove", *argv])
     model_commands.run(args, Settings(models_dir=models_dir, redis_url=redis_url))
 
 
@@ -190,7 +197,7 @@ def test_cli_remove_checks_live_workers(
     url = f"{redis_server.url}/15"  # a database of its own, away from the service's workers
     asyncio.run(_beat_at(url, "piper/x"))
 
-    with pytest.raises(SystemExit, match="loaded on worker"):
+    with pytest.raises(CommandFailed, match="loaded on worker"):
         _remove_cli(["piper/x"], store.root, url)
     _remove_cli(["piper/x", "--force"], store.root, url)
 
@@ -198,20 +205,60 @@ def test_cli_remove_checks_live_workers(
     assert "removed piper/x" in capsys.readouterr().out
 
 
-def test_cli_remove_without_redis_notes_it_and_removes(
+def test_cli_remove_refuses_when_the_configured_redis_is_unreachable(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    _install_tiny(store, tmp_path, "piper/x")
+
+    with pytest.raises(CommandFailed, match=r"unreachable .*pass --force"):
+        _remove_cli(["piper/x"], store.root, "redis://127.0.0.1:1")
+
+    assert [m.id for m in store.list()] == ["piper/x"]
+    _remove_cli(["piper/x", "--force"], store.root, "redis://127.0.0.1:1")
+    assert store.list() == []
+
+
+def _remove_embedded(argv: list[str], data_dir: Path) -> None:
+    """``models remove`` with no Redis configured, as beside a plain ``serve``."""
+    args = cli.build_parser().parse_args(["models", "remove", *argv])
+    model_commands.run(args, Settings(data_dir=data_dir, redis_url=None))
+
+
+def test_cli_remove_finds_the_embedded_queue_of_serve(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = ModelStore(tmp_path / "models")
     _install_tiny(store, tmp_path, "piper/x")
+    queue = start_embedded_queue(tmp_path / "run")  # what serve starts without a Redis URL
+    try:
+        asyncio.run(_beat_at(queue.url, "piper/x"))
+        with pytest.raises(CommandFailed, match="loaded on worker"):
+            _remove_embedded(["piper/x"], tmp_path)
+        assert [m.id for m in store.list()] == ["piper/x"]
+    finally:
+        queue.stop()
+    assert not (tmp_path / "run" / "queue.url").exists()
 
-    _remove_cli(["piper/x"], store.root, "redis://127.0.0.1:1")
+    # serve has stopped: no queue, so no worker can hold it.
+    _remove_embedded(["piper/x"], tmp_path)
+    assert store.list() == [] and "removed piper/x" in capsys.readouterr().out
+
+
+def test_cli_remove_after_a_killed_serve_sees_the_stale_announcement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ModelStore(tmp_path / "models")
+    _install_tiny(store, tmp_path, "piper/x")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "queue.url").write_text(f"unix://{tmp_path}/run/redis.sock\n")
+
+    _remove_embedded(["piper/x"], tmp_path)
 
     assert store.list() == []
-    assert "unreachable" in capsys.readouterr().err
+    assert "no longer running" in capsys.readouterr().err
 
 
 def test_cli_remove_unknown_model() -> None:
-    with pytest.raises(SystemExit, match="no model nope"):
+    with pytest.raises(CommandFailed, match="no model nope"):
         _remove_cli(["nope"], Path("/nonexistent-store"), "redis://127.0.0.1:1")
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import Engine
 from neuraldrive_audio.storage.demo_models import KOKORO_ID, PIPER_ID, WHISPER_ID
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory
 from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelCache, ModelTooLargeError
@@ -15,6 +20,7 @@ from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelCache, Mo
 pytestmark = pytest.mark.slow
 
 GIB = 1024**3
+CPU = Device("cpu")
 
 
 class Budget:
@@ -27,10 +33,19 @@ class Budget:
         return self.value
 
 
-def _cache(models_dir: Path, budget: Budget, ttl: float = 600) -> tuple[ModelCache, ModelStore]:
+def _cache(
+    models_dir: Path, budget: Budget, ttl: float = 600
+) -> tuple[ModelCache[Engine], ModelStore]:
     store = ModelStore(models_dir)
-    cache = ModelCache(store, "cpu", budget, ttl, memory.process_bytes)
+    cache = ModelCache(_loader(store), budget, ttl, memory.process_bytes)
     return cache, store
+
+
+def _loader(store: ModelStore) -> Callable[[ModelManifest], Engine]:
+    def load(manifest: ModelManifest) -> Engine:
+        return registry.of(manifest).load(manifest, store.path_of(manifest), Settings(), CPU)
+
+    return load
 
 
 async def test_lru_eviction_pin_and_in_use(models_dir: Path) -> None:
@@ -103,7 +118,7 @@ async def test_opt_in_policy_unloads_an_ollama_model_to_make_room(models_dir: Pa
     total = 10 * GIB + piper.bytes_on_disk // 2  # the GPU is full until Ollama lets go
     with server.running() as url:
         cache = ModelCache(
-            store, "cuda:0", lambda: ollama.gpu_budget(total, 4 * GIB, url), 600,
+            _loader(store), lambda: ollama.gpu_budget(total, 4 * GIB, url), 600,
             memory.process_bytes, reclaim=lambda needed: ollama.free_ollama_vram(url, needed),
         )  # fmt: skip
         await cache.load(piper)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
@@ -62,9 +63,27 @@ def test_status_and_metrics_report_work(service: Service) -> None:
     assert 0 < status["engines"]["whisper"]["real_time_factor"] < 1
     assert status["models"]["loads"] >= 2
     with service.http() as http:
-        metrics = http.get("/metrics").text
-    assert 'neuraldrive_audio_real_time_factor{engine="whisper"}' in metrics
-    assert "neuraldrive_audio_worker_used_bytes{" in metrics
+        response = http.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    metrics = response.text
+    assert "# HELP neuraldrive_audio_job_latency_seconds " in metrics
+    assert "# TYPE neuraldrive_audio_job_latency_seconds histogram" in metrics
+    assert "# TYPE neuraldrive_audio_inference_real_time_factor histogram" in metrics
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    rtf = {
+        s.labels["engine"]: s.value for s in families["neuraldrive_audio_real_time_factor"].samples
+    }
+    assert 0 < rtf["whisper"] < 1
+    assert families["neuraldrive_audio_worker_used_bytes"].samples[0].value > 0
+    latency = families["neuraldrive_audio_job_latency_seconds"].samples
+    counts = {s.labels["task"]: s.value for s in latency if s.name.endswith("_count")}
+    assert counts["transcribe"] >= 1 and counts["speech"] >= 1
+    inf = [s for s in latency if s.labels.get("le") == "+Inf" and s.labels["task"] == "speech"]
+    assert inf[0].value == counts["speech"]
+    histogram = families["neuraldrive_audio_inference_real_time_factor"].samples
+    whisper = [s for s in histogram if s.labels["engine"] == "whisper"]
+    buckets = [s.value for s in whisper if s.name.endswith("_bucket")]
+    assert buckets == sorted(buckets) and buckets[-1] >= 1
 
 
 def test_eviction_under_budget_shows_in_status(

@@ -16,7 +16,7 @@ from neuraldrive_audio.queue.control import ControlAction, ControlCommand, Contr
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus, JobTask
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import BATCH, INTERACTIVE
 
 
 @pytest.fixture
@@ -65,12 +65,12 @@ async def test_submit_refuses_without_workers_and_when_full(
     with pytest.raises(NoWorkerError):
         await queue.submit("transcribe", Payload(job_id="a"), "a")
     await heartbeat.publish(redis, _beat("w"), ttl_s=10)
-    await redis.zadd(Priority.INTERACTIVE.queue_name, {"queued-job": 1})
+    await redis.zadd(INTERACTIVE.queue_name, {"queued-job": 1})
     await redis.set(job_key_prefix + "queued-job", b"{}")  # a job still waiting to run
     with pytest.raises(QueueFullError) as info:
         await queue.submit("transcribe", Payload(job_id="b"), "b")
     assert info.value.retry_after_s >= 1
-    assert await queue.depth(Priority.BATCH) == 0 and await queue.depth() == 1
+    assert await queue.depth(BATCH) == 0 and await queue.depth() == 1
 
 
 async def test_expired_queue_entries_do_not_hold_places(
@@ -80,9 +80,9 @@ async def test_expired_queue_entries_do_not_hold_places(
     does not count toward the depth."""
     queue = JobQueue(redis, max_depth=1, event_ttl_s=60, job_ttl_s=60)  # type: ignore[arg-type]
     await heartbeat.publish(redis, _beat("w"), ttl_s=10)
-    await redis.zadd(Priority.INTERACTIVE.queue_name, {"zombie": 1})
+    await redis.zadd(INTERACTIVE.queue_name, {"zombie": 1})
     await queue.submit("transcribe", Payload(job_id="c"), "c")
-    assert await queue.depth(Priority.INTERACTIVE) == 1
+    assert await queue.depth(INTERACTIVE) == 1
     with pytest.raises(QueueFullError):
         await queue.submit("transcribe", Payload(job_id="d"), "d")
 

@@ -294,7 +294,7 @@ async def test_status_and_metrics_count_sessions_and_turns(service: Service) -> 
         metrics = http.get("/metrics").text
     assert "neuraldrive_audio_realtime_sessions_open" in metrics
     assert 'neuraldrive_audio_realtime_turns_total{outcome="completed"}' in metrics
-    assert 'neuraldrive_audio_realtime_turn_delay_ms{q="0.5"}' in metrics
+    assert 'neuraldrive_audio_realtime_turn_delay_seconds{quantile="0.5"}' in metrics
 
 
 async def test_session_limits_buffer_cap_and_no_worker(

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import time
+import wave
 
 import av
 import openai
@@ -31,6 +32,31 @@ def _decode(data: bytes) -> tuple[int, float]:
         rate = stream.codec_context.sample_rate
     # Opus always decodes at 48 kHz whatever the header says.
     return rate, samples / rate
+
+
+def test_wav_without_stream_format_has_true_sizes(service: Service) -> None:
+    """Python's wave believes the header: it must give the real length, not 24 hours."""
+    response = service.client().audio.speech.create(
+        model=PIPER, voice="alloy", input=TEXT, response_format="wav"
+    )
+    data = response.read()
+    assert int(response.response.headers["content-length"]) == len(data)
+    with wave.open(io.BytesIO(data)) as wav:
+        frames, rate, width = wav.getnframes(), wav.getframerate(), wav.getsampwidth()
+    assert 44 + frames * width == len(data)
+    assert 2.5 < frames / rate < 12
+
+
+def test_wav_streamed_on_request_keeps_open_ended_header(service: Service) -> None:
+    with service.http() as http:
+        response = http.post(
+            "/v1/audio/speech",
+            json={"model": PIPER, "voice": "alloy", "input": TEXT,
+                  "response_format": "wav", "stream_format": "audio"},
+        )  # fmt: skip
+    assert response.status_code == 200 and "content-length" not in response.headers
+    assert response.content[4:8] == b"\xff\xff\xff\xff"
+    assert response.content[40:44] == b"\xff\xff\xff\xff"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -139,7 +165,9 @@ def test_voices_list(service: Service) -> None:
     models = {v["model"] for v in everything["data"]}
     assert models == {KOKORO, PIPER}
     assert {v["id"] for v in kokoro["data"]} >= {"jf_alpha", "jm_kumo"}
-    assert all(v["languages"] for v in kokoro["data"])
+    # The demo's Kokoro voices are Japanese speakers (they read English text); Joe is en-us.
+    assert {tuple(v["languages"]) for v in kokoro["data"]} == {("ja",)}
+    assert [v["languages"] for v in everything["data"] if v["model"] == PIPER] == [["en-us"]]
     assert everything["aliases"][KOKORO]["alloy"] == "jf_alpha"
     assert unknown.status_code == 404
 

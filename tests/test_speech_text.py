@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuraldrive_audio.workers.speech_text import (
+from neuraldrive_audio.media.text import (
     MAX_SENTENCE_CHARS,
     chunk_text,
     normalize,

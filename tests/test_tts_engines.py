@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
-from neuraldrive_audio.workers.audio_encode import Resampler
-from neuraldrive_audio.workers.engines import kokoro, piper
-from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio, TextToSpeech
-from neuraldrive_audio.workers.speech_text import normalize, split_sentences
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines import kokoro, piper
+from neuraldrive_audio.engines.base import EngineInputError, TextToSpeech
+from neuraldrive_audio.media.resample import Resampler
+from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.text import normalize, split_sentences
+from neuraldrive_audio.storage.manifest import ModelManifest
 
 pytestmark = pytest.mark.slow
 
@@ -49,13 +51,13 @@ def kokoro_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kokoro.K
     )
     manifest = ModelManifest(
         id="kokoro-82m",
-        engine=EngineKind.KOKORO,
+        engine=kokoro.NAME,
         files=[kokoro.MODEL_FILE, kokoro.VOICES_FILE],
         bytes_on_disk=sum(p.stat().st_size for p in directory.iterdir()),
         languages=["en-us"],
         sample_rate=kokoro.SAMPLE_RATE,
     )
-    engine = kokoro.load(manifest, directory, "cpu")
+    engine = kokoro.load(manifest, directory, Settings(), Device("cpu"))
     yield engine
     engine.close()
 
@@ -72,14 +74,14 @@ def piper_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[piper.Pip
     )
     manifest = ModelManifest(
         id="piper/en_US-joe-medium",
-        engine=EngineKind.PIPER,
+        engine=piper.NAME,
         files=[piper.MODEL_FILE, piper.CONFIG_FILE],
         bytes_on_disk=sum(p.stat().st_size for p in directory.iterdir()),
         languages=["en-us"],
         voices=[PIPER_VOICE],
         sample_rate=22050,
     )
-    engine = piper.load(manifest, directory, "cpu")
+    engine = piper.load(manifest, directory, Settings(), Device("cpu"))
     yield engine
     engine.close()
 

@@ -10,10 +10,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from neuraldrive_audio.cli.client import ApiError, Status, Unreachable
 from neuraldrive_audio.storage.demo_models import PIPER_ID
 from neuraldrive_audio.tui import format as fmt
 from neuraldrive_audio.tui.app import AudioTUIApp
-from neuraldrive_audio.tui.client import ApiError, Status, Unreachable
 from neuraldrive_audio.tui.jobs import JobsScreen
 from neuraldrive_audio.tui.picker import WorkerPicker
 from neuraldrive_audio.tui.screens import AudioScreen
@@ -61,8 +61,8 @@ def test_bar_and_number() -> None:
     assert fmt.clip("0123456789abc", 10) == "012345678…"
 
 
-def test_status_parsing_tolerates_old_partial_and_odd_bodies() -> None:
-    old = Status.parse({"time": 5.0, "queue_depth": 3, "workers": [{"worker_id": "w1"}]})
+def test_status_parsing_tolerates_partial_and_odd_bodies() -> None:
+    old = Status.parse({"time": 5.0, "queue": {"depth": 3}, "workers": [{"worker_id": "w1"}]})
     assert old.queue_depth == 3 and old.queue_interactive is None
     assert old.workers[0].worker_id == "w1" and old.workers[0].budget_bytes is None
     assert old.workers[0].budget_fraction is None and old.engines == ()
@@ -84,8 +84,8 @@ def test_status_parsing_tolerates_old_partial_and_odd_bodies() -> None:
     assert odd.workers[0].budget_fraction == 0.25
     assert odd.workers[0].loaded_models[0].pinned is False  # only a real true pins
     assert (odd.latency_p50_ms, odd.latency_p95_ms) == (None, 12.0)
-    assert [(e.engine, e.real_time_factor, e.jobs) for e in odd.engines] == [
-        ("piper", 0.2, None), ("x", None, None),
+    assert [(e.engine, e.real_time_factor, e.audio_seconds) for e in odd.engines] == [
+        ("piper", 0.2, 2.0), ("x", None, None),
     ]  # fmt: skip
 
 
@@ -269,3 +269,53 @@ async def test_c_cancels_the_selected_job(service: Service) -> None:
 async def test_screenshot_renders_the_live_screen(service: Service) -> None:
     svg = await render(service.base_url, API_KEY, SIZE, wait_s=20)
     assert svg.startswith("<svg") and _worker_id(service) in svg
+
+
+def _labels(table: RowsTable) -> list[str]:
+    return [str(column.label) for column in table.columns.values()]
+
+
+async def test_tables_fit_80x24_with_the_important_columns_first() -> None:
+    app = AudioTUIApp(f"http://127.0.0.1:{free_port()}", "any-key", refresh_s=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        screen = _audio_screen(app)
+        for table in screen.query(RowsTable):
+            width = sum(c.get_render_width(table) for c in table.columns.values())
+            assert width <= table.scrollable_content_region.width, table.id
+        workers, models = screen.query_one(WorkersTable), screen.query_one(ModelsTable)
+        assert _labels(workers)[:3] == ["Worker", "Device", "Used / budget"]
+        assert _labels(models)[:3] == ["Model", "Worker", "Size"]
+        assert len(_labels(models)) < len(ModelsTable.COLUMNS)
+        assert "more column" in str(models.border_subtitle)
+
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.2)
+        assert len(_labels(models)) == len(ModelsTable.COLUMNS)
+        assert "more column" not in str(models.border_subtitle)
+
+
+def test_columns_that_fit() -> None:
+    from neuraldrive_audio.tui.widgets import columns_that_fit
+
+    assert columns_that_fit([10, 10, 10], 24) == 2
+    assert columns_that_fit([10, 10, 10], 36) == 3
+    assert columns_that_fit([50], 20) == 1  # the first column always shows
+
+
+async def test_footer_says_quit_standalone_and_back_when_pushed() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    app = AudioTUIApp(url, "any-key", refresh_s=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        screen = _audio_screen(app)
+        assert app.active_bindings["q"].binding.description == "Quit"
+
+        pushed = AudioScreen(url, "any-key", refresh_s=5)
+        await app.push_screen(pushed)
+        await pilot.pause(0.1)
+        assert app.active_bindings["q"].binding.description == "Back"
+        await pilot.press("q")
+        await _until(pilot, lambda: app.screen is screen, "back on the first screen")
+        await pilot.press("q")
+    assert app.return_code == 0

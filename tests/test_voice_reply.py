@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from arq.constants import abort_jobs_ss
+from pydantic import BaseModel
 
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.voice.llm import LLMClient
@@ -23,6 +24,7 @@ from neuraldrive_audio.api.voice.reply import (
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.lanes import INTERACTIVE, Lane
 from tests.harness import RedisServer, Service
 from tests.llm_stand_in import LLMStandIn, serve_llm
 
@@ -73,29 +75,51 @@ async def test_text_first_then_audio_in_clause_order(llm: LLMStandIn, queue: Job
     assert timings.llm_first_token_s <= timings.first_audio_s <= timings.total_s
 
 
+class _WatchedQueue(JobQueue):
+    """The real queue client, noting each job it submits (so a test can cancel mid-job)."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        super().__init__(queue.redis, max_depth=1000, event_ttl_s=600, job_ttl_s=600)
+        self.submitted: list[str] = []
+        self.first_submitted = asyncio.Event()
+
+    async def submit(
+        self,
+        function: str,
+        payload: BaseModel,
+        job_id: str,
+        lane: Lane = INTERACTIVE,
+        upload: bytes | None = None,
+    ) -> None:
+        await super().submit(function, payload, job_id, lane, upload)
+        self.submitted.append(job_id)
+        self.first_submitted.set()
+
+
 async def test_barge_in_stops_the_llm_and_aborts_the_speech(
     llm: LLMStandIn, queue: JobQueue
 ) -> None:
-    llm.token_delay_s = 0.1  # the LLM is still writing when the first audio plays
+    # Slow enough that the LLM is still writing when its first clause is being spoken,
+    # whatever the machine's load.
+    llm.token_delay_s = 0.3
     client = LLMClient(llm.base_url, None, timeout_s=5)
     before = llm.streams_closed_early
-    first_audio = asyncio.Event()
+    watched = _WatchedQueue(queue)
 
     async def session() -> None:
-        async for event in _reply(llm, queue, client):
-            if isinstance(event, AudioDelta):
-                first_audio.set()
+        async for _ in _reply(llm, watched, client):
+            pass
 
     task = asyncio.create_task(session())
-    await asyncio.wait_for(first_audio.wait(), timeout=30)
-    aborted_before = await queue.redis.zcard(abort_jobs_ss)
+    # Barge in while the first clause's speech job is queued or running: it must be aborted.
+    await asyncio.wait_for(watched.first_submitted.wait(), timeout=30)
     cancelled_at = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     stopped_s = time.monotonic() - cancelled_at
     assert await asyncio.to_thread(llm.wait_closed_early, before + 1, 2.0)
-    # The clause playing (and the next one, if already submitted) were aborted.
-    assert await queue.redis.zcard(abort_jobs_ss) > aborted_before
+    first_job = watched.submitted[0]
+    assert await queue.redis.zscore(abort_jobs_ss, first_job) is not None
     await client.aclose()
     print(f"barge-in: pipeline stopped {stopped_s * 1000:.0f} ms after cancel")

@@ -26,6 +26,7 @@ from neuraldrive_audio.api.routers import (
 )
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
+from neuraldrive_audio.engines import registry
 from neuraldrive_audio.queue.connection import connect
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "no API key: set NEURALDRIVE_API_KEY or create "
             f"{settings.api_key_file} (serve generates one for you)"
         )
+    registry.import_plugins(settings.engine_plugins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

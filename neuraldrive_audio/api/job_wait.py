@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from neuraldrive_audio.api.errors import BACKEND_RETRY_AFTER_S, APIError
 from neuraldrive_audio.queue.client import (
@@ -61,10 +62,12 @@ def job_error(event: JobEvent) -> APIError:
     )
 
 
-async def submit(queue: JobQueue, *args: Any, **kwargs: Any) -> None:
-    """``queue.submit`` with queue failures mapped to 429/503."""
+async def submit(
+    queue: JobQueue, function: str, payload: BaseModel, job_id: str, upload: bytes | None = None
+) -> None:
+    """``queue.submit`` on the interactive lane, with queue failures mapped to 429/503."""
     try:
-        await queue.submit(*args, **kwargs)
+        await queue.submit(function, payload, job_id, upload=upload)
     except (QueueFullError, NoWorkerError) as exc:
         raise queue_error(exc) from exc
 

@@ -12,6 +12,7 @@ import re
 
 from neuraldrive_audio.api.errors import APIError, model_not_found
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines import registry
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
@@ -58,10 +59,10 @@ def alias_names(settings: Settings) -> list[str]:
 
 def speech_model_names(catalog: ModelCatalog, settings: Settings) -> list[str]:
     """Installed text-to-speech model ids, then the OpenAI TTS names that reach one."""
-    names = [m.id for m in catalog.all() if not m.engine.is_speech_to_text]
+    names = [m.id for m in catalog.all() if not registry.of(m).is_speech_to_text]
     for alias in settings.tts_model_aliases:
         target = catalog.find(alias_target(alias, settings) or "")
-        if target is not None and not target.engine.is_speech_to_text and alias not in names:
+        if target is not None and not registry.of(target).is_speech_to_text and alias not in names:
             names.append(alias)
     return names
 
@@ -95,11 +96,11 @@ def resolve_model(
 ) -> ModelManifest:
     """The installed model for ``name``; 404 when unknown, 400 when of the wrong kind."""
     manifest = installed_model(name, catalog, settings)
-    if manifest.engine.is_speech_to_text != speech_to_text:
+    if registry.of(manifest).is_speech_to_text != speech_to_text:
         wanted = "speech-to-text" if speech_to_text else "text-to-speech"
         raise APIError(
             400,
-            f"The model '{name}' is a {manifest.engine.value} model, not a {wanted} model.",
+            f"The model '{name}' is a {manifest.engine} model, not a {wanted} model.",
             code="invalid_model",
             param="model",
         )

@@ -1,4 +1,4 @@
-"""Gathering the service's live figures for /system/audio/status and /metrics."""
+"""Gathering the service's live figures for /system/audio/status (and, through it, /metrics)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from neuraldrive_audio.queue import heartbeat, stats
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import LANES
 
 STARTED_AT = time.time()
 
@@ -24,7 +24,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 async def queue_depths(queue: JobQueue) -> dict[str, int]:
     """Waiting jobs per lane and in total."""
-    depths = {lane.value: await queue.depth(lane) for lane in Priority}
+    depths = {lane.name: await queue.depth(lane) for lane in LANES}
     return {"depth": sum(depths.values()), **depths}
 
 
@@ -82,59 +82,3 @@ async def build_status(queue: JobQueue, realtime: dict[str, Any] | None = None) 
         "recent_errors": [e.model_dump() for e in errors],
         **({"realtime": realtime} if realtime is not None else {}),
     }
-
-
-def _line(name: str, value: float | int | None, labels: dict[str, str] | None = None) -> str:
-    label = ",".join(f'{k}="{v}"' for k, v in (labels or {}).items())
-    selector = f"{name}{{{label}}}" if label else name
-    return f"{selector} {value if value is not None else 'NaN'}"
-
-
-def prometheus_text(status: dict[str, Any]) -> str:
-    """The status figures in Prometheus' text exposition format."""
-    lines = [
-        _line("neuraldrive_audio_uptime_seconds", status["uptime_s"]),
-        *(
-            _line("neuraldrive_audio_queue_depth", depth, {"lane": lane})
-            for lane, depth in status["queue"].items()
-            if lane != "depth"
-        ),
-        _line("neuraldrive_audio_workers", len(status["workers"])),
-        _line("neuraldrive_audio_jobs_in_progress", len(status["jobs"]["in_progress"])),
-        _line("neuraldrive_audio_jobs_per_minute", status["jobs"]["per_minute"]),
-        _line("neuraldrive_audio_latency_ms", status["jobs"]["latency_ms"]["p50"], {"q": "0.5"}),
-        _line("neuraldrive_audio_latency_ms", status["jobs"]["latency_ms"]["p95"], {"q": "0.95"}),
-        _line("neuraldrive_audio_model_loads_total", status["models"]["loads"]),
-        _line("neuraldrive_audio_model_evictions_total", status["models"]["evictions"]),
-    ]
-    for engine, figures in status["engines"].items():
-        lines.append(
-            _line(
-                "neuraldrive_audio_real_time_factor",
-                figures["real_time_factor"],
-                {"engine": engine},
-            )
-        )
-    lines.extend(_realtime_lines(status.get("realtime")))
-    for worker in status["workers"]:
-        labels = {"worker": worker["worker_id"], "device": worker["device"]}
-        lines.append(_line("neuraldrive_audio_worker_budget_bytes", worker["budget_bytes"], labels))
-        lines.append(_line("neuraldrive_audio_worker_used_bytes", worker["used_bytes"], labels))
-        lines.append(_line("neuraldrive_audio_worker_jobs_done_total", worker["jobs_done"], labels))
-    return "\n".join(lines) + "\n"
-
-
-def _realtime_lines(realtime: dict[str, Any] | None) -> list[str]:
-    if realtime is None:
-        return []
-    turns, delay = realtime["turns"], realtime["turn_delay_ms"]
-    return [
-        _line("neuraldrive_audio_realtime_sessions_open", realtime["sessions_open"]),
-        _line("neuraldrive_audio_realtime_sessions_total", realtime["sessions_total"]),
-        *(
-            _line("neuraldrive_audio_realtime_turns_total", turns[outcome], {"outcome": outcome})
-            for outcome in ("committed", "completed", "failed")
-        ),
-        _line("neuraldrive_audio_realtime_turn_delay_ms", delay["p50"], {"q": "0.5"}),
-        _line("neuraldrive_audio_realtime_turn_delay_ms", delay["p95"], {"q": "0.95"}),
-    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from neuraldrive_audio.languages import language_name
+from neuraldrive_audio.media.languages import language_name
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 
 

@@ -24,8 +24,8 @@ _LINE_BREAK = re.compile(r"\s*\n\s*")
 _LIST_NUMBER = re.compile(r"^\d+$")
 _SPEAKABLE = re.compile(r"\w")
 
-# The same abbreviation rules as the speech job's sentence splitter
-# (workers/speech_text.py), which media cannot import; see the module docstring there.
+# The same abbreviation rules as the speech job's sentence splitter (media/text.py, which
+# moved into media/ after this was written: the two lists can now become one).
 _NEVER_ENDS: Final = frozenset(
     [
         "dr.",

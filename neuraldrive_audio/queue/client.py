@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from neuraldrive_audio.queue import events, heartbeat, keys
 from neuraldrive_audio.queue.admission import admit
 from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import INTERACTIVE, LANES, Lane
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class _Submitted:
 
     function: str
     payload: dict[str, Any]
-    priority: Priority
+    lane: Lane
     arq_ids: list[str] = field(default_factory=list)
 
 
@@ -74,9 +74,9 @@ class JobQueue:
         self._job_ttl = timedelta(seconds=job_ttl_s)
         self._submitted: dict[str, _Submitted] = {}
 
-    async def depth(self, priority: Priority | None = None) -> int:
-        """Jobs waiting (not yet picked by a worker) in one lane, or in both."""
-        lanes = [priority] if priority else list(Priority)
+    async def depth(self, lane: Lane | None = None) -> int:
+        """Jobs waiting (not yet picked by a worker) in one lane, or in all."""
+        lanes = [lane] if lane else LANES
         return sum([int(await self.redis.zcard(lane.queue_name)) for lane in lanes])
 
     async def submit(
@@ -84,7 +84,7 @@ class JobQueue:
         function: str,
         payload: BaseModel,
         job_id: str,
-        priority: Priority = Priority.INTERACTIVE,
+        lane: Lane = INTERACTIVE,
         upload: bytes | None = None,
     ) -> None:
         """Enqueue ``function(payload)``; refuses fast when no worker lives or the queue is full."""
@@ -93,7 +93,7 @@ class JobQueue:
         # One atomic step, so the depth limit holds however many requests arrive together.
         admission = await admit(
             self.redis,
-            queue_name=priority.queue_name,
+            queue_name=lane.queue_name,
             function=function,
             payload=payload.model_dump(mode="json"),
             job_id=job_id,
@@ -106,9 +106,9 @@ class JobQueue:
             depth = admission.depth
             raise QueueFullError(depth, retry_after_s=max(1, depth // 10))
         self._submitted[job_id] = _Submitted(
-            function, payload.model_dump(mode="json"), priority, [job_id]
+            function, payload.model_dump(mode="json"), lane, [job_id]
         )
-        log.info("job queued", extra={"job_id": job_id, "function": function, "priority": priority})
+        log.info("job queued", extra={"job_id": job_id, "function": function, "lane": lane.name})
 
     async def abort(self, job_id: str) -> None:
         """Ask arq to cancel the job (running or queued, every attempt) and drop its upload."""
@@ -169,7 +169,7 @@ class JobQueue:
         arq_id = f"{job_id}:retry{len(submitted.arq_ids)}"
         await self.redis.enqueue_job(
             submitted.function, submitted.payload, _job_id=arq_id,
-            _queue_name=submitted.priority.queue_name, _expires=self._job_ttl,
+            _queue_name=submitted.lane.queue_name, _expires=self._job_ttl,
         )  # fmt: skip
         submitted.arq_ids.append(arq_id)
         log.warning("worker lost; job runs again on another worker", extra={"job_id": job_id})

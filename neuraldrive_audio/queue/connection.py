@@ -9,7 +9,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.lanes import INTERACTIVE
 
 
 def serialize_job(data: dict[str, Any]) -> bytes:
@@ -46,7 +46,7 @@ async def connect(url: str) -> ArqRedis:
     )
     redis.job_serializer = serialize_job
     redis.job_deserializer = deserialize_job
-    redis.default_queue_name = keys.queue("interactive")
+    redis.default_queue_name = INTERACTIVE.queue_name
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
             await redis.ping()

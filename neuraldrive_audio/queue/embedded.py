@@ -2,19 +2,23 @@
 
 A private ``redis-server`` child on a unix socket in the data dir when the binary is on
 PATH; otherwise fakeredis speaking the Redis protocol on a loopback port, so worker
-processes can still connect.
+processes can still connect. While it runs, ``<run_dir>/queue.url`` says where it is, so
+commands run beside ``serve`` (``models remove``) can find its workers.
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+import socketserver
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+URL_FILE = "queue.url"
+"""Name of the file in the run dir holding the running embedded queue's URL."""
 
 
 @dataclass
@@ -24,10 +28,19 @@ class EmbeddedQueue:
     url: str
     description: str
     _process: subprocess.Popen[bytes] | None = None
-    _server: Any = field(default=None, repr=False)
+    _server: socketserver.BaseServer | None = field(default=None, repr=False)
+    url_file: Path | None = None
+
+    def announce(self, run_dir: Path) -> None:
+        """Write the URL where other commands of this data dir look for it."""
+        self.url_file = run_dir / URL_FILE
+        self.url_file.touch(mode=0o600)
+        self.url_file.write_text(self.url + "\n")
 
     def stop(self) -> None:
-        """Stop the server."""
+        """Stop the server (and withdraw its URL, unless another serve took the file over)."""
+        if self.url_file is not None and discover(self.url_file.parent) == self.url:
+            self.url_file.unlink(missing_ok=True)
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
@@ -77,9 +90,21 @@ def _start_fakeredis() -> EmbeddedQueue:
 
 
 def start_embedded_queue(run_dir: Path) -> EmbeddedQueue:
-    """Start the best embedded queue available."""
+    """Start the best embedded queue available and announce its URL in ``run_dir``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     binary = shutil.which("redis-server")
-    if binary:
-        return _start_redis_server(binary, run_dir)
-    return _start_fakeredis()
+    queue = _start_redis_server(binary, run_dir) if binary else _start_fakeredis()
+    queue.announce(run_dir)
+    return queue
+
+
+def discover(run_dir: Path) -> str | None:
+    """URL of the embedded queue a ``serve`` of this data dir announced, if any.
+
+    The file may be stale (a killed serve cannot withdraw it): callers connect to find out.
+    """
+    try:
+        url = (run_dir / URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    return url or None

@@ -6,7 +6,7 @@ from arq.connections import ArqRedis
 from pydantic import BaseModel, Field
 
 from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import BATCH
 
 PLAN = -1
 """Index of the planning step (decode and split) of a transcription job."""
@@ -52,7 +52,7 @@ async def enqueue(redis: ArqRedis, chunk: ChunkJob) -> None:
         chunk.function,
         chunk.model_dump(mode="json"),
         _job_id=chunk.arq_id,
-        _queue_name=Priority.BATCH.queue_name,
+        _queue_name=BATCH.queue_name,
     )
 
 

@@ -166,3 +166,9 @@ class JobRecords:
     async def chunk_finished(self, job_id: str) -> int:
         """Count one more finished chunk; returns how many are done."""
         return int(await self.redis.incr(keys.job_chunk_done(job_id)))
+
+
+async def announce_end(redis: Redis, record: JobRecord) -> None:
+    """Queue the webhook of a job that just ended (the API's janitor delivers it)."""
+    if record.webhook_url:
+        await redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]

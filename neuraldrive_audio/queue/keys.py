@@ -6,7 +6,7 @@ PREFIX = "nda:"
 
 
 def queue(lane: str) -> str:
-    """The arq queue (sorted set) of a lane: ``interactive`` or ``batch``."""
+    """The arq queue (sorted set) of a lane (see queue.lanes)."""
     return f"{PREFIX}queue:{lane}"
 
 
@@ -37,6 +37,13 @@ STATS_FINISHED = f"{PREFIX}stats:finished"
 
 STATS_ERRORS = f"{PREFIX}stats:errors"
 """List of the latest job errors (JSON), newest first."""
+
+STATS_LATENCY_HISTOGRAM = f"{PREFIX}stats:latency_histogram"
+"""Hash of cumulative latency bucket counts since the queue was created (``task|le`` -> n,
+``task|sum``, ``task|count``): a histogram every API process exposes the same."""
+
+STATS_RTF_HISTOGRAM = f"{PREFIX}stats:rtf_histogram"
+"""Hash of cumulative real-time-factor bucket counts per engine (same fields as latency)."""
 
 
 JOBS = f"{PREFIX}jobs"

@@ -7,34 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from neuraldrive_audio.media.formats import SpeechFormat
+
 
 class TranscriptionTask(StrEnum):
     """What whisper does with the audio."""
 
     TRANSCRIBE = "transcribe"
     TRANSLATE = "translate"
-
-
-class SpeechFormat(StrEnum):
-    """Audio formats of /v1/audio/speech."""
-
-    MP3 = "mp3"
-    OPUS = "opus"
-    AAC = "aac"
-    FLAC = "flac"
-    WAV = "wav"
-    PCM = "pcm"
-
-
-CONTENT_TYPES: dict[SpeechFormat, str] = {
-    SpeechFormat.MP3: "audio/mpeg",
-    SpeechFormat.OPUS: "audio/ogg",
-    SpeechFormat.AAC: "audio/aac",
-    SpeechFormat.FLAC: "audio/flac",
-    SpeechFormat.WAV: "audio/wav",
-    SpeechFormat.PCM: "audio/pcm",
-}
-"""HTTP content type of each speech format."""
 
 
 class VadSplit(BaseModel):

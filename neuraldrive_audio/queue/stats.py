@@ -1,11 +1,13 @@
-"""Service-wide figures kept in Redis: recently finished jobs and recent errors."""
+"""Service-wide figures kept in Redis: recently finished jobs, recent errors and histograms."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from neuraldrive_audio.queue import keys
 
@@ -13,6 +15,31 @@ WINDOW_S = 300
 """Finished jobs older than this drop out of jobs/min and latency percentiles."""
 
 MAX_ERRORS = 20
+
+LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+"""Upper bounds of the job latency histogram (queue wait + run time), in seconds."""
+
+RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+"""Upper bounds of the real-time factor histogram (inference time / audio time)."""
+
+INF = "+Inf"
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative bucket counts of one labelled series (``buckets`` ends with ``+Inf``)."""
+
+    buckets: list[tuple[str, int]]
+    total: float
+
+
+def _observe(pipe: Pipeline, key: str, label: str, bounds: tuple[float, ...], value: float) -> None:
+    # Buckets are stored cumulatively, so reading them needs no sorting or summing.
+    for bound in bounds:
+        if value <= bound:
+            pipe.hincrby(key, f"{label}|{bound}", 1)
+    pipe.hincrby(key, f"{label}|{INF}", 1)
+    pipe.hincrbyfloat(key, f"{label}|sum", value)
 
 
 class RecentError(BaseModel):
@@ -30,7 +57,31 @@ async def record_finished(redis: Redis, job_id: str, task: str, latency_s: float
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.STATS_FINISHED, {f"{job_id}|{task}|{latency_s:.4f}": now})
         pipe.zremrangebyscore(keys.STATS_FINISHED, "-inf", now - WINDOW_S)
+        _observe(pipe, keys.STATS_LATENCY_HISTOGRAM, task, LATENCY_BUCKETS_S, latency_s)
         await pipe.execute()
+
+
+async def record_real_time_factors(redis: Redis, observations: list[tuple[str, float]]) -> None:
+    """Add ``(engine, real-time factor)`` observations of single inferences to the histogram."""
+    if not observations:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for engine, rtf in observations:
+            _observe(pipe, keys.STATS_RTF_HISTOGRAM, engine, RTF_BUCKETS, rtf)
+        await pipe.execute()
+
+
+async def histograms(redis: Redis, key: str, bounds: tuple[float, ...]) -> dict[str, Histogram]:
+    """Every labelled series of one histogram hash."""
+    raw: dict[bytes, bytes] = await redis.hgetall(key)  # type: ignore[misc]
+    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    labels = {name.rsplit("|", 1)[0] for name in fields}
+    result = {}
+    for label in sorted(labels):
+        edges = [*(str(b) for b in bounds), INF]
+        counts = [(edge, int(fields.get(f"{label}|{edge}", 0))) for edge in edges]
+        result[label] = Histogram(counts, float(fields.get(f"{label}|sum", 0.0)))
+    return result
 
 
 async def record_error(redis: Redis, error: RecentError) -> None:

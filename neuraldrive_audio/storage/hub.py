@@ -14,67 +14,49 @@ for the transfer loop (``http_get``: retries, Range, size check), not for file p
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 from huggingface_hub import HfApi, hf_hub_url
 from huggingface_hub.file_download import http_get
 from huggingface_hub.hf_api import RepoSibling
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # lazy __all__
 
-from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.plugin import ModelFilesError
+from neuraldrive_audio.engines.registry import UnknownEngineError
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelExistsError, ModelStore
 
 DOWNLOADS_DIR = ".downloads"
 PART_SUFFIX = ".part"
 COMMIT_FILE = ".commit"
-# Repository files a whisper model never needs (the store writes its own manifest).
-_NOT_MODEL_FILES = (".gitattributes", MANIFEST_NAME)
 
 
 class HubPullError(Exception):
-    """The repository cannot be pulled as a model of a supported engine."""
+    """The repository cannot be pulled as a model of a registered engine."""
 
 
-def detect_engine(paths: Collection[str]) -> EngineKind:
-    """Tell the engine from a repository's file paths (``/``-separated, relative)."""
-    root = {p for p in paths if "/" not in p}
-    has_vocab = "tokenizer.json" in root or any(n.startswith("vocabulary.") for n in root)
-    if {"model.bin", "config.json"} <= root and has_vocab:
-        return EngineKind.WHISPER
-    if _piper_voices(paths):
-        return EngineKind.PIPER
-    if any(p.endswith(".onnx") for p in paths) and (
-        any(p.endswith(".npz") for p in paths) or _packed_voices(paths)
-    ):
-        return EngineKind.KOKORO
-    raise HubPullError("cannot tell the engine from the repository's files; pass --engine")
+def detect_engine(paths: Collection[str]) -> str:
+    """The name of the engine whose files these are (``/``-separated, relative paths)."""
+    try:
+        return registry.recognise(paths).name
+    except ModelFilesError as exc:
+        raise HubPullError(str(exc)) from exc
 
 
-def select_files(engine: EngineKind, paths: Collection[str]) -> dict[str, str]:
+def select_files(engine: str, paths: Collection[str]) -> dict[str, str]:
     """Map the store's file names for ``engine`` to the repository paths to download."""
-    if engine is EngineKind.PIPER:
-        onnx = _single(_piper_voices(paths), "Piper voice (*.onnx with its *.onnx.json)")
-        return {"model.onnx": onnx, "model.onnx.json": f"{onnx}.json"}
-    if engine is EngineKind.KOKORO:
-        return _kokoro_files(paths)
-    return _whisper_files(paths)
+    try:
+        return registry.get(engine).select_files(paths)
+    except (ModelFilesError, UnknownEngineError) as exc:
+        raise HubPullError(str(exc)) from exc
 
 
-def read_voices(engine: EngineKind, files: Mapping[str, Path]) -> list[str]:
+def read_voices(engine: str, files: Mapping[str, Path]) -> list[str]:
     """Voices of a model, from its files keyed by store name (shared with ``models import``)."""
-    if engine is EngineKind.PIPER:
-        config = files["model.onnx.json"]
-        speakers = json.loads(config.read_text()).get("speaker_id_map") or {}
-        # A single-speaker Piper model has one voice: the name of its files.
-        return sorted(speakers) or [config.name.removesuffix(".onnx.json")]
-    if engine is EngineKind.KOKORO:
-        with np.load(files["voices.npz"]) as voices:
-            return sorted(voices.files)
-    return []
+    return registry.get(engine).read_voices(files)
 
 
 def download_dir(store: ModelStore, repo_id: str) -> Path:
@@ -87,7 +69,7 @@ def pull_model(
     repo_id: str,
     *,
     revision: str | None = None,
-    engine: EngineKind | None = None,
+    engine: str | None = None,
     model_id: str | None = None,
     endpoint: str | None = None,
     force: bool = False,
@@ -123,53 +105,13 @@ def pull_model(
     return installed
 
 
-def _check_id(store: ModelStore, engine: EngineKind, model_id: str, force: bool) -> None:
+def _check_id(store: ModelStore, engine: str, model_id: str, force: bool) -> None:
     """Reject an id the store cannot hold (or would replace without ``force``) before
     anything is downloaded."""
     try:
         store.check_install(engine, model_id, force=force)
     except (ValueError, ModelExistsError) as exc:
         raise HubPullError(str(exc)) from exc
-
-
-def _piper_voices(paths: Collection[str]) -> list[str]:
-    return sorted(p for p in paths if p.endswith(".onnx") and f"{p}.json" in paths)
-
-
-def _packed_voices(paths: Collection[str]) -> list[str]:
-    """Kokoro voices shipped one file per voice (``voices/*.bin`` or ``*.pt``)."""
-    return [p for p in paths if p.startswith("voices/") and p.endswith((".bin", ".pt"))]
-
-
-def _kokoro_files(paths: Collection[str]) -> dict[str, str]:
-    npz = [p for p in paths if p.endswith(".npz")]
-    if not npz and _packed_voices(paths):
-        raise HubPullError(
-            "this Kokoro repository ships its voices as voices/*.bin or *.pt; only a single "
-            "voices .npz archive (the kokoro-onnx format) is supported. Build one and use "
-            "`models import`."
-        )
-    onnx = _single([p for p in paths if p.endswith(".onnx")], "ONNX model (*.onnx)")
-    return {"model.onnx": onnx, "voices.npz": _single(npz, "voices archive (*.npz)")}
-
-
-def _whisper_files(paths: Collection[str]) -> dict[str, str]:
-    # CTranslate2 whisper repos are flat; faster-whisper reads every file at the root
-    # (model, config, tokenizer, vocabulary, and preprocessor_config for large-v3).
-    root = [p for p in paths if "/" not in p]
-    files = [p for p in root if p not in _NOT_MODEL_FILES and not p.endswith(".md")]
-    if "model.bin" not in files:
-        raise HubPullError("no model.bin at the repository root: not a CTranslate2 whisper model")
-    return {p: p for p in files}
-
-
-def _single(candidates: list[str], what: str) -> str:
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise HubPullError(f"no {what} in the repository")
-    shown = ", ".join(candidates[:5]) + (", …" if len(candidates) > 5 else "")
-    raise HubPullError(f"the repository has {len(candidates)} of {what}: {shown}; expected one")
 
 
 def _prepare_download_dir(work: Path, commit: str | None) -> Path:

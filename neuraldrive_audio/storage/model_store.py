@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from neuraldrive_audio.storage.manifest import MANIFEST_NAME, EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import MANIFEST_NAME, ModelManifest
 
 GENERATION_FILE = ".generation"
 MAX_ID_LENGTH = 200
@@ -42,16 +42,23 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def missing_links(manifest: ModelManifest) -> list[str]:
+    """Linked files that no longer exist (e.g. their package was uninstalled)."""
+    return [name for name, path in manifest.linked_files.items() if not Path(path).is_file()]
+
+
 class ModelStore:
     """Reads and writes the on-disk model store. Cheap to create; it holds no state."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def model_dir(self, engine: EngineKind, model_id: str) -> Path:
+    def model_dir(self, engine: str, model_id: str) -> Path:
         """Directory of a model; ids may contain ``/`` and become nested directories."""
         check_model_id(model_id)
-        return self.root / engine.value / model_id
+        if not engine or "/" in engine or engine.startswith("."):
+            raise ValueError(f"invalid engine name: {engine!r}")
+        return self.root / engine / model_id
 
     def generation(self) -> int:
         """Changes whenever a model is installed or removed (readers cache against it)."""
@@ -74,12 +81,14 @@ class ModelStore:
 
     def get(self, model_id: str) -> ModelManifest:
         """The manifest of ``model_id``, or ModelNotInstalledError."""
-        for engine in EngineKind:
-            try:
-                path = self.model_dir(engine, model_id) / MANIFEST_NAME
-            except ValueError:
-                break
-            if path.is_file():
+        # Any engine's directory: the store needs no list of engines.
+        try:
+            check_model_id(model_id)
+        except ValueError:
+            raise ModelNotInstalledError(model_id) from None
+        for engine_dir in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            path = engine_dir / model_id / MANIFEST_NAME
+            if not engine_dir.name.startswith(".") and path.is_file():
                 return ModelManifest.model_validate_json(path.read_text())
         raise ModelNotInstalledError(model_id)
 
@@ -119,7 +128,7 @@ class ModelStore:
             shutil.rmtree(old, ignore_errors=True)
         return manifest
 
-    def check_install(self, engine: EngineKind, model_id: str, *, force: bool) -> None:
+    def check_install(self, engine: str, model_id: str, *, force: bool) -> None:
         """Raise (ValueError, ModelExistsError) unless ``model_id`` may be installed."""
         target = self.model_dir(engine, model_id)
         engine_dir = target.parents[len(Path(model_id).parts) - 1]
@@ -135,8 +144,37 @@ class ModelStore:
         if not force:
             raise ModelExistsError(f"{model_id} is already installed; pass --force to replace it")
 
+    def link(self, source_files: dict[str, Path], manifest: ModelManifest) -> ModelManifest:
+        """Register files in place: the model directory holds symlinks and the manifest,
+        nothing is copied (for files another package owns, e.g. the demo models).
+        """
+        self.check_install(manifest.engine, manifest.id, force=True)
+        target = self.model_dir(manifest.engine, manifest.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            sources = {name: src.resolve(strict=True) for name, src in source_files.items()}
+            for name, src in sources.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name).symlink_to(src)
+            manifest = manifest.model_copy(
+                update={
+                    "files": sorted(sources),
+                    "bytes_on_disk": sum(src.stat().st_size for src in sources.values()),
+                    "linked_files": {name: str(src) for name, src in sorted(sources.items())},
+                }
+            )
+            (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+            self._bump_generation()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return manifest
+
     def remove(self, model_id: str) -> ModelManifest:
-        """Delete a model's directory; returns its manifest."""
+        """Delete a model's directory (linked files stay where they are); returns its manifest."""
         manifest = self.get(model_id)
         shutil.rmtree(self.path_of(manifest))
         self._bump_generation()

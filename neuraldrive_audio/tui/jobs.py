@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
+from neuraldrive_audio.cli.client import ServiceClient, ServiceError
 from neuraldrive_audio.tui.base import PollingScreen
-from neuraldrive_audio.tui.client import AudioClient, ServiceError
 from neuraldrive_audio.tui.widgets import JobsTable
 
 
@@ -26,7 +26,7 @@ class JobsScreen(PollingScreen):
         Binding("q,escape", "back", "Back"),
     ]
 
-    def __init__(self, client: AudioClient, *, refresh_s: float = 2.0) -> None:
+    def __init__(self, client: ServiceClient, *, refresh_s: float = 2.0) -> None:
         super().__init__(refresh_s)
         self.client = client
 

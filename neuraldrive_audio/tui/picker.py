@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from neuraldrive_audio.cli.client import Worker
 from neuraldrive_audio.tui import format as fmt
-from neuraldrive_audio.tui.client import Worker
 
 
 class WorkerPicker(ModalScreen[str | None]):

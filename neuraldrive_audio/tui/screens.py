@@ -15,15 +15,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from neuraldrive_audio.tui.base import PollingScreen
-from neuraldrive_audio.tui.client import (
+from neuraldrive_audio.cli.client import (
     ApiError,
-    AudioClient,
     InstalledModel,
+    ServiceClient,
     ServiceError,
     Status,
     Unreachable,
 )
+from neuraldrive_audio.tui.base import PollingScreen
 from neuraldrive_audio.tui.jobs import JobsScreen
 from neuraldrive_audio.tui.picker import WorkerPicker
 from neuraldrive_audio.tui.widgets import (
@@ -54,7 +54,9 @@ class AudioScreen(PollingScreen):
         Binding("p", "pin", "Pin/unpin"),
         Binding("j", "jobs", "Jobs"),
         Binding("r", "refresh", "Refresh"),
+        # One key, two meanings; check_action shows and enables the one that applies.
         Binding("q", "back", "Back"),
+        Binding("q", "quit_panel", "Quit"),
     ]
 
     def __init__(
@@ -67,7 +69,7 @@ class AudioScreen(PollingScreen):
         id: str | None = None,
     ) -> None:
         super().__init__(refresh_s, name=name, id=id)
-        self.client = AudioClient(base_url, api_key)
+        self.client = ServiceClient(base_url, api_key)
         self.status: Status | None = None
         """The last status polled successfully."""
         self.service_error: ServiceError | None = None
@@ -174,14 +176,30 @@ class AudioScreen(PollingScreen):
         """Show the asynchronous jobs, where they can be cancelled."""
         self.app.push_screen(JobsScreen(self.client, refresh_s=self.refresh_s))
 
-    def action_back(self) -> None:
-        """Return to the screen below, or quit when there is none (standalone, or F-key switch)."""
+    def has_screen_below(self) -> bool:
+        """True when ``q`` goes back to another screen rather than quitting."""
         stack = self.app.screen_stack
         # "_default" is Textual's blank base screen: going back to it would strand the operator.
-        if len(stack) > 1 and stack[-2].id != "_default":
+        return len(stack) > 1 and stack[-2].id != "_default" and stack[-1] is self
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``q`` is Back over another screen and Quit otherwise; the footer shows which."""
+        if action == "back":
+            return self.has_screen_below()
+        if action == "quit_panel":
+            return not self.has_screen_below()
+        return True
+
+    def action_back(self) -> None:
+        """Return to the screen below, or quit when there is none (standalone, or F-key switch)."""
+        if self.has_screen_below():
             self.app.pop_screen()
         else:
             self.app.exit()
+
+    def action_quit_panel(self) -> None:
+        """Quit: the panel runs on its own (or was reached with an F-key switch)."""
+        self.app.exit()
 
     @work(group="action")
     async def _load_on_chosen_worker(self, model_id: str, pin: bool | None) -> None:

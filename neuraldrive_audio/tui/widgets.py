@@ -12,8 +12,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from neuraldrive_audio.tui import format as fmt
-from neuraldrive_audio.tui.client import (
+from neuraldrive_audio.cli.client import (
     EngineStats,
     InstalledModel,
     Job,
@@ -22,20 +21,44 @@ from neuraldrive_audio.tui.client import (
     Status,
     Worker,
 )
+from neuraldrive_audio.tui import format as fmt
 
 Row = tuple[str, Sequence[str]]
 """A row key and its cells."""
 
 
-class RowsTable(DataTable[Text]):
-    """A read-only table replaced wholesale on every poll, keeping the cursor on its row."""
+Column = tuple[str, int]
+"""A column's label and width in cells."""
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ()
+CELL_PADDING = 2
+"""DataTable pads each cell with one space on either side."""
+
+
+def columns_that_fit(widths: Sequence[int], available: int) -> int:
+    """How many leading columns fit into ``available`` cells (always at least one)."""
+    used = count = 0
+    for width in widths:
+        used += width + CELL_PADDING
+        if used > available and count:
+            break
+        count += 1
+    return count
+
+
+class RowsTable(DataTable[Text]):
+    """A read-only table replaced wholesale on every poll, keeping the cursor on its row.
+
+    ``COLUMNS`` are in order of importance: when the terminal is narrow (80x24), the columns
+    that do not fit are left out from the end and the subtitle says how many.
+    """
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
 
     def __init__(self, title: str, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row")
         self.border_title = title
-        self.add_columns(*self.COLUMNS)
+        self._cells: list[Row] = []
+        self._shown_columns = 0
 
     def selected_key(self) -> str | None:
         """Key of the row under the cursor, None when the table is empty."""
@@ -45,12 +68,37 @@ class RowsTable(DataTable[Text]):
 
     def replace_rows(self, rows: Iterable[Row]) -> None:
         """Show these rows instead of the current ones."""
+        self._cells = list(rows)
+        self._render_rows()
+
+    def on_resize(self) -> None:
+        """Show as many columns as the new width allows."""
+        if self._fitting_columns() != self._shown_columns:
+            self._render_rows()
+
+    def _fitting_columns(self) -> int:
+        available = self.scrollable_content_region.width or self.app.size.width
+        return columns_that_fit([width for _, width in self.COLUMNS], available)
+
+    def _render_rows(self) -> None:
         selected = self.selected_key()
-        self.clear()
-        for key, cells in rows:
+        shown = self._fitting_columns()
+        if shown != self._shown_columns:
+            self.clear(columns=True)
+            for label, width in self.COLUMNS[:shown]:
+                self.add_column(fmt.clip(label, width), width=width)
+            self._shown_columns = shown
+        else:
+            self.clear()
+        widths = [width for _, width in self.COLUMNS[:shown]]
+        for key, cells in self._cells:
             # Text, not str: DataTable reads str cells as markup, and ids or messages may hold '['.
-            self.add_row(*(Text(cell) for cell in cells), key=key)
-        self.border_subtitle = str(self.row_count)
+            shown_cells = zip(cells[:shown], widths, strict=True)
+            self.add_row(*(Text(fmt.clip(c, w)) for c, w in shown_cells), key=key)
+        hidden = len(self.COLUMNS) - shown
+        self.border_subtitle = f"{self.row_count}" + (
+            f" · {hidden} more column{'s' * (hidden > 1)} when wider" if hidden else ""
+        )
         if selected is None:
             return
         # Polling must not yank the cursor away from what the operator selected.
@@ -61,8 +109,9 @@ class RowsTable(DataTable[Text]):
 class WorkersTable(RowsTable):
     """One row per live worker, with its memory budget as a bar."""
 
-    COLUMNS = ("Worker", "Host", "Device", "Memory", "Used / budget", "Models", "Jobs run/ok/fail",
-               "Loads/evict", "Seen")  # fmt: skip
+    COLUMNS = (("Worker", 22), ("Device", 7), ("Used / budget", 15), ("Models", 6),
+               ("Jobs run/ok/fail", 16), ("Memory", 16), ("Host", 14), ("Loads/evict", 11),
+               ("Seen", 8))  # fmt: skip
 
     def show(self, workers: Sequence[Worker], now: float) -> None:
         """Fill from the status' workers."""
@@ -72,12 +121,12 @@ class WorkersTable(RowsTable):
 def _worker_cells(w: Worker, now: float) -> list[str]:
     return [
         w.worker_id,
-        w.hostname or fmt.DASH,
         w.device or fmt.DASH,
-        fmt.bar(w.budget_fraction),
         f"{fmt.human_bytes(w.used_bytes)} / {fmt.human_bytes(w.budget_bytes)}",
         str(len(w.loaded_models)),
         "/".join(_count(n) for n in (w.jobs_in_progress, w.jobs_done, w.jobs_failed)),
+        fmt.bar(w.budget_fraction),
+        w.hostname or fmt.DASH,
         "/".join(_count(n) for n in (w.loads, w.evictions)),
         fmt.relative_time(w.last_seen, now),
     ]
@@ -104,7 +153,8 @@ class ModelRow:
 class ModelsTable(RowsTable):
     """Models loaded on each worker, then installed models that no worker holds."""
 
-    COLUMNS = ("Model", "Engine", "Worker", "Size", "Pinned", "In use", "Last used", "Idle until")
+    COLUMNS = (("Model", 30), ("Worker", 22), ("Size", 10), ("Pinned", 6), ("In use", 6),
+               ("Engine", 7), ("Last used", 9), ("Idle until", 10))  # fmt: skip
 
     def __init__(self, title: str, *, id: str) -> None:
         super().__init__(title, id=id)
@@ -123,16 +173,16 @@ class ModelsTable(RowsTable):
         for w in workers:
             for m in sorted(w.loaded_models, key=lambda m: m.id):
                 rows.append((ModelRow(m.id, w.worker_id, m.pinned), [
-                    m.id, m.engine or fmt.DASH, w.worker_id, fmt.human_bytes(m.bytes),
-                    "pinned" if m.pinned else "", _count(m.in_use),
+                    m.id, w.worker_id, fmt.human_bytes(m.bytes), "pinned" if m.pinned else "",
+                    _count(m.in_use), m.engine or fmt.DASH,
                     fmt.relative_time(m.last_used, now), fmt.relative_time(m.idle_until, now),
                 ]))  # fmt: skip
         loaded = {row.model_id for row, _ in rows}
         for model in sorted(installed or (), key=lambda m: m.id):
             if model.id not in loaded:
                 rows.append((ModelRow(model.id, None, False), [
-                    model.id, model.engine or fmt.DASH, "not loaded",
-                    f"{fmt.human_bytes(model.bytes_on_disk)} on disk", "", "", "", "",
+                    model.id, "not loaded", fmt.human_bytes(model.bytes_on_disk), "", "",
+                    model.engine or fmt.DASH, "", "",
                 ]))  # fmt: skip
         self._rows = {row.key: row for row, _ in rows}
         self.replace_rows((row.key, cells) for row, cells in rows)
@@ -141,13 +191,15 @@ class ModelsTable(RowsTable):
 class RunningJobsTable(RowsTable):
     """Jobs workers are processing now, with progress bars."""
 
-    COLUMNS = ("Job", "Task", "Model", "Worker", "Progress", "Running for")
+    COLUMNS = (("Job", 24), ("Task", 10), ("Progress", 16), ("Running for", 11),
+               ("Model", 30), ("Worker", 22))  # fmt: skip
 
     def show(self, jobs: Sequence[RunningJob], now: float) -> None:
         """Fill from the status' jobs in progress."""
         self.replace_rows(
-            (j.id, [j.id, j.task, j.model, j.worker_id, fmt.bar(j.progress),
-                    fmt.duration(None if j.started_at is None else now - j.started_at)])
+            (j.id, [j.id, j.task, fmt.bar(j.progress),
+                    fmt.duration(None if j.started_at is None else now - j.started_at),
+                    j.model, j.worker_id])
             for j in jobs
         )  # fmt: skip
 
@@ -155,13 +207,13 @@ class RunningJobsTable(RowsTable):
 class ErrorsTable(RowsTable):
     """The last failed jobs."""
 
-    COLUMNS = ("When", "Job", "Code", "Message")
+    COLUMNS = (("When", 9), ("Code", 16), ("Message", 40), ("Job", 24))
 
     def show(self, errors: Sequence[RecentError], now: float) -> None:
         """Fill from the status' recent errors, newest first."""
         newest_first = sorted(errors, key=lambda e: e.time or 0.0, reverse=True)
         self.replace_rows(
-            (f"{i}", [fmt.relative_time(e.time, now), e.job_id, e.code, fmt.clip(e.message)])
+            (f"{i}", [fmt.relative_time(e.time, now), e.code, e.message, e.job_id])
             for i, e in enumerate(newest_first)
         )
 
@@ -169,13 +221,14 @@ class ErrorsTable(RowsTable):
 class JobsTable(RowsTable):
     """Asynchronous jobs listed by ``GET /v1/audio/jobs``."""
 
-    COLUMNS = ("Job", "Task", "Status", "Model", "Progress", "Created")
+    COLUMNS = (("Job", 24), ("Status", 10), ("Progress", 16), ("Task", 10), ("Created", 9),
+               ("Model", 30))  # fmt: skip
 
     def show(self, jobs: Sequence[Job], now: float) -> None:
         """Fill from the jobs list."""
         self.replace_rows(
-            (j.id, [j.id, j.task, j.status, j.model, fmt.bar(j.progress),
-                    fmt.relative_time(j.created_at, now)])
+            (j.id, [j.id, j.status, fmt.bar(j.progress), j.task,
+                    fmt.relative_time(j.created_at, now), j.model])
             for j in jobs
         )  # fmt: skip
 
@@ -201,10 +254,6 @@ class Summary(Static):
 
 def _engine_text(engine: EngineStats) -> str:
     text = f"{engine.engine} RTF {fmt.number(engine.real_time_factor, 2)}"
-    # Services report a job count, an audio total, or both; show what there is.
-    extras = []
-    if engine.jobs is not None:
-        extras.append(f"{engine.jobs} jobs")
-    if engine.audio_seconds is not None:
-        extras.append(f"{fmt.duration(engine.audio_seconds)} audio")
-    return f"{text} ({', '.join(extras)})" if extras else text
+    if engine.audio_seconds is None:
+        return text
+    return f"{text} ({fmt.duration(engine.audio_seconds)} audio)"

@@ -1,15 +1,14 @@
-"""The frame every chunk of an asynchronous job runs in.
+"""Chunks of an asynchronous job, run in the job frame (``job_frame.in_frame``).
 
-It skips chunks of jobs that already ended, records which worker runs the chunk (so the
-API's janitor can requeue it if that worker dies), retries transient failures, fails the
-whole job on permanent ones, and finishes the job when its last chunk is done.
+Around the frame: skip chunks of jobs that already ended, record which worker runs the
+chunk (so the API's janitor can requeue it if that worker dies). On failure: retry
+transient errors, fail the whole job on permanent ones. The last chunk finishes the job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,25 +16,23 @@ from typing import Any
 
 from arq.worker import Retry
 
-from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.job_chunks import ChunkJob, ChunkOwner
-from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecord, JobRecords, JobStatus
-from neuraldrive_audio.workers.engines.base import JobCancelledError
-from neuraldrive_audio.workers.job_runner import job_error
+from neuraldrive_audio.queue.job_records import (
+    JobNotFoundError,
+    JobRecord,
+    JobRecords,
+    JobStatus,
+    announce_end,
+)
+from neuraldrive_audio.queue.payloads import JobError
+from neuraldrive_audio.workers.job_frame import JobInfo, JobRun, in_frame
 from neuraldrive_audio.workers.state import WorkerState
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 2.0
-ChunkBody = Callable[[JobRecord, threading.Event], Awaitable[None]]
-
-
-async def announce_end(state: WorkerState, record: JobRecord) -> None:
-    """Queue the webhook of a job that just ended (the API delivers it)."""
-    if record.webhook_url:
-        await state.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
+ChunkBody = Callable[[JobRecord, JobRun], Awaitable[None]]
 
 
 async def fail_job(state: WorkerState, job_id: str, code: str, message: str) -> None:
@@ -47,7 +44,7 @@ async def fail_job(state: WorkerState, job_id: str, code: str, message: str) -> 
         error={"code": code, "message": message},
     )
     log.info("job failed: %s", message, extra={"job_id": job_id})
-    await announce_end(state, record)
+    await announce_end(state.redis, record)
 
 
 async def complete_job(state: WorkerState, job_id: str) -> None:
@@ -56,7 +53,7 @@ async def complete_job(state: WorkerState, job_id: str) -> None:
         job_id, status=JobStatus.COMPLETED, progress=1.0, finished_at=time.time()
     )
     log.info("job completed", extra={"job_id": job_id})
-    await announce_end(state, record)
+    await announce_end(state.redis, record)
 
 
 async def deliver_chunk(
@@ -83,7 +80,6 @@ async def count_chunk(state: WorkerState, record: JobRecord) -> bool:
 async def run_chunk(ctx: dict[str, Any], chunk: ChunkJob, body: ChunkBody) -> None:
     """Run one chunk of an asynchronous job inside the frame described above."""
     state: WorkerState = ctx["state"]
-    current_job.set(chunk.job_id)  # arq runs each chunk in its own task
     extra = {"job_id": chunk.job_id, "chunk": chunk.index, "worker_id": state.worker_id}
     try:
         record = await JobRecords(state.redis).get(chunk.job_id)
@@ -95,23 +91,17 @@ async def run_chunk(ctx: dict[str, Any], chunk: ChunkJob, body: ChunkBody) -> No
     owner = ChunkOwner(worker_id=state.worker_id, chunk=chunk)
     owners_key = keys.job_chunk_owners(chunk.job_id)
     await state.redis.hset(owners_key, chunk.owner_field, owner.model_dump_json())  # type: ignore[misc]
-    state.running[chunk.arq_id] = RunningJob(
-        id=chunk.job_id, task=record.task.value, model=record.model, progress=record.progress
-    )
-    cancel = threading.Event()
-    log.info("chunk started", extra=extra)
+    info = JobInfo.from_ctx(
+        ctx, chunk.job_id, record.task.value, record.model,
+        running_key=chunk.arq_id, progress=record.progress,
+    )  # fmt: skip
+
+    async def on_error(exc: Exception, error: JobError) -> None:
+        await _on_failure(state, ctx, chunk, exc, error)
+
     try:
-        await body(record, cancel)
-        log.info("chunk done", extra=extra)
-    except (asyncio.CancelledError, JobCancelledError):
-        cancel.set()
-        log.info("chunk cancelled", extra=extra)
-        raise
-    except Exception as exc:
-        await _on_failure(state, ctx, chunk, exc)
+        await in_frame(state, info, lambda run: body(record, run), on_error, {"chunk": chunk.index})
     finally:
-        cancel.set()
-        state.running.pop(chunk.arq_id, None)
         await asyncio.shield(_release(state, owners_key, chunk.owner_field))
 
 
@@ -120,9 +110,8 @@ async def _release(state: WorkerState, owners_key: str, field: str) -> None:
 
 
 async def _on_failure(
-    state: WorkerState, ctx: dict[str, Any], chunk: ChunkJob, exc: Exception
+    state: WorkerState, ctx: dict[str, Any], chunk: ChunkJob, exc: Exception, error: JobError
 ) -> None:
-    error = job_error(exc)
     transient = error.status >= 500
     if transient and ctx.get("job_try", 1) < state.settings.job_max_tries:
         log.warning("chunk failed, retrying: %s", exc, extra={"job_id": chunk.job_id})

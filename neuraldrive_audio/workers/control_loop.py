@@ -10,7 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from neuraldrive_audio.queue import control
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlReply
-from neuraldrive_audio.workers.job_runner import job_error
+from neuraldrive_audio.workers.job_frame import job_error
 from neuraldrive_audio.workers.state import WorkerState
 
 log = logging.getLogger(__name__)

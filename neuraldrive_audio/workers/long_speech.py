@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
+from neuraldrive_audio.engines.base import TextToSpeech, as_text_to_speech
+from neuraldrive_audio.media.encode import make_encoder
+from neuraldrive_audio.media.formats import SpeechFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.media.samples import S16LE, from_s16le, to_s16le
+from neuraldrive_audio.media.text import speakable
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
-from neuraldrive_audio.queue.payloads import SpeechFormat
 from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.audio_encode import (
-    OUTPUT_SAMPLE_RATE,
-    S16LE,
-    from_s16le,
-    make_encoder,
-    to_s16le,
-)
 from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
-from neuraldrive_audio.workers.engines.base import TextToSpeech
+from neuraldrive_audio.workers.job_frame import JobRun
 from neuraldrive_audio.workers.speech_job import spoken_sentences
-from neuraldrive_audio.workers.speech_text import speakable
 from neuraldrive_audio.workers.state import WorkerState
 
 ENCODE_BLOCK_SAMPLES = OUTPUT_SAMPLE_RATE * 10
@@ -34,14 +30,10 @@ def _speak_chunk(
     text: str,
     voice: str,
     speed: float,
-    state: WorkerState,
-    cancel: threading.Event,
+    run: JobRun,
 ) -> bytes:
-    """Blocking: the chunk's speech as 24 kHz s16le, yielding to interactive work per sentence."""
-    pieces = spoken_sentences(
-        engine, speakable(text), voice, speed, cancel,
-        before_each=lambda: state.yield_to_interactive(cancel),
-    )  # fmt: skip
+    """Blocking: the chunk's speech as 24 kHz s16le, yielding to higher lanes per sentence."""
+    pieces = spoken_sentences(engine, speakable(text), voice, speed, run.checkpoint)
     return to_s16le(np.concatenate(list(pieces)))
 
 
@@ -62,7 +54,7 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     chunk = ChunkJob.model_validate(payload)
     files = state.job_files
 
-    async def body(record: JobRecord, cancel: threading.Event) -> None:
+    async def body(record: JobRecord, run: JobRun) -> None:
         if record.status is JobStatus.QUEUED:
             await JobRecords(state.redis).update(
                 record.id, status=JobStatus.PROCESSING, started_at=time.time()
@@ -72,12 +64,10 @@ async def speak_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             pcm = await asyncio.to_thread(
-                _speak_chunk, cast(TextToSpeech, engine), chunk.text, voice, speed, state, cancel
+                _speak_chunk, as_text_to_speech(engine), chunk.text, voice, speed, run
             )
             seconds = len(pcm) / 2 / OUTPUT_SAMPLE_RATE
-            state.stats.record_inference(
-                manifest.engine.value, seconds, time.perf_counter() - started
-            )
+            state.stats.record_inference(manifest.engine, seconds, time.perf_counter() - started)
         await deliver_chunk(
             state, record, files.chunk(record.id, chunk.index, "s16"), pcm,
             lambda: _encode_result(files, record.id, SpeechFormat(record.response_format)),

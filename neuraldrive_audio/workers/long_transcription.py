@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
+from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
+from neuraldrive_audio.media.decode import decode_to_file
+from neuraldrive_audio.media.samples import S16LE, WHISPER_SAMPLE_RATE, from_s16le
+from neuraldrive_audio.media.split import plan_chunks
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
 from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, decode_to_file
-from neuraldrive_audio.workers.audio_encode import S16LE, from_s16le
-from neuraldrive_audio.workers.audio_split import plan_chunks
 from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
-from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
+from neuraldrive_audio.workers.job_frame import JobRun
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -28,7 +28,7 @@ async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> No
     plan = ChunkJob.model_validate(payload)
     files = state.job_files
 
-    async def body(record: JobRecord, cancel: threading.Event) -> None:
+    async def body(record: JobRecord, run: JobRun) -> None:
         records = JobRecords(state.redis)
         await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
         settings = state.settings
@@ -82,21 +82,22 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
     chunk = ChunkJob.model_validate(payload)
     files = state.job_files
 
-    async def body(record: JobRecord, cancel: threading.Event) -> None:
+    async def body(record: JobRecord, run: JobRun) -> None:
         samples = np.memmap(files.samples(record.id), dtype=S16LE, mode="r")
         audio = from_s16le(samples[chunk.start : chunk.end])
         options = _options(record, chunk, state.settings.job_batch_size)
 
         def between_segments(segment: TranscriptSegment) -> None:
-            state.yield_to_interactive(cancel)  # interactive requests go first
+            run.checkpoint()  # higher lanes (interactive requests) go first
 
-        async with state.cache.use(state.store.get(record.model)) as engine:
+        manifest = state.store.get(record.model)
+        async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             transcript = await asyncio.to_thread(
-                cast(SpeechToText, engine).transcribe, audio, options, between_segments, cancel
+                as_speech_to_text(engine).transcribe, audio, options, between_segments, run.cancel
             )
             state.stats.record_inference(
-                "whisper", transcript.duration, time.perf_counter() - started
+                manifest.engine, transcript.duration, time.perf_counter() - started
             )
         shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
         path = files.chunk(record.id, chunk.index, "json")

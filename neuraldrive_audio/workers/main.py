@@ -10,16 +10,22 @@ from collections.abc import Callable
 from typing import Any
 
 import arq.worker
-from arq.worker import Worker, func
+from arq.connections import ArqRedis
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, Worker, func
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.engines.base import Engine
 from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
-from neuraldrive_audio.queue.priority import Priority
+from neuraldrive_audio.queue.lanes import LANES, Lane
 from neuraldrive_audio.storage.job_files import JobFiles
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory, ollama
 from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
@@ -37,7 +43,7 @@ log = logging.getLogger(__name__)
 _arq_log_redis_info = arq.worker.log_redis_info  # type: ignore[attr-defined]
 
 
-async def _log_redis_info_if_supported(redis: Any, log_func: Any) -> None:
+async def _log_redis_info_if_supported(redis: Redis, log_func: Callable[[str], Any]) -> None:
     # arq's worker calls INFO at start; fakeredis (the embedded fallback) lacks it, and the
     # worker task would die silently. The figures are cosmetic, so tolerate their absence.
     try:
@@ -53,27 +59,31 @@ def memory_budget(settings: Settings) -> int:
     """The worker's model budget in bytes: absolute if configured, else a share of the device."""
     if settings.worker_memory_budget_bytes > 0:
         return settings.worker_memory_budget_bytes
-    total = memory.device_total_bytes(settings.worker_device)
+    total = memory.device_total_bytes(settings.device)
     return int(total * settings.worker_memory_budget_fraction)
 
 
 def ollama_reclaimer(settings: Settings) -> Callable[[int], int] | None:
     """The opt-in policy: on a GPU worker, ask Ollama to unload idle LLMs to make room."""
-    if not settings.ollama_evict_for_audio or memory.gpu_index(settings.worker_device) is None:
+    if not settings.ollama_evict_for_audio or settings.device.gpu_index is None:
         return None
     return lambda needed: ollama.free_ollama_vram(settings.ollama_url, needed)
 
 
-def build_state(settings: Settings, redis: Any) -> WorkerState:
+def build_state(settings: Settings, redis: ArqRedis) -> WorkerState:
     """Wire a worker's cache and store together."""
     store = ModelStore(settings.resolved_models_dir)
     budget = memory_budget(settings)
+    device = settings.device
+
+    def load(manifest: ModelManifest) -> Engine:
+        return registry.of(manifest).load(manifest, store.path_of(manifest), settings, device)
+
     cache = ModelCache(
-        store=store,
-        device=settings.worker_device,
+        loader=load,
         budget_bytes=ollama.budget_function(settings, budget),
         idle_ttl_s=settings.model_idle_ttl_s,
-        measure_bytes=lambda: memory.device_used_bytes(settings.worker_device),
+        measure_bytes=lambda: memory.device_used_bytes(device),
         reclaim=ollama_reclaimer(settings),
     )
     files = JobFiles.from_settings(settings)
@@ -97,28 +107,31 @@ async def _heartbeat_loop(state: WorkerState) -> None:
         await asyncio.sleep(settings.worker_heartbeat_s)
 
 
-def _functions(settings: Settings, lane: Priority) -> list[Any]:
+# Every job kind a lane may name (queue.lanes), by arq function name.
+JOB_FUNCTIONS: dict[str, WorkerCoroutine] = {
+    keys.TRANSCRIBE_FUNCTION: transcribe,
+    keys.SPEECH_FUNCTION: synthesize,
+    keys.PLAN_TRANSCRIPTION_FUNCTION: plan_transcription,
+    keys.TRANSCRIBE_CHUNK_FUNCTION: transcribe_chunk,
+    keys.SPEECH_CHUNK_FUNCTION: speak_chunk,
+    keys.PING_FUNCTION: ping,
+}
+PING_TIMEOUT_S = 10
+
+
+def _functions(settings: Settings, lane: Lane) -> list[Function]:
     # Hand-backs to the worker holding a model (affinity) use arq tries too.
-    timeout, tries = settings.job_timeout_s, settings.job_max_tries + MAX_HAND_BACKS
-    if lane is Priority.BATCH:
-        chunk_timeout = settings.job_chunk_timeout_s
-        return [
-            func(plan_transcription, name=keys.PLAN_TRANSCRIPTION_FUNCTION, timeout=chunk_timeout,
-                 max_tries=tries),
-            func(transcribe_chunk, name=keys.TRANSCRIBE_CHUNK_FUNCTION, timeout=chunk_timeout,
-                 max_tries=tries),
-            func(speak_chunk, name=keys.SPEECH_CHUNK_FUNCTION, timeout=chunk_timeout,
-                 max_tries=tries),
-            func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1),
-        ]  # fmt: skip
+    tries = settings.job_max_tries + MAX_HAND_BACKS
+    timeout = lane.timeout_s(settings)
     return [
-        func(transcribe, name=keys.TRANSCRIBE_FUNCTION, timeout=timeout, max_tries=tries),
-        func(synthesize, name=keys.SPEECH_FUNCTION, timeout=timeout, max_tries=tries),
-        func(ping, name=keys.PING_FUNCTION, timeout=10, max_tries=1),
+        func(JOB_FUNCTIONS[name], name=name, timeout=timeout, max_tries=tries)
+        if name != keys.PING_FUNCTION
+        else func(ping, name=name, timeout=PING_TIMEOUT_S, max_tries=1)
+        for name in lane.functions
     ]
 
 
-def _lane_worker(state: WorkerState, lane: Priority, redis: Any) -> Worker:
+def _lane_worker(state: WorkerState, lane: Lane, redis: ArqRedis) -> Worker:
     settings = state.settings
     ctx: dict[str, Any] = {"state": state, "lane": lane}
     worker = Worker(
@@ -128,16 +141,12 @@ def _lane_worker(state: WorkerState, lane: Priority, redis: Any) -> Worker:
         max_jobs=settings.worker_max_jobs,
         job_timeout=settings.job_timeout_s,
         keep_result=60,
-        poll_delay=(
-            settings.worker_poll_delay_s
-            if lane is Priority.INTERACTIVE
-            else settings.worker_batch_poll_delay_s
-        ),
+        poll_delay=lane.poll_delay_s(settings),
         allow_abort_jobs=True,
         job_serializer=serialize_job,
         job_deserializer=deserialize_job,
         ctx=ctx,
-        handle_signals=False,  # one handler below stops both lanes
+        handle_signals=False,  # one handler below stops every lane
         log_results=False,
     )
     ctx["arq_worker"] = worker  # arq shares this dict with every job (see affinity)
@@ -148,11 +157,11 @@ async def run_worker(settings: Settings) -> None:
     """Run a worker (one arq worker per lane, sharing one model cache) until SIGINT/SIGTERM."""
     if not settings.redis_url:
         raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
+    registry.import_plugins(settings.engine_plugins)
     redis = await connect(settings.redis_url)
     state = build_state(settings, redis)
     await state.cache.refresh_budget()
-    served = [p for p in Priority if p is Priority.INTERACTIVE or settings.worker_serves_batch]
-    lanes = [_lane_worker(state, lane, redis) for lane in served]
+    lanes = [_lane_worker(state, lane, redis) for lane in LANES if lane.served(settings)]
 
     stopping = asyncio.Event()
 

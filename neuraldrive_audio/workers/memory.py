@@ -7,18 +7,12 @@ import subprocess
 
 import psutil
 
+from neuraldrive_audio.config import Device
+
 
 def process_bytes() -> int:
     """Resident memory of this process (what a CPU model load costs)."""
     return int(psutil.Process().memory_info().rss)
-
-
-def gpu_index(device: str) -> int | None:
-    """``cuda:1`` -> 1, ``cpu`` -> None."""
-    if not device.startswith("cuda"):
-        return None
-    _, _, index = device.partition(":")
-    return int(index or 0)
 
 
 def _nvidia_smi(query: str, index: int) -> int | None:
@@ -37,9 +31,9 @@ def _nvidia_smi(query: str, index: int) -> int | None:
     return int(float(out.stdout.strip().splitlines()[0])) * 1024 * 1024
 
 
-def device_total_bytes(device: str) -> int:
+def device_total_bytes(device: Device) -> int:
     """Total memory of the device: VRAM for ``cuda:N`` (nvidia-smi), else system RAM."""
-    index = gpu_index(device)
+    index = device.gpu_index
     if index is not None:
         total = _nvidia_smi("memory.total", index)
         if total is not None:
@@ -47,9 +41,9 @@ def device_total_bytes(device: str) -> int:
     return int(psutil.virtual_memory().total)
 
 
-def device_used_bytes(device: str) -> int:
+def device_used_bytes(device: Device) -> int:
     """Memory in use on a GPU (all processes), or this process's RSS on CPU."""
-    index = gpu_index(device)
+    index = device.gpu_index
     if index is not None:
         used = _nvidia_smi("memory.used", index)
         if used is not None:

@@ -4,6 +4,9 @@ A model's cost is measured when it loads (process memory before/after) and remem
 so later decisions use real numbers; before the first load the size on disk is the guess.
 Loading a model that does not fit evicts least-recently-used idle, unpinned models. A
 model serving a job is never evicted. Concurrent requests for one model load it once.
+
+The cache is generic in what it holds: the worker hands it a loader (the engine registry's)
+and gets back what that loader returns; tests can hand it fakes.
 """
 
 from __future__ import annotations
@@ -14,14 +17,22 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from neuraldrive_audio.queue.heartbeat import LoadedModelInfo
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.engines import load_engine
-from neuraldrive_audio.workers.engines.base import Engine
 
 log = logging.getLogger(__name__)
+
+
+class Closable(Protocol):
+    """What the cache needs of a loaded model: a way to free it."""
+
+    def close(self) -> None:
+        """Free the model's memory."""
+
+
+M = TypeVar("M", bound=Closable)
 
 
 class ModelTooLargeError(Exception):
@@ -48,10 +59,11 @@ class ModelBusyError(Exception):
 
 
 @dataclass
-class CachedModel:
+class CachedModel(Generic[M]):
     """A resident model and its bookkeeping."""
 
-    engine: Engine
+    model: M
+    manifest: ModelManifest
     bytes: int
     pinned: bool = False
     in_use: int = 0
@@ -66,28 +78,27 @@ class CacheCounters:
     evictions: int = 0
 
 
-class ModelCache:
-    """Loads models on demand and evicts them by LRU under ``budget_bytes``."""
+class ModelCache(Generic[M]):
+    """Loads models on demand with ``loader`` and evicts them by LRU under ``budget_bytes``."""
 
     def __init__(
         self,
-        store: ModelStore,
-        device: str,
+        loader: Callable[[ModelManifest], M],
         budget_bytes: Callable[[], int],
         idle_ttl_s: float,
         measure_bytes: Callable[[], int],
         reclaim: Callable[[int], int] | None = None,
     ) -> None:
-        """``budget_bytes`` may block (it can ask Ollama), so it runs in a thread and is
+        """``loader`` builds a model from its manifest (blocking; it runs in a thread).
+        ``budget_bytes`` may block (it can ask Ollama), so it runs in a thread and is
         cached; ``reclaim(bytes)`` optionally frees memory outside this cache (Ollama)."""
-        self._store = store
-        self._device = device
+        self._loader = loader
         self._budget_source = budget_bytes
         self._budget_now = 0
         self._reclaim = reclaim
         self._idle_ttl_s = idle_ttl_s
         self._measure = measure_bytes
-        self._models: dict[str, CachedModel] = {}
+        self._models: dict[str, CachedModel[M]] = {}
         self._known_cost: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.counters = CacheCounters()
@@ -116,17 +127,17 @@ class ModelCache:
         return model_id in self._models
 
     @asynccontextmanager
-    async def use(self, manifest: ModelManifest) -> AsyncIterator[Engine]:
+    async def use(self, manifest: ModelManifest) -> AsyncIterator[M]:
         """Hold a model for one job: loaded if needed, never evicted while held."""
         cached = await self._ensure_loaded(manifest)
         cached.in_use += 1
         try:
-            yield cached.engine
+            yield cached.model
         finally:
             cached.in_use -= 1
             cached.last_used = time.time()
 
-    async def load(self, manifest: ModelManifest, pin: bool | None = None) -> CachedModel:
+    async def load(self, manifest: ModelManifest, pin: bool | None = None) -> CachedModel[M]:
         """Load (if needed) and optionally pin or unpin a model."""
         cached = await self._ensure_loaded(manifest)
         if pin is not None:
@@ -161,7 +172,7 @@ class ModelCache:
         return [
             LoadedModelInfo(
                 id=model_id,
-                engine=m.engine.manifest.engine.value,
+                engine=m.manifest.engine,
                 bytes=m.bytes,
                 pinned=m.pinned,
                 in_use=m.in_use,
@@ -176,7 +187,7 @@ class ModelCache:
         for model_id in list(self._models):
             await self._drop(model_id)
 
-    async def _ensure_loaded(self, manifest: ModelManifest) -> CachedModel:
+    async def _ensure_loaded(self, manifest: ModelManifest) -> CachedModel[M]:
         lock = self._locks.setdefault(manifest.id, asyncio.Lock())
         async with lock:
             cached = self._models.get(manifest.id)
@@ -185,14 +196,12 @@ class ModelCache:
             cached.last_used = time.time()
             return cached
 
-    async def _load(self, manifest: ModelManifest) -> CachedModel:
+    async def _load(self, manifest: ModelManifest) -> CachedModel[M]:
         needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
         await self._make_room(manifest.id, needed)
         before = self._measure()
         started = time.perf_counter()
-        engine = await asyncio.to_thread(
-            load_engine, manifest, self._store.path_of(manifest), self._device
-        )
+        model = await asyncio.to_thread(self._loader, manifest)
         # Memory freed by an eviction gets reused, so a load right after one can measure
         # almost nothing. Floor the figure at the weights' size and keep the largest seen.
         measured = self._measure() - before
@@ -203,7 +212,7 @@ class ModelCache:
             "model loaded",
             extra={"model": manifest.id, "bytes": cost, "seconds": time.perf_counter() - started},
         )
-        cached = CachedModel(engine=engine, bytes=cost)
+        cached = CachedModel(model=model, manifest=manifest, bytes=cost)
         self._models[manifest.id] = cached
         return cached
 
@@ -242,4 +251,4 @@ class ModelCache:
 
     async def _drop(self, model_id: str) -> None:
         cached = self._models.pop(model_id)
-        await asyncio.to_thread(cached.engine.close)
+        await asyncio.to_thread(cached.model.close)

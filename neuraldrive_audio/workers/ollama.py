@@ -71,9 +71,9 @@ def gpu_budget(total_bytes: int, budget_bytes: int, ollama_url: str) -> int:
 
 def budget_function(settings: Settings, budget_bytes: int) -> Callable[[], int]:
     """The budget callable for a worker's cache: fixed on CPU, Ollama-aware on a GPU."""
-    if not settings.ollama_shares_gpu or memory.gpu_index(settings.worker_device) is None:
+    if not settings.ollama_shares_gpu or settings.device.gpu_index is None:
         return lambda: budget_bytes
-    total = memory.device_total_bytes(settings.worker_device)
+    total = memory.device_total_bytes(settings.device)
     # /api/ps does not say which GPU a model is on; on a multi-GPU host all of Ollama's
     # VRAM is counted against each device, which errs on the side of not running out.
     return lambda: gpu_budget(total, budget_bytes, settings.ollama_url)

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
+from neuraldrive_audio.engines.base import EngineInputError, TextToSpeech, as_text_to_speech
+from neuraldrive_audio.media.encode import make_encoder
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, Resampler
+from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.text import speakable
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 from neuraldrive_audio.workers.affinity import prefer_holder
-from neuraldrive_audio.workers.audio_encode import OUTPUT_SAMPLE_RATE, Resampler, make_encoder
-from neuraldrive_audio.workers.engines.base import (
-    EngineInputError,
-    FloatAudio,
-    JobCancelledError,
-    TextToSpeech,
-)
-from neuraldrive_audio.workers.job_runner import JobInfo, run_job
-from neuraldrive_audio.workers.speech_text import speakable
+from neuraldrive_audio.workers.job_frame import JobInfo, JobRun, run_job
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -28,17 +24,14 @@ def spoken_sentences(
     sentences: list[str],
     voice: str,
     speed: float,
-    cancel: threading.Event,
-    before_each: Callable[[], None] = lambda: None,
+    checkpoint: Callable[[], None],
 ) -> Iterator[FloatAudio]:
     """Blocking: each sentence (already :func:`speakable`) spoken and resampled to 24 kHz,
-    then the resampler's tail. ``before_each`` runs before every sentence (batch work
-    yields there)."""
+    then the resampler's tail. ``checkpoint`` runs before every sentence (it raises once
+    the job is cancelled; batch work yields there)."""
     resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
     for sentence in sentences:
-        before_each()
-        if cancel.is_set():
-            raise JobCancelledError
+        checkpoint()
         yield resampler.process(engine.synthesize(sentence, voice, speed))
     yield resampler.flush()
 
@@ -61,15 +54,15 @@ def spoken_pieces(text: str, max_spoken_chars: int) -> list[str]:
 def speak(
     engine: TextToSpeech,
     job: SpeechJob,
-    emit: Any,
-    cancel: threading.Event,
+    emit: Callable[[bytes], None],
+    run: JobRun,
     max_spoken_chars: int,
 ) -> SpeechSummary:
     """Blocking: speak sentence by sentence, encoding and emitting each one's bytes at once."""
     sentences = spoken_pieces(job.input, max_spoken_chars)
     encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
     samples = 0
-    for audio in spoken_sentences(engine, sentences, job.voice, job.speed, cancel):
+    for audio in spoken_sentences(engine, sentences, job.voice, job.speed, run.checkpoint):
         samples += len(audio)
         emit(encoder.encode(audio))
     emit(encoder.finish())
@@ -86,7 +79,7 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     state: WorkerState = ctx["state"]
     job = SpeechJob.model_validate(payload)
 
-    async def body(sink: EventSink, cancel: threading.Event) -> dict[str, Any]:
+    async def body(sink: EventSink, run: JobRun) -> dict[str, Any]:
         manifest = state.store.get(job.model_id)
 
         def emit(data: bytes) -> None:
@@ -96,13 +89,11 @@ async def synthesize(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             summary = await asyncio.to_thread(
-                speak, cast(TextToSpeech, engine), job, emit, cancel,
+                speak, as_text_to_speech(engine), job, emit, run,
                 state.settings.max_speech_spoken_chars,
             )  # fmt: skip
             audio_s = summary.samples / summary.sample_rate
-            state.stats.record_inference(
-                manifest.engine.value, audio_s, time.perf_counter() - started
-            )
+            state.stats.record_inference(manifest.engine, audio_s, time.perf_counter() - started)
         return summary.model_dump()
 
     info = JobInfo.from_ctx(ctx, job.job_id, "speech", job.model_id)

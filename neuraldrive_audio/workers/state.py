@@ -7,17 +7,18 @@ import secrets
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis
 
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines.base import Engine, JobCancelledError
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
+from neuraldrive_audio.queue.lanes import LANES, Lane
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
-from neuraldrive_audio.workers.engines.base import JobCancelledError
 from neuraldrive_audio.workers.model_cache import ModelCache
 
 
@@ -29,11 +30,55 @@ class WorkerStats:
     jobs_failed: int = 0
     audio_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     busy_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    unreported_rtf: list[tuple[str, float]] = field(default_factory=list)
+    """Real-time factors of single inferences not yet added to the histogram in Redis."""
 
     def record_inference(self, engine: str, audio_s: float, busy_s: float) -> None:
         """Add one inference's audio length and wall time (for the real-time factor)."""
         self.audio_seconds[engine] += audio_s
         self.busy_seconds[engine] += busy_s
+        if audio_s > 0:
+            self.unreported_rtf.append((engine, busy_s / audio_s))
+
+    def take_unreported_rtf(self) -> list[tuple[str, float]]:
+        """The observations since the last call (each is reported once)."""
+        taken, self.unreported_rtf = self.unreported_rtf, []
+        return taken
+
+
+class LaneActivity:
+    """How many jobs of each lane run on this worker; yielding lanes wait on higher ones."""
+
+    def __init__(self) -> None:
+        self._running: Counter[str] = Counter()
+        self._changed = threading.Condition()
+
+    def begin(self, lane: Lane) -> None:
+        """A job of ``lane`` starts: work of lower-ranked yielding lanes pauses."""
+        with self._changed:
+            self._running[lane.name] += 1
+
+    def end(self, lane: Lane) -> None:
+        """A job of ``lane`` ended; waiting work resumes when no higher lane has any."""
+        with self._changed:
+            self._running[lane.name] -= 1
+            self._changed.notify_all()
+
+    def running(self, lane: Lane) -> int:
+        """Jobs of ``lane`` running now."""
+        with self._changed:
+            return self._running[lane.name]
+
+    def wait_for_higher(self, lane: Lane, cancel: threading.Event) -> None:
+        """Blocking (inference threads): wait while a higher-ranked lane has work here.
+
+        Raises JobCancelledError if ``cancel`` is set meanwhile.
+        """
+        with self._changed:
+            while any(self._running[h.name] for h in LANES if h.rank < lane.rank):
+                if cancel.is_set():
+                    raise JobCancelledError
+                self._changed.wait(timeout=0.1)
 
 
 @dataclass
@@ -43,7 +88,7 @@ class WorkerState:
     settings: Settings
     redis: ArqRedis
     store: ModelStore
-    cache: ModelCache
+    cache: ModelCache[Engine]
     job_files: JobFiles
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -51,28 +96,7 @@ class WorkerState:
     started_at: float = field(default_factory=time.time)
     stats: WorkerStats = field(default_factory=WorkerStats)
     running: dict[str, RunningJob] = field(default_factory=dict)
-    interactive_jobs: int = 0
-    interactive_idle: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.interactive_idle.set()
-
-    def begin_interactive(self) -> None:
-        """An interactive job starts: batch work on this worker pauses at its next step."""
-        self.interactive_jobs += 1
-        self.interactive_idle.clear()
-
-    def end_interactive(self) -> None:
-        """An interactive job ended; batch work resumes when none is left."""
-        self.interactive_jobs -= 1
-        if self.interactive_jobs == 0:
-            self.interactive_idle.set()
-
-    def yield_to_interactive(self, cancel: threading.Event) -> None:
-        """Blocking, for batch inference threads between steps: wait while interactive work runs."""
-        while not self.interactive_idle.wait(timeout=0.1):
-            if cancel.is_set():
-                raise JobCancelledError
+    lanes: LaneActivity = field(default_factory=LaneActivity)
 
     def set_progress(self, job_id: str, progress: float) -> None:
         """Record a running job's progress (0..1) for the next heartbeat; any thread."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from typing import Any, cast
+from typing import Any
 
+from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
+from neuraldrive_audio.media.decode import UndecodableAudioError, decode_upload
+from neuraldrive_audio.media.samples import duration_s
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import TranscriptionJob, TranscriptSegment
 from neuraldrive_audio.workers.affinity import prefer_holder
-from neuraldrive_audio.workers.audio_decode import UndecodableAudioError, decode_upload, duration_s
-from neuraldrive_audio.workers.engines.base import SpeechToText, TranscribeOptions
-from neuraldrive_audio.workers.job_runner import JobInfo, run_job
+from neuraldrive_audio.workers.job_frame import JobInfo, JobRun, run_job
 from neuraldrive_audio.workers.state import WorkerState
 
 
@@ -21,7 +21,7 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     state: WorkerState = ctx["state"]
     job = TranscriptionJob.model_validate(payload)
 
-    async def body(sink: EventSink, cancel: threading.Event) -> dict[str, Any]:
+    async def body(sink: EventSink, run: JobRun) -> dict[str, Any]:
         data = await state.redis.get(job.upload_key)
         if data is None:
             raise UndecodableAudioError("the upload expired before a worker could read it")
@@ -50,9 +50,9 @@ async def transcribe(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         async with state.cache.use(manifest) as engine:
             started = time.perf_counter()
             transcript = await asyncio.to_thread(
-                cast(SpeechToText, engine).transcribe, audio, options, on_segment, cancel
+                as_speech_to_text(engine).transcribe, audio, options, on_segment, run.cancel
             )
-            state.stats.record_inference("whisper", total_s, time.perf_counter() - started)
+            state.stats.record_inference(manifest.engine, total_s, time.perf_counter() - started)
         await state.redis.delete(job.upload_key)
         return {"transcript": transcript.model_dump()}
 

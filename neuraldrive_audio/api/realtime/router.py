@@ -1,8 +1,11 @@
-"""``GET /v1/realtime``: the Realtime API over WebSocket (transcription sessions)."""
+"""``GET /v1/realtime``: the Realtime API over WebSocket (transcription and conversation
+sessions)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -10,10 +13,15 @@ from starlette.websockets import WebSocketDisconnect
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
+from neuraldrive_audio.api.realtime.conversation_events import ConversationBackend
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError, key_id
+from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import ModelResolver, RealtimeSession, SessionLimits
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.speech_request import resolve_voice
+from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, llm_model_for
+from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice, speak_reply
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.storage.catalog import ModelCatalog
@@ -48,6 +56,44 @@ def _resolver(catalog: ModelCatalog, settings: Settings) -> ModelResolver:
         return resolve_model(model, catalog, settings, speech_to_text=True).id
 
     return resolve
+
+
+def _llm(app: FastAPI, settings: Settings) -> LLMClient:
+    client: LLMClient | None = getattr(app.state, "llm", None)
+    if client is None:
+        client = LLMClient.from_settings(settings)
+        app.state.llm = client
+    return client
+
+
+def _conversation_backend(
+    app: FastAPI, settings: Settings, queue: JobQueue, catalog: ModelCatalog
+) -> ConversationBackend:
+    """Replies from the configured LLM, spoken by ``VOICE_TTS_MODEL`` on the workers."""
+    llm = _llm(app, settings)
+
+    def speak(
+        model: str, messages: list[dict[str, Any]], voice: ReplyVoice, options: dict[str, Any]
+    ) -> AsyncIterator[ReplyEvent]:
+        return speak_reply(
+            llm, queue, model=model, messages=messages, voice=voice,
+            job_timeout_s=settings.sync_timeout_s, options=options,
+        )  # fmt: skip
+
+    def write(
+        model: str, messages: list[dict[str, Any]], options: dict[str, Any]
+    ) -> AsyncIterator[str | LLMUsage]:
+        return llm.stream_text(model, messages, options)
+
+    def voice(name: str, speed: float) -> ReplyVoice:
+        tts = settings.voice_tts_model or settings.default_tts_model
+        manifest = resolve_model(tts, catalog, settings, speech_to_text=False)
+        return ReplyVoice(manifest.id, resolve_voice(name, manifest, settings), speed)
+
+    def llm_model(name: str | None) -> str:
+        return llm_model_for(name, settings) if name else settings.llm_model
+
+    return ConversationBackend(ReplyBackend(speak, write), llm_model, voice)
 
 
 @router.websocket("/v1/realtime")
@@ -117,6 +163,7 @@ async def _serve(
             turn_timeout_s=settings.sync_timeout_s,
         ),
         config=SessionConfig(type="transcription" if intent == "transcription" else "realtime"),
+        backend=_conversation_backend(app, settings, queue, catalog),
     )
     log.info("realtime session opened", extra={"session_id": session.id})
     try:

@@ -2,8 +2,9 @@
 
 The session owns the configuration, the input buffer, turn detection, the conversation and
 the turn transcriber, and dispatches client events to them. A conversation session
-(``session.type = "realtime"``) will add its response pipeline next to the transcriber and
-its client events to ``_handlers``; until then it answers them with an ``error``.
+(``session.type = "realtime"``) also has a responder (LLM -> speech replies) and the
+conversation events (``conversation.item.*``, ``response.*``); their handlers live in
+:mod:`conversation_events`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import Any
 
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.conversation import Conversation
+from neuraldrive_audio.api.realtime.conversation_events import (
+    ConversationBackend,
+    ConversationEvents,
+)
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.input_buffer import InputAudioBuffer, decode_input
 from neuraldrive_audio.api.realtime.protocol import (
@@ -32,6 +37,7 @@ from neuraldrive_audio.api.realtime.session_config import (
     apply_beta,
     apply_ga,
     render_beta,
+    render_conversation,
     render_ga,
 )
 from neuraldrive_audio.api.realtime.transcriber import (
@@ -40,7 +46,7 @@ from neuraldrive_audio.api.realtime.transcriber import (
     TurnTranscriber,
 )
 from neuraldrive_audio.api.realtime.turn_detection import TurnDetectionDriver
-from neuraldrive_audio.languages import language_code
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.media.vad import TurnEvent, TurnEventKind
 from neuraldrive_audio.queue.client import JobQueue
 
@@ -93,6 +99,7 @@ class RealtimeSession:
         resolve_model: ModelResolver,
         limits: SessionLimits,
         config: SessionConfig,
+        backend: ConversationBackend | None = None,
     ) -> None:
         self.id = new_session_id()
         self.emitter = emitter
@@ -107,6 +114,9 @@ class RealtimeSession:
         self.transcriber = TurnTranscriber(
             queue, emitter, registry, limits.turn_timeout_s, self._on_transcript
         )
+        self._pending: dict[str, asyncio.Event] = {}
+        self._auto_respond: set[str] = set()
+        self.agent = ConversationEvents(self, backend) if backend is not None else None
         self._handlers: dict[str, Handler] = {
             "session.update": self._session_update,
             "transcription_session.update": self._transcription_session_update,
@@ -114,13 +124,21 @@ class RealtimeSession:
             "input_audio_buffer.commit": self._commit,
             "input_audio_buffer.clear": self._clear,
         }
+        self._conversation_handlers = self.agent.handlers() if self.agent is not None else {}
+
+    @property
+    def conversing(self) -> bool:
+        """A conversation session (responses) rather than a transcription session."""
+        return self.config.type == "realtime" and self.agent is not None
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self, url_model: str | None) -> None:
         """Send ``session.created``; a model named in the URL becomes the transcription model."""
         error: APIError | None = None
-        if url_model:
+        if url_model and self.config.type == "realtime":
+            self.config = self.config.model_copy(update={"model": url_model})
+        elif url_model:
             try:
                 self._resolve_model(url_model)
                 transcription = self.config.transcription.model_copy(update={"model": url_model})
@@ -130,7 +148,7 @@ class RealtimeSession:
         await self.emitter.emit("session.created", session=self._render_ga())
         if error is not None:
             await self.emitter.error(error.message, code=error.code, param="model")
-        if self.config.type == "realtime":
+        if self.config.type == "realtime" and self.agent is None:
             await self._realtime_unsupported(None)
 
     async def handle(self, raw: str | bytes) -> None:
@@ -156,12 +174,18 @@ class RealtimeSession:
     async def close(self) -> None:
         """The client left: cancel turns in flight (their jobs are aborted)."""
         self.emitter.closed = True
+        if self.agent is not None:
+            await self.agent.responder.close()
         await self.transcriber.close()
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         handler = self._handlers.get(kind)
-        if handler is not None and (self.config.type == "transcription" or kind in SESSION_UPDATES):
+        if self.conversing:
+            handler = handler or self._conversation_handlers.get(kind)
+        if handler is not None and (
+            self.config.type == "transcription" or kind in SESSION_UPDATES or self.conversing
+        ):
             await handler(event)
         elif kind in REALTIME_ONLY_EVENTS or self.config.type == "realtime":
             await self._realtime_unsupported(event.get("event_id"))
@@ -189,13 +213,18 @@ class RealtimeSession:
         return self.config.transcription.model or "whisper-1"
 
     def _render_ga(self) -> dict[str, Any]:
+        if self.conversing:
+            model = self.config.model or "gpt-realtime"
+            return render_conversation(self.config, self.id, model, self._model_name())
         return render_ga(self.config, self.id, self._model_name())
 
     async def _session_update(self, event: dict[str, Any]) -> None:
         config = apply_ga(self.config, event.get("session"))
         if config.type == "realtime":
-            await self._realtime_unsupported(event.get("event_id"))
-            return
+            if self.agent is None:
+                await self._realtime_unsupported(event.get("event_id"))
+                return
+            self.agent.check_config(config)
         await self._apply(config)
         await self.emitter.emit("session.updated", session=self._render_ga())
 
@@ -259,12 +288,19 @@ class RealtimeSession:
                 audio_start_ms=decision.audio_ms,
                 item_id=self._speech_item_id,
             )
+            detection = self.config.turn_detection
+            barge_in = detection is not None and detection.interrupts_response
+            if self.agent is not None and self.conversing and barge_in:
+                await self.agent.responder.cancel("turn_detected")  # barge-in
             return
         item_id = self._speech_item_id or new_item_id()
         self._speech_item_id = None
         await self.emitter.emit(
             "input_audio_buffer.speech_stopped", audio_end_ms=decision.audio_ms, item_id=item_id
         )
+        detection = self.config.turn_detection
+        if detection is not None and detection.creates_response:
+            self._auto_respond.add(item_id)
         await self._commit_turn(decision.audio_ms, item_id)
 
     async def _commit(self, event: dict[str, Any]) -> None:
@@ -293,7 +329,32 @@ class RealtimeSession:
         await self.emitter.emit(
             "input_audio_buffer.committed", item_id=item_id, previous_item_id=previous
         )
-        turn = CommittedTurn(item_id, audio, self.buffer.sample_rate, stopped_at)
+        if self.conversing:
+            await self.item_added(item_id, previous)
+        self.transcribe(CommittedTurn(item_id, audio, self.buffer.sample_rate, stopped_at))
+
+    async def item_added(self, item_id: str, previous: str | None) -> None:
+        """Announce an item just added to the conversation (``conversation.item.added``)."""
+        item = self.conversation.get(item_id)
+        if item is None:
+            return
+        if item.status == "in_progress":
+            self._pending[item_id] = asyncio.Event()
+        await self.emitter.emit(
+            "conversation.item.added", previous_item_id=previous, item=item.render()
+        )
+        if item.status != "in_progress":
+            await self.emitter.emit(
+                "conversation.item.done", previous_item_id=previous, item=item.render()
+            )
+
+    async def input_settled(self) -> None:
+        """Until every user audio item added so far has its transcript (or failed)."""
+        for pending in list(self._pending.values()):
+            await pending.wait()
+
+    def transcribe(self, turn: CommittedTurn) -> None:
+        """Transcribe a user audio item (a committed turn or a created audio item)."""
         try:
             request = TranscriptionRequest(
                 self._model_id(), self._language(), self.config.transcription.prompt
@@ -309,3 +370,15 @@ class RealtimeSession:
 
     async def _on_transcript(self, item_id: str, transcript: str | None) -> None:
         self.conversation.set_transcript(item_id, transcript)
+        pending = self._pending.pop(item_id, None)
+        if pending is not None:
+            pending.set()
+        if not self.conversing or self.agent is None:
+            return
+        item = self.conversation.get(item_id)
+        if item is not None:
+            await self.emitter.emit("conversation.item.done", item=item.render())
+        if item_id in self._auto_respond:
+            self._auto_respond.discard(item_id)
+            if transcript:  # nothing understood: nothing to answer
+                await self.agent.respond_to_turn()

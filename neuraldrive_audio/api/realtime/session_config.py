@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neuraldrive_audio.api.realtime.protocol import ClientEventError
-from neuraldrive_audio.languages import language_code
 from neuraldrive_audio.media import g711
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.media.vad import TurnSettings
 
 PCM_RATE = 24000
@@ -70,6 +70,20 @@ class TurnDetection(_Loose):
     prefix_padding_ms: int = Field(default=300, ge=0, le=10_000)
     silence_duration_ms: int = Field(default=500, ge=0, le=10_000)
     eagerness: Literal["low", "medium", "high", "auto"] | None = None
+    create_response: bool | None = None
+    """Conversation sessions: answer a turn the VAD committed (None = yes)."""
+    interrupt_response: bool | None = None
+    """Conversation sessions: speech while a response runs cancels it (None = yes)."""
+
+    @property
+    def creates_response(self) -> bool:
+        """Whether a VAD-committed turn gets a response."""
+        return self.create_response is not False
+
+    @property
+    def interrupts_response(self) -> bool:
+        """Whether speech cancels the response in progress (barge-in)."""
+        return self.interrupt_response is not False
 
     def vad_settings(self) -> TurnSettings:
         """The detector parameters this stands for."""
@@ -84,6 +98,16 @@ class TurnDetection(_Loose):
 
 
 SessionType = Literal["transcription", "realtime"]
+Modality = Literal["text", "audio"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful voice assistant. Your answers are spoken aloud, so answer briefly, "
+    "in plain sentences, without lists, markup or emoji."
+)
+"""The system prompt of a conversation session whose client sets no ``instructions``."""
+
+DEFAULT_VOICE = "alloy"
+"""OpenAI's default voice; mapped to a voice of the reply TTS model like every OpenAI name."""
 
 
 class SessionConfig(BaseModel):
@@ -95,6 +119,15 @@ class SessionConfig(BaseModel):
     noise_reduction: dict[str, Any] | None = None
     turn_detection: TurnDetection | None = Field(default_factory=lambda: TurnDetection())
     include: list[str] | None = None
+    # Conversation sessions (``type: "realtime"``) only:
+    model: str | None = None
+    """The client's model name (e.g. ``gpt-realtime``); None = the configured LLM."""
+    instructions: str = DEFAULT_INSTRUCTIONS
+    output_modalities: list[Modality] = Field(default_factory=lambda: list[Modality](["audio"]))
+    output_format: AudioFormat = AudioFormat.PCM
+    voice: str = DEFAULT_VOICE
+    speed: float = Field(default=1.0, ge=0.25, le=1.5)
+    max_output_tokens: int | Literal["inf"] = "inf"
 
 
 def _model(cls: type[BaseModel], value: object, param: str) -> Any:
@@ -110,8 +143,8 @@ def _model(cls: type[BaseModel], value: object, param: str) -> Any:
         ) from exc
 
 
-def _ga_format(value: object) -> AudioFormat:
-    param = "session.audio.input.format"
+def ga_format(value: object, param: str = "session.audio.input.format") -> AudioFormat:
+    """An audio format object (``{"type": "audio/pcm", "rate": 24000}``, ...)."""
     if not isinstance(value, dict) or "type" not in value:
         raise ClientEventError(f"'{param}' must be an object with a 'type'.", param=param)
     try:
@@ -172,7 +205,7 @@ def apply_ga(config: SessionConfig, session: object) -> SessionConfig:
         raise ClientEventError("'session.audio.input' must be an object.", param="session.audio")
     prefix = "session.audio.input"
     if "format" in source:
-        update["format"] = _ga_format(source["format"])
+        update["format"] = ga_format(source["format"])
     if source.get("transcription") is not None:
         update["transcription"] = _transcription(source["transcription"], f"{prefix}.transcription")
     if "noise_reduction" in source:
@@ -183,7 +216,71 @@ def apply_ga(config: SessionConfig, session: object) -> SessionConfig:
         )
     if "include" in session:
         update["include"] = session["include"]
+    update |= _conversation_fields(session, audio)
     return config.model_copy(update=update)
+
+
+def _modalities(value: object, param: str) -> list[Modality]:
+    if isinstance(value, list) and value and set(value) <= {"text", "audio"}:
+        # Audio output always carries its transcript: a list with audio means audio.
+        return ["audio"] if "audio" in value else ["text"]
+    raise ClientEventError(
+        f'Invalid value for \'{param}\': use ["audio"] or ["text"].', param=param
+    )
+
+
+def _speed(value: object, param: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0.25 <= value <= 1.5:
+        return float(value)
+    raise ClientEventError(f"Invalid value for '{param}': a number from 0.25 to 1.5.", param=param)
+
+
+def voice_name(value: object, param: str) -> str:
+    """A voice given as a name or as ``{"id": name}``."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, str) and value:
+        return value
+    raise ClientEventError(f"'{param}' must be a voice name.", param=param)
+
+
+def _max_tokens(value: object, param: str) -> int | Literal["inf"]:
+    if value == "inf" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value  # type: ignore[return-value]
+    raise ClientEventError(f"'{param}' must be a positive integer or 'inf'.", param=param)
+
+
+def _conversation_fields(session: dict[str, Any], audio: object) -> dict[str, Any]:
+    """The fields only a conversation session acts on (accepted in any GA update)."""
+    update: dict[str, Any] = {}
+    if session.get("model") is not None:
+        if not isinstance(session["model"], str):
+            raise ClientEventError("'session.model' must be a string.", param="session.model")
+        update["model"] = session["model"]
+    if "instructions" in session:
+        if not isinstance(session["instructions"], str | None):
+            raise ClientEventError(
+                "'session.instructions' must be a string.", param="session.instructions"
+            )
+        update["instructions"] = session["instructions"] or ""
+    if session.get("output_modalities") is not None:
+        update["output_modalities"] = _modalities(
+            session["output_modalities"], "session.output_modalities"
+        )
+    if session.get("max_output_tokens") is not None:
+        update["max_output_tokens"] = _max_tokens(
+            session["max_output_tokens"], "session.max_output_tokens"
+        )
+    output = (audio.get("output") or {}) if isinstance(audio, dict) else {}
+    if not isinstance(output, dict):
+        raise ClientEventError("'session.audio.output' must be an object.", param="session.audio")
+    if output.get("format") is not None:
+        update["output_format"] = ga_format(output["format"], "session.audio.output.format")
+    if output.get("voice") is not None:
+        update["voice"] = voice_name(output["voice"], "session.audio.output.voice")
+    if output.get("speed") is not None:
+        update["speed"] = _speed(output["speed"], "session.audio.output.speed")
+    return update
 
 
 def apply_beta(config: SessionConfig, session: object) -> SessionConfig:
@@ -216,11 +313,17 @@ def _transcription_out(config: SessionConfig, model: str) -> dict[str, Any]:
     }
 
 
+def render_format(fmt: AudioFormat) -> dict[str, Any]:
+    """An audio format as the GA API writes it."""
+    rendered: dict[str, Any] = {"type": fmt.value}
+    if fmt is AudioFormat.PCM:
+        rendered["rate"] = PCM_RATE
+    return rendered
+
+
 def render_ga(config: SessionConfig, session_id: str, model: str) -> dict[str, Any]:
     """The session object of ``session.created`` / ``session.updated``."""
-    fmt: dict[str, Any] = {"type": config.format.value}
-    if config.format is AudioFormat.PCM:
-        fmt["rate"] = PCM_RATE
+    fmt = render_format(config.format)
     return {
         "type": config.type,
         "object": "realtime.transcription_session",
@@ -248,5 +351,40 @@ def render_beta(config: SessionConfig, session_id: str, model: str) -> dict[str,
         "input_audio_transcription": _transcription_out(config, model),
         "input_audio_noise_reduction": config.noise_reduction,
         "turn_detection": config.turn_detection and config.turn_detection.render(),
+        "include": config.include,
+    }
+
+
+def render_conversation(
+    config: SessionConfig, session_id: str, model: str, transcription_model: str
+) -> dict[str, Any]:
+    """The session object of a conversation session (``type: "realtime"``)."""
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": session_id,
+        "expires_at": 0,
+        "model": model,
+        "instructions": config.instructions,
+        "output_modalities": config.output_modalities,
+        "audio": {
+            "input": {
+                "format": render_format(config.format),
+                "transcription": _transcription_out(config, transcription_model),
+                "noise_reduction": config.noise_reduction,
+                "turn_detection": config.turn_detection and config.turn_detection.render(),
+            },
+            "output": {
+                "format": render_format(config.output_format),
+                "voice": config.voice,
+                "speed": config.speed,
+            },
+        },
+        "max_output_tokens": config.max_output_tokens,
+        "tool_choice": "auto",
+        "tools": [],
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
         "include": config.include,
     }

@@ -27,7 +27,7 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.model_names import installed_model, resolve_model
-from neuraldrive_audio.api.routers.speech import AUDIO_TOKENS_PER_SECOND, VoiceRef, resolve_voice
+from neuraldrive_audio.api.speech_request import AUDIO_TOKENS_PER_SECOND, VoiceRef, resolve_voice
 from neuraldrive_audio.api.voice.listen import decode_audio, transcribe
 from neuraldrive_audio.api.voice.llm import (
     RETRY_AFTER_S,
@@ -48,10 +48,11 @@ from neuraldrive_audio.api.voice.reply import (
     speak_reply,
 )
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import SpeechFormat, SpeechJob
+from neuraldrive_audio.queue.payloads import SpeechJob
 from neuraldrive_audio.storage.catalog import ModelCatalog
 
 router = APIRouter(prefix="/v1/audio", tags=["voice-agent"], dependencies=[ApiKeyRequired])

@@ -23,12 +23,14 @@ from starlette.datastructures import UploadFile
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, JobFilesDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.languages import parse_language
 from neuraldrive_audio.api.model_names import resolve_model
-from neuraldrive_audio.api.routers.speech import SpeechRequest, resolve_voice
-from neuraldrive_audio.api.routers.transcriptions import parse_language
+from neuraldrive_audio.api.speech_request import SpeechRequest, resolve_voice
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.api.webhook_targets import WebhookTargetError, check_target, parse_networks
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
+from neuraldrive_audio.media.text import chunk_text
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.job_chunks import PLAN, ChunkJob
@@ -38,11 +40,11 @@ from neuraldrive_audio.queue.job_records import (
     JobRecords,
     JobStatus,
     JobTask,
+    announce_end,
 )
-from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, Transcript
+from neuraldrive_audio.queue.payloads import Transcript
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
-from neuraldrive_audio.workers.speech_text import chunk_text
 
 router = APIRouter(prefix="/v1/audio/jobs", tags=["jobs"], dependencies=[ApiKeyRequired])
 
@@ -278,8 +280,7 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
         return updated  # it had already ended
     for owner in (await job_chunks.owners(queue.redis, record.id)).values():
         await queue.abort(owner.chunk.arq_id)  # running chunks stop at their next segment
-    if updated.webhook_url:
-        await queue.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
+    await announce_end(queue.redis, updated)
     return updated
 
 

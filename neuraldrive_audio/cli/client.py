@@ -1,4 +1,4 @@
-"""Async client for the service's management API, and tolerant parsing of its JSON.
+"""The one HTTP client of our own API (CLI and TUI), and tolerant parsing of its JSON.
 
 The TUI may talk to an older or newer service than itself, so every field is optional
 here: a missing or mistyped value becomes ``None`` (rendered as ``—``), never an error.
@@ -7,12 +7,13 @@ here: a missing or mistyped value becomes ``None`` (rendered as ``—``), never 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from neuraldrive_audio.cli.failures import ClientTarget, api_failure, error_fields
 from neuraldrive_audio.config import get_settings
 
 Json = Mapping[str, Any]
@@ -143,7 +144,6 @@ class EngineStats:
 
     engine: str
     real_time_factor: float | None
-    jobs: int | None
     audio_seconds: float | None
 
     @classmethod
@@ -152,7 +152,6 @@ class EngineStats:
         return cls(
             engine=engine,
             real_time_factor=_float(data, "real_time_factor"),
-            jobs=_int(data, "jobs"),
             audio_seconds=_float(data, "audio_seconds"),
         )
 
@@ -203,8 +202,7 @@ class Status:
         return cls(
             time=_float(data, "time"),
             uptime_s=_float(data, "uptime_s"),
-            # Services older than the status contract report a flat ``queue_depth``.
-            queue_depth=_int(queue, "depth") if "depth" in queue else _int(data, "queue_depth"),
+            queue_depth=_int(queue, "depth"),
             queue_interactive=_int(queue, "interactive"),
             queue_batch=_int(queue, "batch"),
             workers=tuple(Worker.parse(w) for w in _list(data.get("workers"))),
@@ -273,6 +271,7 @@ class ApiError(ServiceError):
     def __init__(self, status_code: int, message: str) -> None:
         super().__init__(f"{message} (HTTP {status_code})")
         self.status_code = status_code
+        self.message = message
 
 
 def _api_error(response: httpx.Response) -> ApiError:
@@ -284,21 +283,55 @@ def _api_error(response: httpx.Response) -> ApiError:
     return ApiError(response.status_code, message)
 
 
-class AudioClient:
-    """The calls the TUI makes; base URL and Bearer key default to the local config."""
+class ServiceClient:
+    """Our API at ``base_url`` with the Bearer key; both default to the local config.
+
+    The TUI uses the async calls below; the CLI streams uploads and audio through the
+    blocking ``http`` client, which shares the base URL, the key and the error parsing.
+    """
 
     READ_TIMEOUT_S = 5.0
     # Loading a large model onto a GPU can take a minute; the UI keeps running meanwhile.
     ACTION_TIMEOUT_S = 180.0
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
-        settings = get_settings()
-        self.base_url = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-        key = api_key if api_key is not None else settings.resolve_api_key()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # One resolution for every command and the TUI: --url, NEURALDRIVE_AUDIO_URL, the
+        # URL a running serve announced, host/port; the key as the service reads it.
+        target = ClientTarget.resolve(get_settings(), base_url)
+        if api_key is not None:
+            target = replace(target, key=api_key)
+        self.target = target
+        self.base_url = target.url
+        key = target.key
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=self.READ_TIMEOUT_S
+            base_url=self.base_url, headers=self._headers, timeout=self.READ_TIMEOUT_S
         )
+        self._sync: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        """A blocking client without a timeout (long uploads, streamed answers)."""
+        if self._sync is None:
+            self._sync = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=None)
+        return self._sync
+
+    def fail_on_error(self, response: httpx.Response) -> None:
+        """Raise the service's error as a one-line CommandFailed on a non-2xx answer."""
+        if response.is_success:
+            return
+        response.read()
+        message, code = error_fields(response)
+        names = self._model_names() if code == "model_not_found" else []
+        raise api_failure(self.target, response.status_code, message, code, names)
+
+    def _model_names(self) -> list[str]:
+        """The names the service accepts as ``model`` (best effort, for a 404's message)."""
+        try:
+            response = self.http.get("/v1/models", timeout=10)
+            return sorted(str(m["id"]) for m in response.json()["data"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return []
 
     async def _call(
         self,
@@ -359,8 +392,10 @@ class AudioClient:
         return await self._call("POST", f"/v1/audio/jobs/{_segment(job_id)}/cancel", slow=True)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         await self._http.aclose()
+        if self._sync is not None:
+            self._sync.close()
 
 
 def _segment(value: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import onnxruntime as ort  # type: ignore[import-untyped]
+
+from neuraldrive_audio.config import Device
 
 log = logging.getLogger(__name__)
 
@@ -14,25 +15,27 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
 
-def execution_providers(device: str) -> list[str | tuple[str, dict[str, Any]]]:
-    """Providers for ``device`` ("cpu", "cuda" or "cuda:N"), CPU always last as fallback.
+def execution_providers(device: Device) -> list[str | tuple[str, dict[str, str | int]]]:
+    """Providers for ``device``, CPU always last as fallback.
 
     A CUDA device on an ONNX Runtime build without CUDA (the plain ``onnxruntime``
     wheel) runs on CPU with a warning rather than failing the load.
     """
-    if not device.startswith("cuda"):
+    if device.type != "cuda":
         return [CPU_PROVIDER]
     if CUDA_PROVIDER not in ort.get_available_providers():
         log.warning("%s requested but ONNX Runtime has no CUDA provider; using CPU", device)
         return [CPU_PROVIDER]
-    _, _, index = device.partition(":")
     # HEURISTIC conv search: EXHAUSTIVE (the default) benchmarks every new input shape,
     # and TTS inputs change shape with every sentence.
-    options = {"device_id": int(index or 0), "cudnn_conv_algo_search": "HEURISTIC"}
+    options: dict[str, str | int] = {
+        "device_id": device.index,
+        "cudnn_conv_algo_search": "HEURISTIC",
+    }
     return [(CUDA_PROVIDER, options), CPU_PROVIDER]
 
 
-def create_session(model_path: Path, device: str, threads: int = 0) -> ort.InferenceSession:
+def create_session(model_path: Path, device: Device, threads: int = 0) -> ort.InferenceSession:
     """Load an ONNX model for inference; ``threads`` 0 keeps ONNX Runtime's default."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -12,7 +12,9 @@ import httpx2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from neuraldrive_audio.cli.failures import CommandFailed, ExitCode
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue import embedded
 from neuraldrive_audio.queue.heartbeat import holds, live_workers
 from neuraldrive_audio.storage.hub import (
     HubPullError,
@@ -22,7 +24,7 @@ from neuraldrive_audio.storage.hub import (
     read_voices,
     select_files,
 )
-from neuraldrive_audio.storage.manifest import EngineKind, ModelManifest
+from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import (
     ModelExistsError,
     ModelNotInstalledError,
@@ -51,7 +53,7 @@ def import_model(
     The files are recognised exactly as ``models pull`` recognises a hub repository's.
     """
     relative = [p.name for p in path.iterdir() if p.is_file()]
-    kind = EngineKind(engine) if engine else detect_engine(relative)
+    kind = engine or detect_engine(relative)
     files = {name: path / rel for name, rel in select_files(kind, relative).items()}
     manifest = ModelManifest(
         id=path.name if model_id is None else model_id,
@@ -70,13 +72,18 @@ async def workers_holding(redis: Redis, model_id: str) -> list[str]:
     return [b.worker_id for b in beats if holds(b, model_id)]
 
 
+class WorkersUnknownError(Exception):
+    """Whether a worker holds the model cannot be found out; removing it needs ``--force``."""
+
+
 async def remove_model(
     store: ModelStore, model_id: str, *, force: bool, redis: Redis | None
 ) -> ModelManifest:
     """Delete a model from the store.
 
     Refuses (ModelInUseError) when a live worker has it loaded, unless ``force``; with
-    ``redis`` None nobody is asked. ModelNotInstalledError for an unknown id.
+    ``redis`` None no queue exists to ask (the caller established that). ModelNotInstalledError
+    for an unknown id.
     """
     store.get(model_id)  # an unknown id fails before the workers are asked
     if not force and redis is not None:
@@ -86,54 +93,87 @@ async def remove_model(
     return store.remove(model_id)
 
 
-async def _reachable_redis(url: str | None) -> Redis | None:
-    """A client for ``url``, or None with a note when none is configured or it is down."""
-    if not url:
-        _note("no Redis URL is configured")
+def queue_url(settings: Settings) -> tuple[str, str] | None:
+    """(URL, where it came from) of the queue the workers of this store use, if any.
+
+    The configured Redis; else the embedded queue a running ``serve`` of this data dir
+    announced. None: no Redis is configured and no ``serve`` announced one.
+    """
+    if settings.redis_url:
+        return settings.redis_url, "NEURALDRIVE_AUDIO_REDIS_URL"
+    run_dir = settings.data_dir / "run"
+    url = embedded.discover(run_dir)
+    if url is None:
         return None
+    return url, f"the embedded queue of serve ({run_dir / embedded.URL_FILE})"
+
+
+async def _connect(url: str) -> Redis:
     redis: Redis = Redis.from_url(
         url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
     )
     try:
         await redis.ping()
-    except (RedisError, OSError) as exc:
+    except BaseException:
         await redis.aclose()
-        _note(f"Redis at {url} is unreachable ({exc})")
-        return None
+        raise
     return redis
 
 
-def _note(reason: str) -> None:
-    print(f"note: {reason}; cannot see which models workers have loaded", file=sys.stderr)
+async def _queue_to_ask(settings: Settings) -> Redis | None:
+    """A live connection to the workers' queue; None when there is provably no queue."""
+    found = queue_url(settings)
+    if found is None:
+        return None
+    url, source = found
+    try:
+        return await _connect(url)
+    except (RedisError, OSError) as exc:
+        if source != "NEURALDRIVE_AUDIO_REDIS_URL" and _refused(exc):
+            # The announced embedded queue is gone: its serve was killed before it could
+            # withdraw the file, so no worker of it is alive.
+            print(f"note: the serve that announced {url} is no longer running", file=sys.stderr)
+            return None
+        raise WorkersUnknownError(
+            f"cannot ask the workers whether they hold the model: Redis at {url} ({source}) "
+            f"is unreachable ({exc}); start the service, or pass --force to remove it anyway"
+        ) from exc
 
 
-async def _remove(store: ModelStore, model_id: str, force: bool, redis_url: str | None) -> None:
-    store.get(model_id)  # an unknown id is reported without a note about Redis
-    redis = None if force else await _reachable_redis(redis_url)
+def _refused(exc: BaseException) -> bool:
+    """Nobody listens at the address (as opposed to a timeout or an auth failure)."""
+    text = str(exc)
+    return isinstance(exc, ConnectionRefusedError | FileNotFoundError) or any(
+        reason in text for reason in ("Connection refused", "No such file or directory")
+    )
+
+
+async def _remove(store: ModelStore, model_id: str, force: bool, settings: Settings) -> None:
+    store.get(model_id)  # an unknown id is reported before any queue is looked for
+    redis = None if force else await _queue_to_ask(settings)
     try:
         manifest = await remove_model(store, model_id, force=force, redis=redis)
     finally:
         if redis is not None:
             await redis.aclose()
-    print(f"removed {manifest.id} ({manifest.engine.value})")
+    print(f"removed {manifest.id} ({manifest.engine})")
 
 
 def _list(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     for m in store.list():
         size = m.bytes_on_disk / 1e6
-        print(f"{m.id:40} {m.engine.value:8} {size:8.1f} MB  {','.join(m.voices[:5])}")
+        print(f"{m.id:40} {m.engine:8} {size:8.1f} MB  {','.join(m.voices[:5])}")
 
 
 def _import(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     manifest = import_model(store, Path(args.path), args.id, args.engine, force=args.force)
-    print(f"imported {manifest.id} ({manifest.engine.value}) into {store.path_of(manifest)}")
+    print(f"imported {manifest.id} ({manifest.engine}) into {store.path_of(manifest)}")
 
 
 def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
-    engine = EngineKind(args.engine) if args.engine else None
     try:
         manifest = pull_model(
-            store, args.repo_id, revision=args.revision, engine=engine, model_id=args.id,
+            store, args.repo_id, revision=args.revision, engine=args.engine, model_id=args.id,
             force=args.force,
         )  # fmt: skip
     except (httpx2.HTTPError, OSError) as exc:  # huggingface_hub 2.x speaks httpx2
@@ -141,14 +181,14 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
         resume = (
             f"\nthe partial download in {kept} resumes on the next pull" if kept.exists() else ""
         )
-        sys.exit(f"error: {exc}{resume}")
+        raise CommandFailed(f"{exc}{resume}") from exc
     size = manifest.bytes_on_disk / 1e6
     where = store.path_of(manifest)
-    print(f"pulled {manifest.id} ({manifest.engine.value}, {size:.1f} MB) into {where}")
+    print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB) into {where}")
 
 
 def _remove_command(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
-    asyncio.run(_remove(store, args.model_id, args.force, settings.redis_url))
+    asyncio.run(_remove(store, args.model_id, args.force, settings))
 
 
 _COMMANDS: dict[str, Callable[[ModelStore, argparse.Namespace, Settings], None]] = {
@@ -165,6 +205,16 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
     try:
         _COMMANDS[args.models_command](store, args, settings)
     except ModelNotInstalledError as exc:
-        sys.exit(f"error: no model {exc} is installed")
-    except (HubPullError, ModelInUseError, ModelExistsError, ValueError) as exc:
-        sys.exit(f"error: {exc}")
+        installed = ", ".join(m.id for m in store.list()) or "none (serve --demo registers some)"
+        raise CommandFailed(
+            f"no model {exc} is installed in {store.root}; installed: {installed}",
+            ExitCode.NOT_FOUND,
+        ) from exc
+    except (
+        HubPullError,
+        ModelInUseError,
+        ModelExistsError,
+        WorkersUnknownError,
+        ValueError,
+    ) as exc:
+        raise CommandFailed(str(exc)) from exc

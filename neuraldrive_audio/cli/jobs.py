@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from neuraldrive_audio.remote import ServiceClient
+from neuraldrive_audio.cli.client import ServiceClient
+from neuraldrive_audio.cli.failures import CommandFailed
 
 BAR_WIDTH = 30
 POLL_S = 0.5
@@ -87,13 +88,13 @@ def run(args: argparse.Namespace, client: ServiceClient) -> None:
             if args.wait:
                 job = wait(client, job["id"])
                 if job["status"] != "completed":
-                    sys.exit(f"job {job['status']}: {job.get('error')}")
+                    raise CommandFailed(f"job {job['status']}: {job.get('error')}")
         case "status":
             print(json.dumps(_json(client, "GET", f"/v1/audio/jobs/{args.id}"), indent=2))
         case "wait":
             job = wait(client, args.id)
             if job["status"] != "completed":
-                sys.exit(f"job {job['status']}: {job.get('error')}")
+                raise CommandFailed(f"job {job['status']}: {job.get('error')}")
         case "result":
             result(client, args.id, args.output, args.format)
         case "cancel":
@@ -106,34 +107,45 @@ def run(args: argparse.Namespace, client: ServiceClient) -> None:
                 print(f"{job['id']}  {job['task']:10} {job['status']:10} {job['progress']:4.0%}")
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """The ``jobs`` subcommand tree."""
-    jobs: argparse.ArgumentParser = sub.add_parser(
-        "jobs", help="asynchronous jobs for long files and texts"
-    )
-    jobs.add_argument("--url", help="service base URL (default: from config)")
-    cmds = jobs.add_subparsers(dest="jobs_command", required=True)
-    submit_cmd = cmds.add_parser(
-        "submit", help="submit an audio file (or a text file with --task speech)"
-    )
-    submit_cmd.add_argument("file")
-    submit_cmd.add_argument(
-        "--task", default="transcribe", choices=["transcribe", "translate", "speech"]
-    )
-    submit_cmd.add_argument("--model")
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """The ``jobs`` subcommand tree; ``--url`` is accepted at every level."""
+    from neuraldrive_audio.cli import command, url_option
+
+    jobs: argparse.ArgumentParser = command(
+        sub, "jobs", "asynchronous jobs for long files and texts",
+        "Submit a file, follow its progress, fetch the result; jobs survive the client.",
+    )  # fmt: skip
+    url_option(jobs)
+    cmds = jobs.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
+    submit_cmd = command(cmds, "submit", "submit an audio file (or a text file with --task speech)")
+    submit_cmd.add_argument("file", help="audio file, or text file for --task speech")
+    submit_cmd.add_argument("--task", default="transcribe",
+                            choices=["transcribe", "translate", "speech"],
+                            help="what to do with the file (default: %(default)s)")  # fmt: skip
+    submit_cmd.add_argument("--model", help="model id or alias (default: whisper-1 or tts-1)")
     submit_cmd.add_argument("--format", help="response_format of the result")
     submit_cmd.add_argument("--voice", default="alloy", help="voice for --task speech")
     submit_cmd.add_argument("--webhook", help="URL to POST {id, status} to when it ends")
     submit_cmd.add_argument("--wait", action="store_true", help="wait with a progress bar")
-    for name in ("status", "wait", "cancel"):
-        cmds.add_parser(name).add_argument("id")
-    result_cmd = cmds.add_parser("result", help="fetch the result")
-    result_cmd.add_argument("id")
+    url_option(submit_cmd)
+    for name, summary in (("status", "show a job as JSON"),
+                          ("wait", "wait for a job to end, with a progress bar"),
+                          ("cancel", "cancel a job")):  # fmt: skip
+        cmd = command(cmds, name, summary)
+        cmd.add_argument("id", help="the job's id")
+        url_option(cmd)
+    result_cmd = command(cmds, "result", "fetch the result of a completed job")
+    result_cmd.add_argument("id", help="the job's id")
     result_cmd.add_argument("-o", "--output", help="file to write (default: stdout)")
     result_cmd.add_argument("--format", help="another text format for transcripts")
-    list_cmd = cmds.add_parser("list")
+    url_option(result_cmd)
+    list_cmd = command(cmds, "list", "list jobs, newest first")
     list_cmd.add_argument(
-        "--status", choices=["queued", "processing", "completed", "failed", "cancelled"]
-    )
-    list_cmd.add_argument("--limit", type=int, default=20)
+        "--status", choices=["queued", "processing", "completed", "failed", "cancelled"],
+        help="only jobs in this state",
+    )  # fmt: skip
+    list_cmd.add_argument("--limit", type=int, default=20, help="at most this many (%(default)s)")
+    url_option(list_cmd)
     return jobs

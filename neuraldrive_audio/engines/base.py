@@ -1,16 +1,13 @@
-"""The small protocols every engine implements, one module per engine beside this one."""
+"""The small protocols every engine implements; each engine is a plug-in module beside this one."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionTask,
@@ -18,8 +15,6 @@ from neuraldrive_audio.queue.payloads import (
     VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
-
-FloatAudio = npt.NDArray[np.float32]
 
 
 class JobCancelledError(Exception):
@@ -58,6 +53,7 @@ class TranscribeOptions:
     or 1), instead of the whole audio."""
 
 
+@runtime_checkable
 class Engine(Protocol):
     """A loaded model. ``close`` releases what it holds."""
 
@@ -67,6 +63,7 @@ class Engine(Protocol):
         """Free the model's memory."""
 
 
+@runtime_checkable
 class SpeechToText(Engine, Protocol):
     """An engine that turns 16 kHz mono float audio into a transcript."""
 
@@ -81,6 +78,7 @@ class SpeechToText(Engine, Protocol):
         ...
 
 
+@runtime_checkable
 class TextToSpeech(Engine, Protocol):
     """An engine that speaks one sentence at a time."""
 
@@ -99,7 +97,15 @@ class TextToSpeech(Engine, Protocol):
         ...
 
 
-class EngineLoader(Protocol):
-    """How an engine module builds a loaded model from the store."""
+def as_speech_to_text(engine: Engine) -> SpeechToText:
+    """``engine`` as a speech-to-text engine; EngineInputError (param ``model``) if it is not."""
+    if not isinstance(engine, SpeechToText):
+        raise EngineInputError(f"model {engine.manifest.id} does not transcribe", "model")
+    return engine
 
-    def __call__(self, manifest: ModelManifest, model_dir: Path, device: str) -> Engine: ...
+
+def as_text_to_speech(engine: Engine) -> TextToSpeech:
+    """``engine`` as a text-to-speech engine; EngineInputError (param ``model``) if it is not."""
+    if not isinstance(engine, TextToSpeech):
+        raise EngineInputError(f"model {engine.manifest.id} does not synthesize speech", "model")
+    return engine

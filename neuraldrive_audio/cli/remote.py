@@ -9,29 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from neuraldrive_audio.config import Settings
-
-
-class ServiceClient:
-    """A thin HTTP client for our own API, with the key and base URL from config."""
-
-    def __init__(self, settings: Settings, base_url: str | None = None) -> None:
-        base = base_url or f"http://{settings.host}:{settings.port}"
-        key = settings.resolve_api_key() or ""
-        self.http = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=None
-        )
-
-    def fail_on_error(self, response: httpx.Response) -> None:
-        """Exit with the server's error message on a non-2xx answer."""
-        if response.is_success:
-            return
-        response.read()
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text
-        sys.exit(f"error {response.status_code}: {message}")
+from neuraldrive_audio.cli.client import ServiceClient
+from neuraldrive_audio.cli.failures import CommandFailed
 
 
 def transcribe(client: ServiceClient, file: Path, model: str, response_format: str) -> None:
@@ -67,7 +46,7 @@ def _print_stream(response: httpx.Response, started: float) -> str:
         elif event["type"] == "transcript.text.done":
             text = event["text"]
         elif event["type"] == "error":
-            sys.exit(f"error: {event['error']['message']}")
+            raise CommandFailed(f"the service failed: {event['error']['message']}")
     return text
 
 

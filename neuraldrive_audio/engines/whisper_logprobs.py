@@ -23,8 +23,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 
+from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.queue.payloads import TokenLogprob
-from neuraldrive_audio.workers.engines.base import FloatAudio
 
 SAMPLE_RATE = 16_000
 HOP_SAMPLES = 160

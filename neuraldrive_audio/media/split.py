@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from neuraldrive_audio.workers.audio_decode import WHISPER_SAMPLE_RATE
+from neuraldrive_audio.media.samples import S16LE, WHISPER_SAMPLE_RATE, from_s16le
 
 WINDOW_S = 30.0
 """Whisper's window: the longest clip."""
@@ -72,8 +72,8 @@ def speech_regions(samples_path: Path) -> list[tuple[int, int]]:
     regions: list[tuple[int, int]] = []
     with samples_path.open("rb") as source:
         offset = 0
-        while (window := np.fromfile(source, dtype="<i2", count=step)).size:
-            audio = window.astype(np.float32) / 32768.0
+        while (window := np.fromfile(source, dtype=S16LE, count=step)).size:
+            audio = from_s16le(window)
             speech = get_speech_timestamps(audio, _VAD, sampling_rate=rate)
             regions += [(offset + int(s["start"]), offset + int(s["end"])) for s in speech]
             offset += window.size
