@@ -26,9 +26,11 @@ def deserialize_job(raw: bytes) -> dict[str, Any]:
 CONNECT_TIMEOUT_S = 1.0
 """A Redis that is down or unreachable is noticed within a second (callers answer 503)."""
 
-SOCKET_TIMEOUT_S = 5.0
-"""A Redis that hangs mid-command is given up after this; our blocking reads (XREAD,
-BLPOP) wait at most a few seconds at a time, so they stay below it."""
+# No socket_timeout (read/write timeout) on purpose: with it redis-py sends every command
+# through asyncio.wait_for, which on Python 3.11 drops a cancel that lands as the send
+# completes. A barge-in or client disconnect then failed to stop the task following a job
+# (it hung in teardown, the job was never aborted). A Redis that is down fails at once
+# (refused or reset), and the connect timeout covers an unreachable one.
 
 CONNECT_ATTEMPTS = 3
 
@@ -36,14 +38,10 @@ CONNECT_ATTEMPTS = 3
 async def connect(url: str) -> ArqRedis:
     """A pool for the API or a worker, using the JSON serializer and our queue name.
 
-    Short timeouts: when Redis goes away commands fail fast instead of hanging, and the
-    pool reconnects by itself on the next command once Redis is back.
+    A short connect timeout: when Redis goes away commands fail fast instead of hanging,
+    and the pool reconnects by itself on the next command once Redis is back.
     """
-    redis: ArqRedis = ArqRedis.from_url(
-        url,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=SOCKET_TIMEOUT_S,
-    )
+    redis: ArqRedis = ArqRedis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
     redis.job_serializer = serialize_job
     redis.job_deserializer = deserialize_job
     redis.default_queue_name = INTERACTIVE.queue_name

@@ -13,7 +13,7 @@ from neuraldrive_audio.queue import keys
 
 REPLY_TTL_S = 60
 BLOCK_S = 2
-"""Longest single BLPOP: below the Redis socket timeout (connection.SOCKET_TIMEOUT_S)."""
+"""Longest single BLPOP, so a waiting worker notices a lost Redis within seconds."""
 
 
 class ControlAction(StrEnum):
