@@ -487,6 +487,9 @@ def _serve_children(serve: psutil.Process) -> dict[int, str]:
     return roles
 
 
+# The waits below add up to more than the suite's default 300 s: under a loaded machine
+# each step (start, restart, shutdown) may take most of its own budget.
+@pytest.mark.timeout(480)
 def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
     models_dir: Path, tmp_path: Path
 ) -> None:
@@ -501,9 +504,14 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
 
     def healthy() -> bool:
         try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
+            # A loaded machine can take seconds to answer; a slow answer is not a dead one.
+            return httpx.get(f"{base}/health", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def restarted(dead: int) -> bool:
+        roles = _serve_children(parent)
+        return dead not in roles and list(roles.values()).count("worker") == 1
 
     seen: set[int] = set()
     try:
@@ -514,13 +522,13 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
         assert sorted(children.values()) == ["redis", "worker"]
         [worker] = [pid for pid, role in children.items() if role == "worker"]
         psutil.Process(worker).kill()
-        assert _wait_for(lambda: not healthy(), 15), "the dead worker still counts as alive"
-        assert _wait_for(healthy, 60), "serve did not restart the worker"
-        children = _serve_children(parent)
-        seen |= set(children)
-        assert worker not in children and list(children.values()).count("worker") == 1
+        # Wait for the outcome, not for the short unhealthy window in between (a quick
+        # restart can hide it from a poll): a new worker process, then a healthy service.
+        assert _wait_for(lambda: restarted(worker), 60, 0.2), "serve did not restart the worker"
+        seen |= set(_serve_children(parent))
+        assert _wait_for(healthy, 120), "the restarted worker never became healthy"
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
+        serve.wait(timeout=60)
         alive = [pid for pid in seen if psutil.pid_exists(pid)
                  and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
         assert alive == [], f"left running after SIGTERM: {alive}"

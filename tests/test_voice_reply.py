@@ -4,11 +4,12 @@ events, cancelled by a barge-in (real Redis, worker, Piper; the LLM stand-in).""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from arq.constants import abort_jobs_ss
+from arq.constants import abort_jobs_ss, result_key_prefix
 from pydantic import BaseModel
 
 from neuraldrive_audio.api.dependencies import make_queue
@@ -96,6 +97,21 @@ class _WatchedQueue(JobQueue):
         self.first_submitted.set()
 
 
+async def _aborted(queue: JobQueue, job_id: str, timeout_s: float = 10.0) -> bool:
+    """Whether the job was aborted: still in arq's abort set, or (once the worker acted on
+    it, which takes it out of the set) finished with arq's "job aborted" result."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await queue.redis.zscore(abort_jobs_ss, job_id) is not None:
+            return True
+        raw = await queue.redis.get(result_key_prefix + job_id)
+        if raw is not None:
+            result = json.loads(raw)
+            return result["s"] is False and "aborted" in str(result["r"])
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def test_barge_in_stops_the_llm_and_aborts_the_speech(
     llm: LLMStandIn, queue: JobQueue
 ) -> None:
@@ -120,6 +136,6 @@ async def test_barge_in_stops_the_llm_and_aborts_the_speech(
     stopped_s = time.monotonic() - cancelled_at
     assert await asyncio.to_thread(llm.wait_closed_early, before + 1, 2.0)
     first_job = watched.submitted[0]
-    assert await queue.redis.zscore(abort_jobs_ss, first_job) is not None
+    assert await _aborted(queue, first_job), f"{first_job} was not aborted"
     await client.aclose()
     print(f"barge-in: pipeline stopped {stopped_s * 1000:.0f} ms after cancel")
