@@ -24,7 +24,7 @@ import httpx
 import psutil
 import pytest
 
-from neuraldrive_audio.storage import demo_models
+from neuraldrive_audio.engines import piper
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service, free_port
 from tests.speech_clips import SENTENCES, make_clip
@@ -444,7 +444,8 @@ def _models_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_models_import_never_deletes_another_model(tmp_path: Path) -> None:
-    files, manifest = demo_models._piper()
+    assert piper.PLUGIN.demo is not None
+    files, manifest = piper.PLUGIN.demo.locate()
     store = ModelStore(tmp_path / "store")
     store.install(files, manifest)
     joe = store.path_of(manifest)
