@@ -199,6 +199,15 @@ class Settings(BaseSettings):
     """Poll interval of the batch lane: chunks don't need 10 ms pickup, and every poll
     costs Redis round trips (also while a job runs)."""
 
+    interactive_batch_max: int = Field(default=8, ge=1)
+    """Dynamic batching: most transcription requests (same model) one worker decodes together
+    on the interactive lane; their CTranslate2 calls run as one batch. 1 = off."""
+
+    interactive_batch_window_ms: float = Field(default=5.0, ge=0)
+    """Dynamic batching: how long a picked transcription request waits for more to join it,
+    only when another compatible request is already queued (a lone request never waits).
+    0 = batching off."""
+
     worker_heartbeat_s: float = 1.0
     """Interval between worker heartbeats."""
 

@@ -120,7 +120,7 @@ class Lockstep:
                 self._run_batched(group)
                 self.batched_calls += 1
                 return
-            except Exception:  # noqa: BLE001 - one bad member must not sink the others
+            except Exception:  # one bad member must not sink the others
                 log.warning("batched %s failed; running its calls one by one", group[0].method)
         for call in group:
             self._run_alone(call)
@@ -184,7 +184,9 @@ def _split(rows: Any, group: list[_Call]) -> list[Any]:
 
 def _on_cpu(storage: Any) -> Any:
     # Encoder outputs are asked on the CPU (to_cpu) so that rows can be regrouped.
-    return storage.to_device(_cpu_device()) if getattr(storage, "device", "cpu") != "cpu" else storage
+    return (
+        storage.to_device(_cpu_device()) if getattr(storage, "device", "cpu") != "cpu" else storage
+    )
 
 
 def _cpu_device() -> Any:
