@@ -62,6 +62,11 @@ def joins(leader: TranscriptionJob, waiting: WaitingJob) -> bool:
     return job.model_id == leader.model_id and job.vad_split is None
 
 
+async def wait_window(seconds: float) -> None:
+    """Give more requests a moment to join (only called when one already waits)."""
+    await asyncio.sleep(seconds)
+
+
 @dataclass(frozen=True)
 class Peer:
     """A claimed job that runs with the leader."""
@@ -87,7 +92,7 @@ async def claim_peers(ctx: dict[str, Any], leader: TranscriptionJob) -> list[Pee
     if not compatible:
         return []
     if len(compatible) < wanted:
-        await asyncio.sleep(state.settings.interactive_batch_window_ms / 1000)
+        await wait_window(state.settings.interactive_batch_window_ms / 1000)
         compatible = [w for w in await batch_claim.waiting(redis, lane, leader.job_id, scan)
                       if joins(leader, w)]  # fmt: skip
     chosen = compatible[:wanted]
@@ -101,6 +106,8 @@ async def claim_peers(ctx: dict[str, Any], leader: TranscriptionJob) -> list[Pee
         if w.job_id in claimed
     ]
     if peers:
+        state.stats.batches += 1
+        state.stats.batched_jobs += 1 + len(peers)
         log.info("batch formed", extra={"job_id": leader.job_id, "members": 1 + len(peers)})
     return peers
 
