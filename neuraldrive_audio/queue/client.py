@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 from pydantic import BaseModel
 
-from neuraldrive_audio.queue import events, heartbeat, keys
+from neuraldrive_audio.queue import events, heartbeat, keys, wake
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.lanes import INTERACTIVE, LANES, Lane
 
@@ -81,6 +81,7 @@ class JobQueue:
             _queue_name=lane.queue_name,
             _expires=self._job_ttl,
         )
+        await wake.wake(self.redis, lane)
         log.info("job queued", extra={"job_id": job_id, "function": function, "lane": lane.name})
 
     async def abort(self, job_id: str) -> None:
@@ -88,6 +89,7 @@ class JobQueue:
         # arq cancels a running job found in this set, and skips a queued one when picked.
         await self.redis.zadd(abort_jobs_ss, {job_id: int(time.time() * 1000)})
         await self.redis.delete(keys.upload(job_id))
+        await wake.wake_all(self.redis)  # the worker running it cancels it at once
         log.info("job aborted", extra={"job_id": job_id})
 
     async def follow(self, job_id: str, timeout_s: float) -> AsyncIterator[JobEvent]:
