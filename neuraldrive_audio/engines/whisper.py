@@ -91,7 +91,10 @@ class WhisperEngine:
         """A lockstep batch for ``members`` sequential decodes (``engines.whisper_lockstep``)."""
         from neuraldrive_audio.engines.whisper_lockstep import Lockstep
 
-        return WhisperBatch(self, Lockstep(self._model.model, members))
+        # The CPU encoder gains nothing from batching (see Lockstep.encode_rows); a GPU's does.
+        on_gpu = self._model.model.device == "cuda"
+        lockstep = Lockstep(self._model.model, members, encode_rows=members if on_gpu else 1)
+        return WhisperBatch(self, lockstep)
 
     def _transcribe(
         self,
