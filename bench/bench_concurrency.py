@@ -35,7 +35,7 @@ from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
 
 CLIENTS = (1, 4, 8)
-REQUESTS = {1: 6, 4: 3, 8: 3}
+REQUESTS = {1: 10, 4: 3, 8: 3}
 """Requests each client sends, per number of clients."""
 CLIP_SECONDS = (5.0, 29.5)
 """A short dictation and one nearly full whisper window (one window, so no second pass)."""
