@@ -200,11 +200,25 @@ class Settings(BaseSettings):
     """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
 
     worker_poll_delay_s: float = 0.01
-    """How often an idle worker looks for work; arq's default of 0.5 s adds ~0.5 s to every job."""
+    """Poll interval of a draining (burst) worker. Served lanes do not poll: they are woken
+    (``worker_idle_poll_s``)."""
 
     worker_batch_poll_delay_s: float = 0.1
-    """Poll interval of the batch lane: chunks don't need 10 ms pickup, and every poll
-    costs Redis round trips (also while a job runs)."""
+    """Poll interval of the batch lane of a draining (burst) worker."""
+
+    worker_idle_poll_s: float = 1.0
+    """Idle workers block on their lanes' wake channel (published on every enqueue and
+    abort) and look at the queue on their own only this often, as a safety net; pickup
+    latency does not depend on it."""
+
+    interactive_batch_max: int = Field(default=8, ge=1)
+    """Dynamic batching: most transcription requests (same model) one worker decodes together
+    on the interactive lane; their CTranslate2 calls run as one batch. 1 = off."""
+
+    interactive_batch_window_ms: float = Field(default=5.0, ge=0)
+    """Dynamic batching: how long a picked transcription request waits for more to join it,
+    only when another compatible request is already queued (a lone request never waits).
+    0 = batching off."""
 
     worker_heartbeat_s: float = 1.0
     """Interval between worker heartbeats."""

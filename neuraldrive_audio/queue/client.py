@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 from pydantic import BaseModel
 
-from neuraldrive_audio.queue import events, heartbeat, keys
+from neuraldrive_audio.queue import events, heartbeat, keys, wake
 from neuraldrive_audio.queue.admission import admit
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.lanes import INTERACTIVE, LANES, Lane
@@ -108,6 +108,7 @@ class JobQueue:
         self._submitted[job_id] = _Submitted(
             function, payload.model_dump(mode="json"), lane, [job_id]
         )
+        await wake.wake(self.redis, lane)
         log.info("job queued", extra={"job_id": job_id, "function": function, "lane": lane.name})
 
     async def abort(self, job_id: str) -> None:
@@ -118,6 +119,7 @@ class JobQueue:
         now_ms = int(time.time() * 1000)
         await self.redis.zadd(abort_jobs_ss, {arq_id: now_ms for arq_id in arq_ids})
         await self.redis.delete(keys.upload(job_id))
+        await wake.wake_all(self.redis)  # the worker running it cancels it at once
         log.info("job aborted", extra={"job_id": job_id})
 
     async def follow(
@@ -171,6 +173,7 @@ class JobQueue:
             submitted.function, submitted.payload, _job_id=arq_id,
             _queue_name=submitted.lane.queue_name, _expires=self._job_ttl,
         )  # fmt: skip
+        await wake.wake(self.redis, submitted.lane)
         submitted.arq_ids.append(arq_id)
         log.warning("worker lost; job runs again on another worker", extra={"job_id": job_id})
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq.connections import ArqRedis
 from pydantic import BaseModel, Field
 
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue import keys, wake
 from neuraldrive_audio.queue.lanes import BATCH
 
 PLAN = -1
@@ -54,6 +54,7 @@ async def enqueue(redis: ArqRedis, chunk: ChunkJob) -> None:
         _job_id=chunk.arq_id,
         _queue_name=BATCH.queue_name,
     )
+    await wake.wake(redis, BATCH)
 
 
 async def owners(redis: ArqRedis, job_id: str) -> dict[str, ChunkOwner]:

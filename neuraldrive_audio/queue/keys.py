@@ -10,6 +10,11 @@ def queue(lane: str) -> str:
     return f"{PREFIX}queue:{lane}"
 
 
+def wake(lane: str) -> str:
+    """Pub/sub channel that wakes a lane's idle workers (see queue.wake)."""
+    return f"{PREFIX}wake:{lane}"
+
+
 TRANSCRIBE_FUNCTION = "transcribe"
 """arq function name of transcription and translation jobs."""
 

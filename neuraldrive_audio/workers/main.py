@@ -12,7 +12,7 @@ from typing import Any
 import arq.worker
 from arq.connections import ArqRedis
 from arq.typing import WorkerCoroutine
-from arq.worker import Function, Worker, func
+from arq.worker import Function, func
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -30,6 +30,7 @@ from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory, ollama
 from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
 from neuraldrive_audio.workers.control_loop import control_loop
+from neuraldrive_audio.workers.lane_worker import LaneWorker
 from neuraldrive_audio.workers.long_speech import speak_chunk
 from neuraldrive_audio.workers.long_transcription import plan_transcription, transcribe_chunk
 from neuraldrive_audio.workers.model_cache import ModelCache
@@ -131,10 +132,12 @@ def _functions(settings: Settings, lane: Lane) -> list[Function]:
     ]
 
 
-def _lane_worker(state: WorkerState, lane: Lane, redis: ArqRedis) -> Worker:
+def _lane_worker(state: WorkerState, lane: Lane, redis: ArqRedis) -> LaneWorker:
     settings = state.settings
     ctx: dict[str, Any] = {"state": state, "lane": lane}
-    worker = Worker(
+    worker = LaneWorker(
+        lane_name=lane.name,
+        idle_poll_s=settings.worker_idle_poll_s,
         functions=_functions(settings, lane),
         queue_name=lane.queue_name,
         redis_pool=redis,

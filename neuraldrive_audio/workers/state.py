@@ -28,6 +28,10 @@ class WorkerStats:
 
     jobs_done: int = 0
     jobs_failed: int = 0
+    batches: int = 0
+    """Batches of interactive transcriptions formed (dynamic batching)."""
+    batched_jobs: int = 0
+    """Jobs run as members of those batches (leaders included)."""
     audio_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     busy_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     unreported_rtf: list[tuple[str, float]] = field(default_factory=list)

@@ -220,6 +220,15 @@ class RealtimeSession:
 
     async def _session_update(self, event: dict[str, Any]) -> None:
         config = apply_ga(self.config, event.get("session"))
+        if config.type != self.config.type:
+            # The type is chosen when connecting (intent=transcription or not), as OpenAI does.
+            raise ClientEventError(
+                f"Cannot change the session type from '{self.config.type}' to "
+                f"'{config.type}'; connect to /v1/realtime with intent=transcription for a "
+                "transcription session, without it for a conversation.",
+                code="invalid_value",
+                param="session.type",
+            )
         if config.type == "realtime":
             if self.agent is None:
                 await self._realtime_unsupported(event.get("event_id"))
