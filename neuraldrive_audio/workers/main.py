@@ -205,7 +205,7 @@ STABLE_S = 30.0
 """Lanes that ran this long before losing Redis start again from the shortest backoff."""
 
 
-async def _run_lanes(lanes: list[Worker], worker_id: str, stopping: asyncio.Event) -> None:
+async def _run_lanes(lanes: list[LaneWorker], worker_id: str, stopping: asyncio.Event) -> None:
     """Run the lanes; when Redis goes away, wait with backoff and run them again.
 
     The pool reconnects by itself on the next command, so a Redis blip costs the worker
