@@ -225,7 +225,7 @@ def test_lockstep_members_are_isolated(models_dir: Path) -> None:
     manifest = store.get(WHISPER_ID)
     engine: WhisperEngine = whisper.load(manifest, store.path_of(manifest), Settings(),
                                          Settings().device)  # fmt: skip
-    audio = [decode_upload(clip) for clip in _clips()]
+    audio = [decode_upload(clip, 3600) for clip in _clips()]
     plain = TranscribeOptions(TranscriptionTask.TRANSCRIBE, "en", None, 0.0, False)
     refused = TranscribeOptions(TranscriptionTask.TRANSLATE, None, None, 0.0, False)
     never = threading.Event()
