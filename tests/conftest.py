@@ -10,6 +10,7 @@ import pytest
 from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import RedisServer, Service
+from tests.llm_stand_in import LLMStandIn, serve_llm
 from tests.speech_clips import SENTENCES, make_clip
 
 
@@ -44,3 +45,40 @@ def speech_clip() -> tuple[bytes, str]:
     """~8 s of speech (WAV) and its text."""
     text = " ".join(SENTENCES[:3])
     return make_clip(text), text
+
+
+@pytest.fixture(scope="session")
+def stand_in() -> Iterator[LLMStandIn]:
+    """The Ollama stand-in (the appliance's LLM), for the whole session."""
+    with serve_llm() as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def agent(
+    service: Service,
+    redis_server: RedisServer,
+    models_dir: Path,
+    stand_in: LLMStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Service]:
+    """An API talking to the LLM stand-in, on the shared service's Redis and worker."""
+    svc = Service.start(
+        f"{redis_server.url}/0",
+        tmp_path_factory.mktemp("agent"),
+        models_dir,
+        workers=0,
+        llm_base_url=stand_in.base_url,
+        llm_model="llama3.2",
+        voice_tts_model="piper/en_US-joe-medium",
+    )
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def llm(stand_in: LLMStandIn) -> LLMStandIn:
+    """The stand-in reset to a healthy, instant LLM."""
+    stand_in.mode, stand_in.token_delay_s, stand_in.first_token_delay_s = "ok", 0.0, 0.0
+    stand_in.requests.clear()
+    return stand_in

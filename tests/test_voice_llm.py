@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,23 +16,9 @@ from neuraldrive_audio.api.voice.llm import (
 )
 from neuraldrive_audio.config import Settings
 from tests.harness import free_port
-from tests.llm_stand_in import MODEL, LLMStandIn, serve_llm
+from tests.llm_stand_in import MODEL, LLMStandIn
 
 MESSAGES = [{"role": "user", "content": "When does the train leave?"}]
-
-
-@pytest.fixture(scope="module")
-def stand_in() -> Iterator[LLMStandIn]:
-    with serve_llm() as state:
-        yield state
-
-
-@pytest.fixture
-def llm(stand_in: LLMStandIn) -> LLMStandIn:
-    """The stand-in reset to a healthy, instant LLM."""
-    stand_in.mode, stand_in.token_delay_s, stand_in.first_token_delay_s = "ok", 0.0, 0.0
-    stand_in.requests.clear()
-    return stand_in
 
 
 async def _collect(client: LLMClient, model: str = MODEL) -> tuple[str, LLMUsage]:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import pytest
 
 from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.pcm import wav_bytes
-from tests.harness import API_KEY, RedisServer, Service
-from tests.llm_stand_in import LLMStandIn, serve_llm
+from tests.harness import API_KEY, Service
+from tests.llm_stand_in import LLMStandIn
 from tests.realtime_audio import sentence_pcm, silence, stream_in_real_time
 from tests.speech_clips import make_clip, word_error_rate
 from tests.test_realtime import Recorder
@@ -30,42 +29,6 @@ pytestmark = pytest.mark.slow
 QUESTION = "When does the next train to the city leave?"
 INSTRUCTIONS = "You are a helpful station assistant. Answer briefly."
 Event = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def stand_in() -> Iterator[LLMStandIn]:
-    with serve_llm() as state:
-        yield state
-
-
-@pytest.fixture(scope="module")
-def agent(
-    service: Service,
-    redis_server: RedisServer,
-    models_dir: Path,
-    stand_in: LLMStandIn,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Service]:
-    """An API talking to the LLM stand-in, on the shared service's Redis and worker."""
-    svc = Service.start(
-        f"{redis_server.url}/0",
-        tmp_path_factory.mktemp("voice-session"),
-        models_dir,
-        workers=0,
-        llm_base_url=stand_in.base_url,
-        llm_model="llama3.2",
-        voice_tts_model="piper/en_US-joe-medium",
-    )
-    yield svc
-    svc.stop()
-
-
-@pytest.fixture
-def llm(stand_in: LLMStandIn) -> LLMStandIn:
-    """The stand-in reset to a healthy, instant LLM."""
-    stand_in.mode, stand_in.token_delay_s, stand_in.first_token_delay_s = "ok", 0.0, 0.0
-    stand_in.requests.clear()
-    return stand_in
 
 
 def _connect(agent: Service) -> Any:
