@@ -110,3 +110,26 @@ async def test_cost_is_measured_and_remembered() -> None:
     await cache.unload("a")
     await cache.load(B)
     assert not cache.fits_without_eviction(A)  # 70 MB remembered for a, 30 MB free
+
+
+async def test_a_load_that_measures_heavier_than_its_files_evicts_after_the_fact() -> None:
+    """Room is made for the files' size before a first load; the measured cost may be
+    larger. The budget still holds afterwards: idle models make way at once."""
+    fakes = Fakes()
+    grow = fakes.load
+
+    def heavier(manifest: ModelManifest) -> FakeModel:
+        if manifest.id == "c":
+            fakes.used += 30 * MB  # c takes more memory than its files
+        return grow(manifest)
+
+    cache = ModelCache(heavier, lambda: fakes.budget, 600, lambda: fakes.used)
+    await cache.load(A)
+    await cache.load(_model("b", 20))
+    async with cache.use(A):  # a is busy: b, the only idle model, is the one to go
+        await cache.load(C)  # 40 MB fit before loading; 70 MB measured after
+    assert cache.is_loaded("a") and cache.is_loaded("c") and not cache.is_loaded("b")
+    assert cache.used_bytes == 110 * MB > fakes.budget  # nothing idle was left to drop
+    assert cache.counters.evictions == 1
+    await cache.load(_model("d", 10))  # the next load sees the overshoot and frees room
+    assert cache.used_bytes <= fakes.budget and cache.counters.evictions == 2

@@ -214,6 +214,7 @@ class ModelCache(Generic[M]):
         )
         cached = CachedModel(model=model, manifest=manifest, bytes=cost)
         self._models[manifest.id] = cached
+        await self._shed_overshoot(manifest.id)
         return cached
 
     async def _make_room(self, model_id: str, needed: int) -> None:
@@ -228,19 +229,33 @@ class ModelCache(Generic[M]):
             budget = await self.refresh_budget()
         if needed > budget:
             raise ModelTooLargeError(model_id, needed, budget)
-        idle_lru = sorted(
-            (m.last_used, mid) for mid, m in self._models.items() if not m.in_use and not m.pinned
-        )
+        idle_lru = self._idle_lru()
         free = budget - self.used_bytes
-        evictable = sum(self._models[mid].bytes for _, mid in idle_lru)
+        evictable = sum(self._models[mid].bytes for mid in idle_lru)
         if free + evictable < needed:
             raise ModelBusyError(model_id, needed, max(free + evictable, 0))
-        for _, victim in idle_lru:
+        for victim in idle_lru:
             if budget - self.used_bytes >= needed:
                 break
             log.info("evicting model", extra={"model": victim, "for_model": model_id})
             await self._drop(victim)
             self.counters.evictions += 1
+
+    async def _shed_overshoot(self, model_id: str) -> None:
+        # Room was made for an estimate (the files' size on a first load); the measured
+        # cost can be larger. Idle models make way now, so the budget holds after loads.
+        for victim in self._idle_lru(besides=model_id):
+            if self.used_bytes <= self._budget_now:
+                break
+            log.info("evicting model", extra={"model": victim, "for_model": model_id})
+            await self._drop(victim)
+            self.counters.evictions += 1
+
+    def _idle_lru(self, besides: str | None = None) -> list[str]:
+        """Models that may be evicted, least recently used first."""
+        idle = [(m.last_used, mid) for mid, m in self._models.items()
+                if mid != besides and not m.in_use and not m.pinned]  # fmt: skip
+        return [mid for _, mid in sorted(idle)]
 
     def _free_after_eviction(self, budget: int) -> int:
         evictable = sum(m.bytes for m in self._models.values() if not m.in_use and not m.pinned)
