@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.clauses import ClauseSplitter, ends_mid_phrase, split_first_clause
 from tests.llm_stand_in import tokens
 
 
@@ -77,3 +77,59 @@ def test_empty_and_whitespace_give_no_clause() -> None:
     assert splitter.feed("   ") == []
     assert splitter.feed("\n") == []
     assert splitter.flush() == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # The first comma far enough in cuts; later ones are the rest's business.
+        (
+            "Welcome to the evening news, where tonight we look at the storm, and the rain.",
+            ["Welcome to the evening news,", "where tonight we look at the storm, and the rain."],
+        ),
+        # "Well," is too short to be spoken alone: the next break is taken.
+        (
+            "Well, the museum is open every day of the week; it closes on public holidays.",
+            ["Well, the museum is open every day of the week;", "it closes on public holidays."],
+        ),
+        # No break in a long sentence: cut before a conjunction below the limit, not a
+        # preposition ("nobody | in the town"), and never inside a word.
+        (
+            "The price rose sharply yesterday and nobody in the whole town could believe "
+            "what had happened there.",
+            ["The price rose sharply yesterday",
+             "and nobody in the whole town could believe what had happened there."],
+        ),
+        # Short sentences, and a rest too short to be worth a seam, stay whole.
+        ("The library opens at nine.", ["The library opens at nine."]),
+        ("Bring water for everyone, please.", ["Bring water for everyone, please."]),
+        # Numbers, decimals and abbreviations are no breaks.
+        (
+            "Dr. Smith paid 1,250 dollars for 3.5 tons, which was more than anybody expected.",
+            ["Dr. Smith paid 1,250 dollars for 3.5 tons,", "which was more than anybody expected."],
+        ),
+    ],
+)  # fmt: skip
+def test_split_first_clause(sentence: str, expected: list[str]) -> None:
+    assert split_first_clause(sentence) == expected
+
+
+def test_first_clause_stays_below_the_limit_without_any_break() -> None:
+    sentence = " ".join(["word"] * 40) + "."
+    first, rest = split_first_clause(sentence, max_chars=60)
+    assert len(first) <= 60 and f"{first} {rest}" == sentence
+    assert ends_mid_phrase(first) and not ends_mid_phrase(rest)
+
+
+def test_a_break_past_the_limit_is_not_taken() -> None:
+    sentence = "One two three four five six seven eight nine ten eleven twelve, and thirteen more."
+    first, _ = split_first_clause(sentence, max_chars=40)
+    assert len(first) <= 40
+
+
+@pytest.mark.parametrize(
+    ("piece", "mid_phrase"),
+    [("next year", True), ("the news,", False), ('he said "stop."', False), ("(see above)", True)],
+)
+def test_ends_mid_phrase(piece: str, mid_phrase: bool) -> None:
+    assert ends_mid_phrase(piece) is mid_phrase

@@ -5,6 +5,10 @@ cut as soon as a piece is complete: at the end of a sentence, at a line break, o
 comma/semicolon/colon/dash once the piece is long enough to sound natural on its own.
 A period only ends a sentence when what follows it says so ("Dr. Smith", "3.5",
 "e.g. this" do not), so a cut waits for the first character after the whitespace.
+
+The same rules cut the first sentence of a speech job in two (:func:`split_first_clause`):
+the engine speaks the short first clause on its own, so the first audio goes out after a
+clause's synthesis time instead of a whole sentence's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,25 @@ from neuraldrive_audio.media.text import TERMINAL_MARK, ends_sentence
 MIN_CLAUSE_CHARS: Final = 30
 # With no break at all, a piece this long is cut at its last space (keeps TTS latency low).
 MAX_CLAUSE_CHARS: Final = 250
+
+# The first piece of a speech job: a clause break before this many characters is too early
+# ("Well, "), and with no break a piece is cut near this many (about 14 words).
+FIRST_CLAUSE_MIN_CHARS: Final = 15
+FIRST_CLAUSE_MAX_CHARS: Final = 80
+# What must remain after the first clause to be worth a unit (and a seam) of its own.
+FIRST_CLAUSE_MIN_REST_CHARS: Final = 20
+
+# With no punctuation to cut at, a cut before one of these words falls between phrases:
+# conjunctions and relative words first, prepositions ("nobody | in the town") only if
+# there is none.
+_PHRASE_STARTS: Final = (
+    frozenset([
+        "and", "but", "or", "nor", "yet", "so", "because", "although", "though", "while",
+        "when", "whenever", "where", "whereas", "which", "who", "whom", "whose", "if",
+        "unless", "until", "after", "before", "since",
+    ]),
+    frozenset(["with", "without", "for", "from", "in", "on", "at", "into", "during", "across"]),
+)  # fmt: skip
 
 _CLAUSE_MARK = re.compile(r"(?:[,;:]|\s[—–-]{1,2}|—)(\s+)")
 _LINE_BREAK = re.compile(r"\s*\n\s*")
@@ -59,44 +82,92 @@ class ClauseSplitter:
         return [rest] if _SPEAKABLE.search(rest) else []
 
     def _next_cut(self) -> int | None:
-        """Index after the first decided clause in the pending text, or None.
+        """Index after the first decided clause in the pending text, or None."""
+        return _first_cut(self._pending, self._min, self._max)
 
-        A piece with nothing to say ("..." alone) is never cut off: it stays with the next.
-        """
-        text = self._pending
-        cuts = [
-            cut
-            for cut in (self._sentence_end(text), self._line_break(text), self._clause_end(text))
-            if cut is not None
-        ]
-        if cuts:
-            return min(cuts)
-        if len(text) > self._max:
-            space = text.rfind(" ", 0, self._max)
-            return space if space > 0 else self._max
+
+def split_first_clause(
+    sentence: str,
+    min_chars: int = FIRST_CLAUSE_MIN_CHARS,
+    max_chars: int = FIRST_CLAUSE_MAX_CHARS,
+    min_rest_chars: int = FIRST_CLAUSE_MIN_REST_CHARS,
+) -> list[str]:
+    """``sentence`` as [first clause, rest], or [sentence] when a cut is not worth it.
+
+    The cut is the clause splitter's: the first comma/semicolon/colon/dash at least
+    ``min_chars`` in, else (in a sentence longer than ``max_chars``) a space before a
+    phrase-starting word such as "and" or "which" below ``max_chars``. A rest shorter than
+    ``min_rest_chars`` stays with the first clause.
+    """
+    sentence = sentence.strip()
+    cut = _first_cut(sentence, min_chars, max_chars)
+    if cut is None:
+        return [sentence]
+    first, rest = sentence[:cut].strip(), sentence[cut:].strip()
+    if len(rest) < min_rest_chars or not _SPEAKABLE.search(rest):
+        return [sentence]
+    return [first, rest]
+
+
+def ends_mid_phrase(piece: str) -> bool:
+    """Whether a piece ends without a mark (closing quotes and brackets aside), i.e. its
+    speech runs on into the next piece with no pause."""
+    end = piece.rstrip().rstrip("\"'”’)]")
+    return bool(end) and end[-1].isalnum()
+
+
+def _first_cut(text: str, min_chars: int, max_chars: int) -> int | None:
+    """Index after the first decided clause of ``text``, or None.
+
+    A piece with nothing to say ("..." alone) is never cut off: it stays with the next.
+    A cut past ``max_chars`` is not taken (the text is cut below the limit instead), so
+    the result does not depend on how the text arrived.
+    """
+    found = (_sentence_end(text), _line_break(text), _clause_end(text, min_chars))
+    cuts = [cut for cut in found if cut is not None and cut <= max_chars]
+    if cuts:
+        return min(cuts)
+    if len(text) > max_chars:
+        return _phrase_cut(text, min_chars, max_chars)
+    return None
+
+
+def _phrase_cut(text: str, min_chars: int, max_chars: int) -> int:
+    """The last space below ``max_chars`` (past ``min_chars``) before a phrase-starting
+    word, else the last space, else ``max_chars`` itself."""
+    spaces = [m.start() for m in re.finditer(r"\s", text[:max_chars]) if m.start() > 0]
+    candidates = [space for space in spaces if space >= min_chars]
+    for starts in _PHRASE_STARTS:
+        for space in reversed(candidates):
+            word = text[space + 1 :].split(maxsplit=1)[:1]
+            if word and word[0].lower() in starts:
+                return space
+    return spaces[-1] if spaces else max_chars
+
+
+def _sentence_end(text: str) -> int | None:
+    for match in TERMINAL_MARK.finditer(text):
+        after = text[match.end() :]
+        if not after:
+            return None  # the next token decides ("Dr." + " Smith" vs " The")
+        if not _SPEAKABLE.search(text, 0, match.start()):
+            continue
+        if ends_sentence(text[: match.start()], match.group(1), after[0]):
+            return match.end(1)
+    return None
+
+
+def _line_break(text: str) -> int | None:
+    # LLMs don't hard-wrap: a line break is a list item or a paragraph.
+    match = _LINE_BREAK.search(text)
+    if match is None or not _SPEAKABLE.search(text, 0, match.start()):
         return None
+    return match.start()
 
-    def _sentence_end(self, text: str) -> int | None:
-        for match in TERMINAL_MARK.finditer(text):
-            after = text[match.end() :]
-            if not after:
-                return None  # the next token decides ("Dr." + " Smith" vs " The")
-            if not _SPEAKABLE.search(text, 0, match.start()):
-                continue
-            if ends_sentence(text[: match.start()], match.group(1), after[0]):
-                return match.end(1)
-        return None
 
-    def _line_break(self, text: str) -> int | None:
-        # LLMs don't hard-wrap: a line break is a list item or a paragraph.
-        match = _LINE_BREAK.search(text)
-        if match is None or not _SPEAKABLE.search(text, 0, match.start()):
-            return None
-        return match.start()
-
-    def _clause_end(self, text: str) -> int | None:
-        # The whitespace after the mark is required: "1,000" and "3:30" are no breaks.
-        for match in _CLAUSE_MARK.finditer(text):
-            if match.start(1) >= self._min and _SPEAKABLE.search(text, 0, match.start()):
-                return match.start(1)
-        return None
+def _clause_end(text: str, min_chars: int) -> int | None:
+    # The whitespace after the mark is required: "1,000" and "3:30" are no breaks.
+    for match in _CLAUSE_MARK.finditer(text):
+        if match.start(1) >= min_chars and _SPEAKABLE.search(text, 0, match.start()):
+            return match.start(1)
+    return None

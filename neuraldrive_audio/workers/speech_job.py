@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from neuraldrive_audio.engines.base import EngineInputError, TextToSpeech, as_text_to_speech
+from neuraldrive_audio.media.clauses import ends_mid_phrase, split_first_clause
 from neuraldrive_audio.media.encode import make_encoder
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE, Resampler
 from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.media.seams import trim_tail
 from neuraldrive_audio.media.text import speakable
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary
@@ -25,14 +27,19 @@ def spoken_sentences(
     voice: str,
     speed: float,
     checkpoint: Callable[[], None],
+    run_on: int = 0,
 ) -> Iterator[FloatAudio]:
     """Blocking: each sentence (already :func:`speakable`) spoken and resampled to 24 kHz,
     then the resampler's tail. ``checkpoint`` runs before every sentence (it raises once
-    the job is cancelled; batch work yields there)."""
+    the job is cancelled; batch work yields there). The first ``run_on`` pieces end
+    mid-phrase: their trailing pause is trimmed so speech runs on into the next."""
     resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
-    for sentence in sentences:
+    for index, sentence in enumerate(sentences):
         checkpoint()
-        yield resampler.process(engine.synthesize(sentence, voice, speed))
+        audio = engine.synthesize(sentence, voice, speed)
+        if index < run_on:
+            audio = trim_tail(audio, engine.sample_rate)
+        yield resampler.process(audio)
     yield resampler.flush()
 
 
@@ -51,6 +58,19 @@ def spoken_pieces(text: str, max_spoken_chars: int) -> list[str]:
     return sentences
 
 
+def first_clause_apart(sentences: list[str]) -> tuple[list[str], int]:
+    """The first sentence cut after its first clause, the rest as they are, and how many
+    leading pieces end mid-phrase (0 or 1; see :func:`spoken_sentences`).
+
+    The listener hears audio after a clause's synthesis time; only one seam is added
+    (cutting every sentence would cost prosody and total time)."""
+    if not sentences:
+        return sentences, 0
+    first = split_first_clause(sentences[0])
+    run_on = int(len(first) > 1 and ends_mid_phrase(first[0]))
+    return [*first, *sentences[1:]], run_on
+
+
 def speak(
     engine: TextToSpeech,
     job: SpeechJob,
@@ -58,11 +78,13 @@ def speak(
     run: JobRun,
     max_spoken_chars: int,
 ) -> SpeechSummary:
-    """Blocking: speak sentence by sentence, encoding and emitting each one's bytes at once."""
-    sentences = spoken_pieces(job.input, max_spoken_chars)
+    """Blocking: speak the first clause, then sentence by sentence, encoding and emitting
+    each unit's bytes at once."""
+    sentences, run_on = first_clause_apart(spoken_pieces(job.input, max_spoken_chars))
     encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
     samples = 0
-    for audio in spoken_sentences(engine, sentences, job.voice, job.speed, run.checkpoint):
+    pieces = spoken_sentences(engine, sentences, job.voice, job.speed, run.checkpoint, run_on)
+    for audio in pieces:
         samples += len(audio)
         emit(encoder.encode(audio))
     emit(encoder.finish())
