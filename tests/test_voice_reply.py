@@ -99,15 +99,17 @@ class _WatchedQueue(JobQueue):
 
 async def _aborted(queue: JobQueue, job_id: str, timeout_s: float = 10.0) -> bool:
     """Whether the job was aborted: still in arq's abort set, or (once the worker acted on
-    it, which takes it out of the set) finished with arq's "job aborted" result."""
+    it, which takes it out of the set) finished with arq's result for an aborted job."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await queue.redis.zscore(abort_jobs_ss, job_id) is not None:
             return True
         raw = await queue.redis.get(result_key_prefix + job_id)
         if raw is not None:
+            # Aborted while running: "job aborted". Aborted while still queued, arq fails it
+            # "before start" with a bare CancelledError, which our JSON serializer stores as "".
             result = json.loads(raw)
-            return result["s"] is False and "aborted" in str(result["r"])
+            return result["s"] is False and (result["r"] == "" or "aborted" in str(result["r"]))
         await asyncio.sleep(0.1)
     return False
 
