@@ -6,19 +6,24 @@ import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import fakeredis.aioredis
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
+from arq.typing import WorkerCoroutine
+from arq.worker import func
 
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue import events, keys, wake
+from neuraldrive_audio.queue import events, job_chunks, keys, wake
 from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.lanes import INTERACTIVE
+from neuraldrive_audio.queue.job_chunks import ChunkJob
+from neuraldrive_audio.queue.lanes import BATCH, INTERACTIVE
 from neuraldrive_audio.workers import main as worker_main
+from neuraldrive_audio.workers.lane_worker import LaneWorker
 
 SAFETY_POLL_S = 60.0  # far longer than the test: every pickup below comes from a wake
 
@@ -74,3 +79,85 @@ async def test_an_idle_worker_sleeps_until_woken_and_still_picks_up_at_once(
         with pytest.raises(asyncio.CancelledError):
             await running
         await state.cache.close()
+
+
+def _chunk_lane(redis: ArqRedis, functions: dict[str, WorkerCoroutine]) -> LaneWorker:
+    """A batch-lane worker (one job at a time, like a real one) that only wakes up."""
+    return LaneWorker(
+        lane_name=BATCH.name,
+        idle_poll_s=SAFETY_POLL_S,
+        functions=[func(f, name=name) for name, f in functions.items()],  # type: ignore[arg-type]
+        queue_name=BATCH.queue_name,
+        redis_pool=redis,
+        max_jobs=1,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        handle_signals=False,
+    )
+
+
+async def test_chunks_a_worker_enqueues_are_picked_without_waiting_for_a_poll(
+    arq_redis: ArqRedis,
+) -> None:
+    # A planning job queues its chunks while it still runs (its lane is full): the first
+    # chunk starts when planning ends and each next one when the previous ends, through
+    # the worker's own wake on a freed slot, never after the 60 s safety poll.
+    ran: list[str] = []
+    all_ran = asyncio.Event()
+
+    async def plan(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        for index in range(3):
+            chunk = ChunkJob(function="chunk", job_id="job-1", index=index)
+            await job_chunks.enqueue(arq_redis, chunk)
+        await asyncio.sleep(0.2)  # the wakes above arrive while this job holds the slot
+        ran.append("plan")
+
+    async def chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        ran.append(f"chunk {payload['index']}")
+        if len(ran) == 4:
+            all_ran.set()
+
+    worker = _chunk_lane(arq_redis, {"plan": plan, "chunk": chunk})
+    running = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.sleep(0.3)  # idle and subscribed
+        await job_chunks.enqueue(arq_redis, ChunkJob(function="plan", job_id="job-1", index=-1))
+        await asyncio.wait_for(all_ran.wait(), 5)
+        assert ran == ["plan", "chunk 0", "chunk 1", "chunk 2"]
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+
+async def test_a_chunk_queued_by_a_busy_worker_wakes_an_idle_one_at_once(
+    arq_redis: ArqRedis,
+) -> None:
+    # Two workers: the one planning is busy, the idle one takes the chunk while the
+    # planning job still runs (the enqueue published on the batch lane's wake channel).
+    planning_done = asyncio.Event()
+    chunk_started_during_planning: list[bool] = []
+    chunk_ran = asyncio.Event()
+
+    async def plan(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        await job_chunks.enqueue(arq_redis, ChunkJob(function="chunk", job_id="job-1", index=0))
+        await asyncio.sleep(1.0)
+        planning_done.set()
+
+    async def chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        chunk_started_during_planning.append(not planning_done.is_set())
+        chunk_ran.set()
+
+    workers = [_chunk_lane(arq_redis, {"plan": plan, "chunk": chunk}) for _ in range(2)]
+    running = [asyncio.create_task(w.async_run()) for w in workers]
+    try:
+        await asyncio.sleep(0.3)
+        await job_chunks.enqueue(arq_redis, ChunkJob(function="plan", job_id="job-1", index=-1))
+        await asyncio.wait_for(chunk_ran.wait(), 5)
+        assert chunk_started_during_planning == [True]
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with pytest.raises(asyncio.CancelledError):
+                await task
