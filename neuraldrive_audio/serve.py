@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 
 import uvicorn
@@ -66,11 +67,19 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         installed = register_demo_models(ModelStore(settings.resolved_models_dir))
         if installed:
             print(f"Registered demo models: {', '.join(installed)}", file=sys.stderr)
+    supervisor = Supervisor()
     embedded: EmbeddedQueue | None = None
     if settings.redis_url:
         print(f"Queue: Redis at {settings.redis_url}", file=sys.stderr)
     else:
-        embedded = start_embedded_queue(settings.data_dir / "run")
+        # Supervised like the workers: if it dies, it comes back on the same socket and the
+        # workers and the API reconnect (what was queued at that moment is lost: no disk).
+        def spawn(command: list[str]) -> subprocess.Popen[bytes]:
+            child = supervisor.start("redis-server", command, dict(os.environ), stop_last=True)
+            assert child.process is not None
+            return child.process
+
+        embedded = start_embedded_queue(settings.data_dir / "run", spawn)
         print(f"Queue: {embedded.description}", file=sys.stderr)
         settings = settings.model_copy(update={"redis_url": embedded.url})
     env = {
@@ -79,7 +88,6 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         "NEURALDRIVE_AUDIO_DATA_DIR": str(settings.data_dir),
         "NEURALDRIVE_AUDIO_MODELS_DIR": str(settings.resolved_models_dir),
     }
-    supervisor = Supervisor()
     command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
     for index in range(workers):
         supervisor.start(f"worker {index}", command, env)

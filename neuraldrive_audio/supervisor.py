@@ -1,9 +1,9 @@
-"""Keeping ``serve``'s worker processes alive, and stopping all of them together.
+"""Keeping ``serve``'s child processes alive, and stopping all of them together.
 
 systemd restarts our units on the appliance; ``serve`` is the one-command setup without
-systemd, so it does the same for its children: a child that exits is started again after
-a backoff that doubles while it keeps failing (and resets once it ran for a while), and
-the log says why it exited.
+systemd, so it does the same for its children (workers, and its embedded redis-server):
+a child that exits is started again after a backoff that doubles while it keeps failing
+(and resets once it ran for a while), and the log says why it exited.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class Child:
     backoff_s: float = FIRST_BACKOFF_S
     restart_at: float | None = None
     restarts: int = 0
+    stop_last: bool = False
+    """Stopped only after every other child has exited (the Redis the others use)."""
 
     def spawn(self) -> None:
         """Start (or start again) the process."""
@@ -78,9 +80,11 @@ class Supervisor:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+    def start(
+        self, name: str, command: list[str], env: dict[str, str], stop_last: bool = False
+    ) -> Child:
         """Start a child now and watch it from then on."""
-        child = Child(name, command, env)
+        child = Child(name, command, env, stop_last=stop_last)
         with self._lock:
             child.spawn()
             self.children.append(child)
@@ -118,16 +122,22 @@ class Supervisor:
         child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S)
 
     def stop(self) -> None:
-        """Stop watching, SIGTERM every child, SIGKILL those still alive after a while."""
+        """Stop watching, SIGTERM every child, SIGKILL those still alive after a while;
+        children started with ``stop_last`` go once the others have exited."""
         self._stopping.set()
         with self._lock:
-            running = [c.process for c in self.children if c.process and c.process.poll() is None]
-            for process in running:
-                process.terminate()
-            deadline = time.monotonic() + STOP_TIMEOUT_S
-            for process in running:
-                try:
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            for last in (False, True):
+                self._terminate([c for c in self.children if c.stop_last is last])
+
+    @staticmethod
+    def _terminate(children: list[Child]) -> None:
+        running = [c.process for c in children if c.process and c.process.poll() is None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

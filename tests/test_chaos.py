@@ -491,7 +491,7 @@ def _serve_children(serve: psutil.Process) -> dict[int, str]:
 # The waits below add up to more than the suite's default 300 s: under a loaded machine
 # each step (start, restart, shutdown) may take most of its own budget.
 @pytest.mark.timeout(480)
-def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
+def test_serve_restarts_dead_workers_and_redis_and_sigterm_stops_everything(
     models_dir: Path, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -514,6 +514,24 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
         roles = _serve_children(parent)
         return dead not in roles and list(roles.values()).count("worker") == 1
 
+    def redis_restarted(dead: int) -> bool:
+        roles = _serve_children(parent)
+        return dead not in roles and list(roles.values()).count("redis") == 1
+
+    def spoken() -> bool:
+        body = {
+            "model": "tts-1",
+            "voice": "alloy",
+            "input": "Back again.",
+            "response_format": "wav",
+        }
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        try:
+            response = httpx.post(f"{base}/v1/audio/speech", json=body, headers=headers, timeout=60)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and response.content[:4] == b"RIFF"
+
     seen: set[int] = set()
     try:
         assert _wait_for(healthy, 90), "serve did not become healthy"
@@ -528,6 +546,16 @@ def test_serve_restarts_dead_workers_and_sigterm_stops_everything(
         assert _wait_for(lambda: restarted(worker), 60, 0.2), "serve did not restart the worker"
         seen |= set(_serve_children(parent))
         assert _wait_for(healthy, 120), "the restarted worker never became healthy"
+
+        # Its redis-server dies too: serve starts another on the same socket, the API and
+        # the worker reconnect, and requests are served again.
+        [redis] = [pid for pid, role in _serve_children(parent).items() if role == "redis"]
+        psutil.Process(redis).kill()
+        assert _wait_for(lambda: redis_restarted(redis), 60, 0.2), "redis-server not restarted"
+        seen |= set(_serve_children(parent))
+        assert _wait_for(healthy, 120), "no healthy service after the Redis restart"
+        assert _wait_for(spoken, 120, 1.0), "no speech served after the Redis restart"
+
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
         alive = [pid for pid in seen if psutil.pid_exists(pid)

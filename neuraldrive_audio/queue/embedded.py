@@ -18,8 +18,12 @@ import socketserver
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+Spawn = Callable[[list[str]], "subprocess.Popen[bytes]"]
+"""Starts a command and returns its process."""
 
 URL_FILE = "queue.url"
 """Name of the file in the run dir holding the running embedded queue's URL."""
@@ -78,17 +82,19 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server") or bundled_redis_server()
 
 
-def _start_redis_server(binary: str, run_dir: Path) -> EmbeddedQueue:
+def _start_redis_server(binary: str, run_dir: Path, spawn: Spawn | None) -> EmbeddedQueue:
     sock = run_dir / "redis.sock"
     sock.unlink(missing_ok=True)
-    process = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-         "--save", "", "--appendonly", "no", "--dir", str(run_dir), "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    command = [
+        binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        "--save", "", "--appendonly", "no", "--dir", str(run_dir), "--loglevel", "warning",
+    ]  # fmt: skip
+    process = spawn(command) if spawn else subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _wait_for_socket(sock, process, timeout_s=10)
     return EmbeddedQueue(
-        f"unix://{sock}", f"embedded redis-server {binary} on {sock}", _process=process
+        f"unix://{sock}",
+        f"embedded redis-server {binary} on {sock}",
+        _process=None if spawn else process,  # a spawner owns (and restarts) its process
     )
 
 
@@ -110,11 +116,15 @@ def _start_fakeredis() -> EmbeddedQueue:
     )
 
 
-def start_embedded_queue(run_dir: Path) -> EmbeddedQueue:
-    """Start the best embedded queue available and announce its URL in ``run_dir``."""
+def start_embedded_queue(run_dir: Path, spawn: Spawn | None = None) -> EmbeddedQueue:
+    """Start the best embedded queue available and announce its URL in ``run_dir``.
+
+    ``spawn`` starts the redis-server command instead of a plain Popen, e.g. as a child
+    that ``serve`` restarts should it die; the queue then leaves stopping it to the spawner.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     binary = find_redis_server()
-    queue = _start_redis_server(binary, run_dir) if binary else _start_fakeredis()
+    queue = _start_redis_server(binary, run_dir, spawn) if binary else _start_fakeredis()
     queue.announce(run_dir)
     return queue
 
