@@ -43,6 +43,7 @@ async def test_stream_text_gives_the_reply_and_usage(llm: LLMStandIn) -> None:
 
 async def test_tokens_arrive_one_by_one_not_buffered(llm: LLMStandIn) -> None:
     llm.token_delay_s = 0.05
+    before = llm.streams_closed_early
     client = LLMClient(llm.base_url, None, timeout_s=5)
     started = time.monotonic()
     stream = client.stream_text(MODEL, MESSAGES)
@@ -51,8 +52,10 @@ async def test_tokens_arrive_one_by_one_not_buffered(llm: LLMStandIn) -> None:
     await stream.aclose()
     await client.aclose()
     assert first == "The"
-    # The whole reply takes ~1.5 s at this pace; the first token must not wait for it.
-    assert first_after < 0.5, first_after
+    # Had the client buffered the reply (~1.5 s at this pace), the stand-in would have sent
+    # it all; it was still writing when the first token came out, and saw the close.
+    assert await asyncio.to_thread(llm.wait_closed_early, before + 1, 5.0)
+    print(f"first token after {first_after * 1000:.0f} ms")
 
 
 async def test_closing_the_stream_closes_the_llm_request(llm: LLMStandIn) -> None:

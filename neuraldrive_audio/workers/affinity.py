@@ -2,9 +2,15 @@
 
 arq has one shared queue per lane, so any worker may pick any job. A worker that picks a
 job whose model another live worker holds hands the job back (arq ``Retry``) when
-running it here would cost an eviction, or when the holder is idle. It then stops
-picking from that lane for a moment, so the holder, not itself, picks the job up again.
-After a few hand-backs (the holder stayed busy) the job runs wherever it lands.
+running it here would cost an eviction, or when the holder is idle. When no worker holds
+the model, a worker that would have to evict for it hands it back if another worker is
+idle with room to load it. Either way it then stops picking from that lane for a moment,
+so the better worker, not itself, picks the job up again. After a few hand-backs (the
+other worker stayed busy) the job runs wherever it lands.
+
+The second rule matters because every idle worker is woken for a job at once (pub/sub,
+``queue.wake``) and Redis tells its subscribers in a fixed order: without it the first
+subscriber won every race and alternated two models by evicting, while the other idled.
 """
 
 from __future__ import annotations
@@ -43,14 +49,20 @@ async def prefer_holder(ctx: dict[str, Any], model_id: str) -> None:
         manifest = state.store.get(model_id)
     except ModelNotInstalledError:
         return  # the job itself reports it
-    holders = [
-        w
-        for w in await heartbeat.live_workers(state.redis)
-        if w.worker_id != state.worker_id and heartbeat.holds(w, manifest.id)
+    others = [
+        w for w in await heartbeat.live_workers(state.redis) if w.worker_id != state.worker_id
     ]
-    if not holders:
-        return
-    holder_idle = any(w.jobs_in_progress == 0 for w in holders)
-    if holder_idle or not state.cache.fits_without_eviction(manifest):
+    fits_here = state.cache.fits_without_eviction(manifest)
+    holders = [w for w in others if heartbeat.holds(w, manifest.id)]
+    if holders:
+        better_elsewhere = not fits_here or any(w.jobs_in_progress == 0 for w in holders)
+    else:
+        needed = state.cache.expected_cost(manifest)
+        better_elsewhere = not fits_here and any(_idle_with_room(w, needed) for w in others)
+    if better_elsewhere:
         _stand_aside(ctx)
         raise Retry(defer=HAND_BACK_DELAY_S)
+
+
+def _idle_with_room(beat: heartbeat.WorkerHeartbeat, needed: int) -> bool:
+    return beat.jobs_in_progress == 0 and beat.budget_bytes - beat.used_bytes >= needed

@@ -117,10 +117,14 @@ class ModelCache(Generic[M]):
         self._budget_now = await asyncio.to_thread(self._budget_source)
         return self._budget_now
 
+    def expected_cost(self, manifest: ModelManifest) -> int:
+        """Bytes the model is expected to take: as measured at an earlier load, else its
+        files' size."""
+        return self._known_cost.get(manifest.id, manifest.bytes_on_disk)
+
     def fits_without_eviction(self, manifest: ModelManifest) -> bool:
         """True if loading the model would not push anything else out."""
-        needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
-        return self._budget_now - self.used_bytes >= needed
+        return self._budget_now - self.used_bytes >= self.expected_cost(manifest)
 
     def is_loaded(self, model_id: str) -> bool:
         """True if the model is resident."""
@@ -197,8 +201,7 @@ class ModelCache(Generic[M]):
             return cached
 
     async def _load(self, manifest: ModelManifest) -> CachedModel[M]:
-        needed = self._known_cost.get(manifest.id, manifest.bytes_on_disk)
-        await self._make_room(manifest.id, needed)
+        await self._make_room(manifest.id, self.expected_cost(manifest))
         before = self._measure()
         started = time.perf_counter()
         model = await asyncio.to_thread(self._loader, manifest)
