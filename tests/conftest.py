@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import fakeredis
+import fakeredis.aioredis
 import pytest
+import redis.asyncio
+from arq.connections import ArqRedis
 
+from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import RedisServer, Service
@@ -82,3 +87,15 @@ def llm(stand_in: LLMStandIn) -> LLMStandIn:
     stand_in.mode, stand_in.token_delay_s, stand_in.first_token_delay_s = "ok", 0.0, 0.0
     stand_in.requests.clear()
     return stand_in
+
+
+@pytest.fixture
+def arq_redis() -> Iterator[ArqRedis]:
+    """An in-process fakeredis as an arq pool with our JSON job serializer, as
+    ``queue.connection.connect`` sets it up: for fast tests of queue and worker logic."""
+    pool = redis.asyncio.ConnectionPool(
+        connection_class=fakeredis.aioredis.FakeAsyncRedisConnection, server=fakeredis.FakeServer()
+    )
+    yield ArqRedis(
+        connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
+    )

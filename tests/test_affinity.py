@@ -3,20 +3,15 @@ models, real heartbeats and the real demo model store)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fakeredis
-import fakeredis.aioredis
 import pytest
-import redis.asyncio
 from arq.connections import ArqRedis
 from arq.worker import Retry
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines.base import Engine
-from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.storage.demo_models import PIPER_ID, WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.job_files import JobFiles
@@ -34,16 +29,6 @@ class FakeEngine:
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def arq_redis() -> Iterator[ArqRedis]:
-    pool = redis.asyncio.ConnectionPool(
-        connection_class=fakeredis.aioredis.FakeAsyncRedisConnection, server=fakeredis.FakeServer()
-    )
-    yield ArqRedis(
-        connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
-    )
 
 
 @pytest.fixture

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fakeredis
-import fakeredis.aioredis
 import pytest
-import redis.asyncio
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix
 
@@ -21,7 +17,6 @@ from neuraldrive_audio.engines.base import EngineInputError, JobCancelledError, 
 from neuraldrive_audio.engines.whisper import WhisperEngine
 from neuraldrive_audio.media.decode import decode_upload
 from neuraldrive_audio.queue import batch_claim, events, keys
-from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.lanes import INTERACTIVE
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionJob, TranscriptionTask
@@ -32,16 +27,6 @@ from neuraldrive_audio.workers.state import WorkerState
 from tests.speech_clips import SENTENCES, make_clip
 
 OTHER_MODEL = "Systran/faster-whisper-base"
-
-
-@pytest.fixture
-def arq_redis() -> Iterator[ArqRedis]:
-    pool = redis.asyncio.ConnectionPool(
-        connection_class=fakeredis.aioredis.FakeAsyncRedisConnection, server=fakeredis.FakeServer()
-    )
-    yield ArqRedis(
-        connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
-    )
 
 
 def _state(redis: ArqRedis, tmp_path: Path, models_dir: Path, **settings: object) -> WorkerState:

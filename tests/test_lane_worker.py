@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fakeredis
-import fakeredis.aioredis
 import pytest
-import redis.asyncio
 from arq.connections import ArqRedis
 from arq.typing import WorkerCoroutine
 from arq.worker import func
@@ -26,16 +22,6 @@ from neuraldrive_audio.workers import main as worker_main
 from neuraldrive_audio.workers.lane_worker import LaneWorker
 
 SAFETY_POLL_S = 60.0  # far longer than the test: every pickup below comes from a wake
-
-
-@pytest.fixture
-def arq_redis() -> Iterator[ArqRedis]:
-    pool = redis.asyncio.ConnectionPool(
-        connection_class=fakeredis.aioredis.FakeAsyncRedisConnection, server=fakeredis.FakeServer()
-    )
-    yield ArqRedis(
-        connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
-    )
 
 
 async def _done(redis: ArqRedis, job_id: str, within_s: float) -> bool:

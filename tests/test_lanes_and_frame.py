@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import fakeredis
-import fakeredis.aioredis
 import pytest
-import redis.asyncio
 from arq.connections import ArqRedis
 from arq.worker import Retry
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines.base import EngineInputError, JobCancelledError
 from neuraldrive_audio.queue import events, keys, stats
-from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus, JobTask
@@ -39,17 +34,6 @@ class NoModel:
 
 def _no_load(manifest: ModelManifest) -> NoModel:
     raise AssertionError("no model is ever loaded here")
-
-
-@pytest.fixture
-def arq_redis() -> Iterator[ArqRedis]:
-    pool = redis.asyncio.ConnectionPool(
-        connection_class=fakeredis.aioredis.FakeAsyncRedisConnection, server=fakeredis.FakeServer()
-    )
-    # Our JSON job serializer, as queue.connection.connect sets it up.
-    yield ArqRedis(
-        connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
-    )
 
 
 @pytest.fixture
