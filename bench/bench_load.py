@@ -2,8 +2,11 @@
 
 For 1 and 2 workers x 4 and 8 concurrent clients, N requests of each kind (a ~3 s clip
 to whisper-1; one sentence to Piper): requests per second, latency p50/p95/p99, errors,
-and each worker's resident memory after the first and the second half of the requests
-(a leak shows as growth over the second half; the first half includes model loads).
+and each worker's resident memory sampled every 0.25 s: the median over the first and over
+the second half of the requests, and the peak. A leak shows as a second-half median above
+the first; a single reading is not enough, because a worker's RSS swings by a few hundred
+MB with the size of the batch it is decoding (measured: 460-835 MB over 1600 requests from
+8 clients, with no trend after the first few hundred).
 
 Run: python bench/bench_load.py [--requests 400] [--workers 1,2] [--clients 4,8]
 (needs redis-server and the demo extra)
@@ -12,6 +15,7 @@ Run: python bench/bench_load.py [--requests 400] [--workers 1,2] [--clients 4,8]
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import threading
@@ -41,7 +45,22 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
-    rss_mb: list[list[float]] = field(default_factory=list)  # per checkpoint, per worker
+    rss_samples: list[tuple[int, list[float]]] = field(default_factory=list)
+    """(requests finished so far, MB per worker), every 0.25 s."""
+
+    def rss_summary(self, requests: int) -> str:
+        """``first-half median / second-half median (peak)`` per worker, comma-separated."""
+        halves = (
+            [mb for done, mb in self.rss_samples if done < requests // 2],
+            [mb for done, mb in self.rss_samples if done >= requests // 2],
+        )
+        if not all(halves):
+            return "too few samples"
+        first, second = ([statistics.median(col) for col in zip(*h, strict=True)] for h in halves)
+        peak = [max(col) for col in zip(*(mb for _, mb in self.rss_samples), strict=True)]
+        return ", ".join(
+            f"{a:.0f} / {b:.0f} ({c:.0f})" for a, b, c in zip(first, second, peak, strict=True)
+        )
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -65,24 +84,26 @@ def _rss_mb(service: Service) -> list[float]:
 
 
 def load(service: Service, kind: str, clip: bytes, clients: int, requests: int) -> Run:
-    """``requests`` requests from ``clients`` threads; RSS sampled at half and at the end."""
+    """``requests`` requests from ``clients`` threads, worker RSS sampled throughout."""
     run = Run()
     send = _requester(service, kind, clip)
     lock = threading.Lock()
     counter = iter(range(requests))
-    half = threading.Barrier(clients, action=lambda: run.rss_mb.append(_rss_mb(service)))
+    finished = threading.Event()
+
+    def sample() -> None:
+        while not finished.wait(0.25):
+            with lock:
+                done = len(run.latencies) + sum(run.errors.values())
+            run.rss_samples.append((done, _rss_mb(service)))
 
     def client() -> None:
         with service.http() as http:
-            halfway_done = False
             while True:
                 with lock:
                     index = next(counter, None)
                 if index is None:
                     break
-                if not halfway_done and index >= requests // 2:
-                    halfway_done = True
-                    half.wait()
                 started = time.perf_counter()
                 try:
                     status = send(http)
@@ -96,9 +117,9 @@ def load(service: Service, kind: str, clip: bytes, clients: int, requests: int) 
                         run.latencies.append(took)
                     elif status != -1:
                         run.errors[str(status)] = run.errors.get(str(status), 0) + 1
-            if not halfway_done:
-                half.wait()
 
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -106,7 +127,8 @@ def load(service: Service, kind: str, clip: bytes, clients: int, requests: int) 
     for thread in threads:
         thread.join()
     run.wall_s = time.perf_counter() - started
-    run.rss_mb.append(_rss_mb(service))
+    finished.set()
+    sampler.join()
     return run
 
 
@@ -118,7 +140,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="transcription,speech")
     args = parser.parse_args()
     clip = make_clip(SENTENCES[0])
-    print(f"{args.requests} requests per row; RSS = MB per worker after half / after all")
+    print(f"{args.requests} requests per row; RSS = MB per worker, median over the first half "
+          "/ over the second half (peak)")  # fmt: skip
     print(f"{'kind':14} {'workers':>7} {'clients':>7} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'p99 ms':>7}  errors  RSS")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +159,7 @@ def main() -> None:
                         for clients in (int(c) for c in args.clients.split(",")):
                             run = load(service, kind, clip, clients, args.requests)
                             rate = len(run.latencies) / run.wall_s
-                            rss = " / ".join(",".join(map(str, r)) for r in run.rss_mb)
+                            rss = run.rss_summary(args.requests)
                             print(f"{kind:14} {workers:7} {clients:7} {rate:6.1f} "
                                   f"{run.percentile(0.5):7.0f} {run.percentile(0.95):7.0f} "
                                   f"{run.percentile(0.99):7.0f}  {run.errors or 0}  {rss}",

@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     worker_memory_budget_bytes: int = 0
     """Memory a worker may fill with models (VRAM on a GPU, RAM on CPU); 0 = use the fraction."""
 
+    worker_malloc_arenas: int = Field(default=2, ge=0)
+    """glibc malloc arenas a worker may use (0 = glibc's default, 8 per core). Few arenas
+    keep a worker's memory from growing with the threads of batched decoding."""
+
     worker_memory_budget_fraction: float = 0.5
     """Share of the device's total memory used as the budget when no absolute one is set."""
 

@@ -160,6 +160,7 @@ async def run_worker(settings: Settings) -> None:
     """Run a worker (one arq worker per lane, sharing one model cache) until SIGINT/SIGTERM."""
     if not settings.redis_url:
         raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
+    memory.limit_malloc_arenas(settings.worker_malloc_arenas)  # before inference threads exist
     registry.import_plugins(settings.engine_plugins)
     redis = await connect(settings.redis_url)
     state = build_state(settings, redis)
