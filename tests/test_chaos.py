@@ -201,6 +201,27 @@ def test_long_job_plans_in_bounded_memory(
 # 2. Poison jobs ---------------------------------------------------------------------------
 
 
+class _InFlight:
+    """A sync transcription sent from a background thread, so a test can break things
+    (Redis, its worker) while it runs."""
+
+    def __init__(self, svc: Service, clip: bytes) -> None:
+        self._outcome: dict[str, httpx.Response] = {}
+
+        def send() -> None:
+            with svc.http() as http:
+                self._outcome["response"] = _post_audio(http, "/v1/audio/transcriptions", clip)
+
+        self._thread = threading.Thread(target=send)
+        self._thread.start()
+
+    def response(self, timeout_s: float, hung: str) -> httpx.Response:
+        """The answer, once it came (failing with ``hung`` if not within ``timeout_s``)."""
+        self._thread.join(timeout=timeout_s)
+        assert not self._thread.is_alive(), hung
+        return self._outcome["response"]
+
+
 def _busy(svc: Service) -> bool:
     """A worker process still running is busy (a killed one's heartbeat lingers a while)."""
     pids = {w.pid for w in svc.workers if w.poll() is None}
@@ -262,20 +283,12 @@ def test_redis_outage_gives_503s_and_everything_recovers(
     chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
 ) -> None:
     svc = _start(chaos_redis, models_dir, tmp_path)
-    outcome: dict[str, httpx.Response] = {}
-
-    def in_flight() -> None:
-        with svc.http() as http:
-            outcome["response"] = _post_audio(http, "/v1/audio/transcriptions", long_clip)
-
     try:
-        thread = threading.Thread(target=in_flight)
-        thread.start()
+        in_flight = _InFlight(svc, long_clip)
         assert _wait_for(lambda: _busy(svc), 30)
         chaos_redis.stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the request in flight hung when Redis went away"
-        assert outcome["response"].status_code == 503, outcome["response"].text
+        response = in_flight.response(15, "the request in flight hung when Redis went away")
+        assert response.status_code == 503, response.text
         clip = make_clip(SENTENCES[0])
         with svc.http() as http:
             for method, path, body in OUTAGE_ROUTES:
@@ -608,22 +621,13 @@ def test_sync_request_finishes_on_another_worker_when_its_worker_dies(
     chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
 ) -> None:
     svc = _start(chaos_redis, models_dir, tmp_path, workers=2, worker_heartbeat_ttl_s=2)
-    outcome: dict[str, httpx.Response] = {}
-
-    def request() -> None:
-        with svc.http() as http:
-            outcome["response"] = _post_audio(http, "/v1/audio/transcriptions", long_clip)
-
     try:
-        thread = threading.Thread(target=request)
-        thread.start()
+        in_flight = _InFlight(svc, long_clip)
         assert _wait_for(lambda: _busy(svc), 30)
         pids = {w["pid"] for w in svc.status()["workers"] if w["jobs_in_progress"]}
         [busy] = [w for w in svc.workers if w.pid in pids]
         svc.kill_worker(busy)
-        thread.join(timeout=120)
-        assert not thread.is_alive()
-        response = outcome["response"]
+        response = in_flight.response(120, "the request hung after its worker died")
         assert response.status_code == 200, response.text
         assert "quarterly report" in response.json()["text"].lower()
     finally:
