@@ -13,11 +13,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, async_write_event
+from wyoming.event import Event, Eventable, async_write_event
 from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.tts import (
@@ -32,7 +33,7 @@ from wyoming.tts import (
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.clauses import ClauseSplitter
 from neuraldrive_audio.media.markdown import strip_markdown
-from neuraldrive_audio.media.pcm_input import WHISPER_PCM, PcmConverter, PcmFormat, PcmFormatError
+from neuraldrive_audio.media.pcm_input import WHISPER_PCM, PcmConverter, PcmFormat
 from neuraldrive_audio.queue.payloads import Transcript as JobTranscript
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.wyoming import programs
@@ -55,6 +56,8 @@ MAX_STREAM_CHARS = 100_000
 
 AUDIO_CHUNK_BYTES = SPEECH_SAMPLE_RATE * 2 // 10
 """Synthesized audio goes out in 100 ms chunks."""
+
+T = TypeVar("T", bound=Eventable)
 
 Recorder = Callable[[str, str], Awaitable[None]]
 """Counts one answered request: (kind, outcome)."""
@@ -100,6 +103,22 @@ class _Stream:
         self.clauses: asyncio.Queue[str | None] = asyncio.Queue()
         self.chars = 0
         self.task: asyncio.Task[None] | None = None
+
+
+def _parse(kind: type[T], event: Event) -> T:
+    """The typed event, or a ``malformed-event`` error (fields missing or of a wrong type)."""
+    try:
+        parsed = kind.from_event(event)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ClientError(
+            "malformed-event", f"Bad '{event.type}' event: {exc!r}", close=True
+        ) from exc
+    return cast(T, parsed)
+
+
+def _require_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise ClientError("malformed-event", "'text' must be a string.", close=True)
 
 
 class Connection:
@@ -162,9 +181,9 @@ class Connection:
                 await self._send_error(exc.code, exc.text)
                 if exc.close:
                     return
-            except (KeyError, TypeError, ValueError) as exc:
-                await self._send_error("malformed-event", f"Bad '{event.type}' event: {exc!r}")
-                await self._ctx.record("malformed", "malformed-event")
+            except Exception:
+                log.exception("wyoming request failed", extra={"peer": self._peer})
+                await self._send_error("internal-error", "The server failed on this request.")
                 return
 
     async def _handle(self, event: Event) -> None:
@@ -172,27 +191,27 @@ class Connection:
             await self._write(programs.describe(self._ctx.catalog, self._settings).event())
             await self._ctx.record("describe", "ok")
         elif Ping.is_type(event.type):
-            await self._write(Pong(text=Ping.from_event(event).text).event())
+            await self._write(Pong(text=_parse(Ping, event).text).event())
         elif Transcribe.is_type(event.type):
             self._drop_command()
-            self._command = _Command(Transcribe.from_event(event))
+            self._command = _Command(_parse(Transcribe, event))
         elif AudioStart.is_type(event.type):
-            self._start_audio(AudioStart.from_event(event))
+            self._start_audio(_parse(AudioStart, event))
         elif AudioChunk.is_type(event.type):
             self._add_audio(event)
         elif AudioStop.is_type(event.type):
             await self._finish_command()
         elif SynthesizeStart.is_type(event.type):
-            await self._start_stream(SynthesizeStart.from_event(event))
+            await self._start_stream(_parse(SynthesizeStart, event))
         elif SynthesizeChunk.is_type(event.type):
-            await self._stream_text(SynthesizeChunk.from_event(event).text)
+            await self._stream_text(_parse(SynthesizeChunk, event).text)
         elif SynthesizeStop.is_type(event.type):
             await self._finish_stream()
         elif Synthesize.is_type(event.type):
             # Home Assistant sends the whole text once more after streaming it (for
             # servers that do not stream): while a stream is open it is a copy, not work.
             if self._stream is None:
-                await self._synthesize(Synthesize.from_event(event))
+                await self._synthesize(_parse(Synthesize, event))
         else:
             log.debug("wyoming event ignored", extra={"peer": self._peer, "type": event.type})
 
@@ -205,7 +224,7 @@ class Connection:
         self._release_audio(self._command)
         try:
             source = PcmFormat(int(start.rate), int(start.width), int(start.channels))
-        except PcmFormatError as exc:
+        except (TypeError, ValueError) as exc:  # PcmFormatError, or not numbers
             self._command = None
             raise ClientError("unsupported-audio-format", str(exc), close=True) from exc
         self._command.converter = PcmConverter(source)
@@ -217,7 +236,7 @@ class Connection:
             raise ClientError(
                 "audio-without-start", "audio-chunk arrived before audio-start.", close=True
             )
-        chunk = AudioChunk.from_event(event)
+        chunk = _parse(AudioChunk, event)
         source = command.converter.source
         if (chunk.rate, chunk.width, chunk.channels) != (
             source.rate,
@@ -320,6 +339,7 @@ class Connection:
             raise ClientError(exc.code, str(exc)) from exc
 
     async def _synthesize(self, request: Synthesize) -> None:
+        _require_text(request.text)
         if len(request.text) > MAX_TEXT_CHARS:
             await self._ctx.record("synthesize", "text-too-long")
             raise ClientError("text-too-long", f"The text is over {MAX_TEXT_CHARS} characters.")
@@ -369,6 +389,7 @@ class Connection:
         self._stream = stream
 
     async def _stream_text(self, text: str) -> None:
+        _require_text(text)
         stream = self._stream
         if stream is None:
             raise ClientError("unexpected-event", "synthesize-chunk outside a synthesize-start.")

@@ -127,7 +127,7 @@ class QueueSpeech:
             if event.type is EventType.SEGMENT:
                 yield RecognisedSegment(TranscriptSegment.model_validate(event.data).text)
             elif event.type is EventType.DONE:
-                yield Transcript.model_validate(event.data)
+                yield Transcript.model_validate(event.data["transcript"])
 
     async def speak(self, text: str, model_id: str, voice: str) -> AsyncIterator[bytes]:
         """Submit a speech job (raw PCM) and pass its audio on as it comes."""
