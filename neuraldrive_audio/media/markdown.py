@@ -20,6 +20,7 @@ _EMPHASIS: Final = re.compile(r"\*{1,3}|_{2,3}|~~")
 _CODE: Final = re.compile(r"`+")
 _LINK: Final = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _SPACES: Final = re.compile(r"[ \t]{2,}")
+_BLANK_LINES: Final = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 
 
 def strip_markdown(text: str) -> str:
@@ -33,4 +34,4 @@ def strip_markdown(text: str) -> str:
     text = _LINK.sub(r"\1", text)
     text = _EMPHASIS.sub("", text)
     text = _CODE.sub("", text)
-    return _SPACES.sub(" ", text).strip()
+    return _BLANK_LINES.sub("\n", _SPACES.sub(" ", text)).strip()
