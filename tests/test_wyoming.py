@@ -47,8 +47,8 @@ KOKORO_VOICE = "jf_alpha"
 @pytest.fixture(scope="module")
 def port(service: Service) -> Iterator[int]:
     """The Wyoming server next to the shared API and worker."""
-    with wyoming_process(service.env) as bound:
-        yield bound
+    with wyoming_process(service.env) as server:
+        yield server.port
 
 
 async def _describe(port: int) -> Info:

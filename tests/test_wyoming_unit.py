@@ -225,3 +225,28 @@ def test_models_dir_is_not_touched(tmp_path: Path) -> None:
     """Describing an empty store answers with no programs rather than failing."""
     info = programs.describe(ModelCatalog(ModelStore(tmp_path)), Settings())
     assert info.asr == [] and info.tts == []
+
+
+FRONT_DOORS = {
+    "wyoming": {
+        "describe": {"ok": 3},
+        "transcribe": {"ok": 5, "queue-full": 1},
+        "connection": {"refused": 7},
+    }
+}
+
+
+def test_status_and_tui_count_wyoming_requests() -> None:
+    from neuraldrive_audio.cli.client import Status
+
+    status = Status.parse({"front_doors": FRONT_DOORS})
+    assert (status.wyoming_requests, status.wyoming_failed) == (9, 1)
+    assert Status.parse({}).wyoming_requests is None
+
+
+def test_metrics_expose_wyoming_requests() -> None:
+    from neuraldrive_audio.api.metrics import _front_doors
+
+    (family,) = list(_front_doors(FRONT_DOORS))
+    samples = {(s.labels["kind"], s.labels["outcome"]): s.value for s in family.samples}
+    assert samples[("transcribe", "queue-full")] == 1 and samples[("connection", "refused")] == 7

@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -23,9 +25,19 @@ HA_CHUNK_BYTES = 320
 """Home Assistant streams 10 ms of 16 kHz 16-bit mono per audio-chunk."""
 
 
+@dataclass
+class WyomingProcess:
+    """A running ``neuraldrive-audio wyoming``."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def wyoming_process(env: dict[str, str], **overrides: str) -> Iterator[int]:
-    """The Wyoming server as its own process on a free port; yields the port."""
+def wyoming_process(
+    env: dict[str, str], log: Path | None = None, **overrides: str
+) -> Iterator[WyomingProcess]:
+    """The Wyoming server as its own process on a free port (its log to ``log`` if given)."""
     port = free_port()
     full_env = {
         **env,
@@ -33,7 +45,8 @@ def wyoming_process(env: dict[str, str], **overrides: str) -> Iterator[int]:
         **{f"NEURALDRIVE_AUDIO_WYOMING_{k.upper()}": v for k, v in overrides.items()},
     }
     command = [sys.executable, "-m", "neuraldrive_audio.cli", "wyoming"]
-    process = subprocess.Popen(command, env=full_env)
+    output = log.open("wb") if log is not None else None
+    process = subprocess.Popen(command, env=full_env, stderr=output)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -46,13 +59,15 @@ def wyoming_process(env: dict[str, str], **overrides: str) -> Iterator[int]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the Wyoming server did not start") from None
                 time.sleep(0.05)
-        yield port
+        yield WyomingProcess(port, process)
     finally:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        if output is not None:
+            output.close()
 
 
 def pcm_of_wav(wav: bytes) -> tuple[bytes, int]:
