@@ -58,6 +58,15 @@ def _cmd_worker(args: argparse.Namespace) -> None:
     asyncio.run(run_worker(settings))
 
 
+def _cmd_wyoming(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.wyoming.runner import serve_wyoming
+
+    settings = get_settings()
+    overrides = {"wyoming_host": args.host, "wyoming_port": args.port}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    asyncio.run(serve_wyoming(settings))
+
+
 def _cmd_models(args: argparse.Namespace) -> None:
     from neuraldrive_audio.cli import models
 
@@ -138,6 +147,14 @@ def _service_commands(sub: Subcommands) -> None:
     worker = command(sub, "worker", "run one worker (systemd)")
     worker.add_argument("--device", help="cpu, cuda:N, or N for cuda:N (default: the settings')")
     worker.set_defaults(run=_cmd_worker)
+
+    wyoming = command(sub, "wyoming", "run the Wyoming server for Home Assistant (systemd)",
+                      "Speech-to-text and text-to-speech over Wyoming; needs the queue's Redis "
+                      "(NEURALDRIVE_AUDIO_REDIS_URL) and workers. No authentication: clients "
+                      "are checked against NEURALDRIVE_AUDIO_WYOMING_ALLOW_NETWORKS.")  # fmt: skip
+    wyoming.add_argument("--host", help="address to bind (default: the settings')")
+    wyoming.add_argument("--port", type=int, help="port to bind (default: the settings')")
+    wyoming.set_defaults(run=_cmd_wyoming)
 
 
 def _models_commands(sub: Subcommands) -> None:
