@@ -1,9 +1,10 @@
 """Idle cost: CPU of a quiet API and worker, and the Redis commands they send while quiet.
 
-Starts the real service (redis-server, the API, one worker, as separate processes), runs a
-burst of requests (transcriptions and speech from a few concurrent clients, one
-asynchronous job) and one realtime transcription session through the official SDK, then
-lets it sit. Over the window that follows (60 s by default) it takes each process's CPU
+Starts the real service (redis-server, the API, one worker, as separate processes; or with
+``--serve`` the one-command ``neuraldrive-audio serve``, whose process holds the API and
+the supervisor of its worker and embedded redis-server), runs a burst of requests
+(transcriptions and speech from a few concurrent clients, one asynchronous job) and one
+realtime transcription session through the official SDK, then lets it sit. Over the window that follows (60 s by default) it takes each process's CPU
 seconds from ``psutil`` (user + system: robust to other load on the machine, unlike a
 sampled percentage) and the Redis command counts from ``INFO commandstats`` (the two INFO
 calls of the bench itself are left out).
@@ -11,7 +12,7 @@ calls of the bench itself are left out).
 Prints, per round: percent of one core per process, and Redis commands per second with the
 busiest commands. Target: API and worker each under 1 % of a core.
 
-Run: python bench/bench_idle.py [--window 60] [--rounds 1] [--settle 5]
+Run: python bench/bench_idle.py [--window 60] [--rounds 1] [--settle 5] [--serve]
 (needs redis-server and the demo extra)
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from tests.harness import RedisServer, Service
+from tests.harness import API_KEY, RedisServer, Service, free_port
 from tests.realtime_audio import CHUNK_MS, spoken_turns
 from tests.speech_clips import SENTENCES, make_clip
 
@@ -148,19 +151,55 @@ def measure(processes: dict[str, psutil.Process], client: redis.Redis, window_s:
     print(f"  redis    {total / elapsed:6.2f} commands/s ({top or 'none'})")
 
 
+def start_serve(root: Path) -> tuple[Service, dict[str, psutil.Process], str]:
+    """``neuraldrive-audio serve`` with its embedded redis-server and one worker: the service,
+    its processes by role, and the embedded Redis URL."""
+    port = free_port()
+    data = root / "data"
+    env = {**os.environ, "NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_PORT": str(port),
+           "NEURALDRIVE_AUDIO_DATA_DIR": str(data),
+           "NEURALDRIVE_AUDIO_MODELS_DIR": str(root / "models")}  # fmt: skip
+    env.pop("NEURALDRIVE_AUDIO_REDIS_URL", None)
+    command = [sys.executable, "-m", "neuraldrive_audio.cli", "serve", "--workers", "1"]
+    serve = subprocess.Popen(command, env=env)
+    service = Service(f"http://127.0.0.1:{port}", env, data, serve)
+    service.wait_healthy(120)
+    parent = psutil.Process(serve.pid)
+    children = parent.children()
+    [redis_server] = [c for c in children if "redis-server" in " ".join(c.cmdline())]
+    [worker] = [c for c in children if c.pid != redis_server.pid]
+    url = (data / "run" / "queue.url").read_text().strip()
+    return service, {"serve": parent, "worker": worker, "redis": redis_server}, url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=60.0, help="seconds measured per round")
     parser.add_argument("--rounds", type=int, default=1, help="measurements after the warm-up")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--requests", type=int, default=12, help="of each kind in the burst")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="run `neuraldrive-audio serve` (API, supervisor, embedded redis)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         register_demo_models(ModelStore(root / "models"))
-        server = RedisServer.start(root)
-        service = Service.start(f"{server.url}/0", root / "data", root / "models")
-        client = redis.Redis.from_url(f"{server.url}/0")
+        server: RedisServer | None = None
+        if args.serve:
+            service, processes, url = start_serve(root)
+        else:
+            server = RedisServer.start(root)
+            url = f"{server.url}/0"
+            service = Service.start(url, root / "data", root / "models")
+            processes = {
+                "api": psutil.Process(service.api.pid),
+                "worker": psutil.Process(service.workers[0].pid),
+                "redis": psutil.Process(server.process.pid),
+            }
+        client = redis.Redis.from_url(url)
         try:
             started = time.monotonic()
             burst(service, args.requests)
@@ -168,11 +207,6 @@ def main() -> None:
             print(f"burst: {args.requests} transcriptions, {args.requests} speech requests, "
                   f"1 job, 1 realtime session ({turns} turns) in "
                   f"{time.monotonic() - started:.1f} s")  # fmt: skip
-            processes = {
-                "api": psutil.Process(service.api.pid),
-                "worker": psutil.Process(service.workers[0].pid),
-                "redis": psutil.Process(server.process.pid),
-            }
             time.sleep(args.settle)
             for index in range(args.rounds):
                 print(f"idle round {index + 1}, {args.window:.0f} s:")
@@ -180,7 +214,8 @@ def main() -> None:
         finally:
             client.close()
             service.stop()
-            server.stop()
+            if server is not None:
+                server.stop()
 
 
 if __name__ == "__main__":

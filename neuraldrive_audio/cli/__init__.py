@@ -237,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Each with its type, default, the value in effect here (secrets only as "
                      "set/unset) and what it does.")  # fmt: skip
     config.add_argument(
-        "--markdown", action="store_true", help="print the README's settings table instead"
+        "--markdown",
+        action="store_true",
+        help="print the settings table of docs/configuration.md instead",
     )
     config.set_defaults(run=_cmd_config)
     return parser

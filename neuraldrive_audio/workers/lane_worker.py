@@ -26,7 +26,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue import lanes, wake
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ async def _log_redis_info(redis: Redis) -> None:
         arq_log.info("redis INFO unavailable (%s)", exc)
 
 
-RESUBSCRIBE_S = 1.0
-"""Pause before subscribing again after the wake subscription failed."""
-
-
 class LaneWorker(Worker):
     """arq's worker, woken through its lane's channel rather than polling."""
 
@@ -51,7 +47,7 @@ class LaneWorker(Worker):
         if kwargs.get("redis_pool") is None:
             raise ValueError("a lane worker runs on the pool it is given (redis_pool)")
         super().__init__(*args, **kwargs)
-        self._wake_channel = keys.wake(lane_name)
+        self._lane = lanes.by_name(lane_name)
         self._idle_poll_s = idle_poll_s
         self._woken = asyncio.Event()
         self.polls = 0
@@ -63,7 +59,7 @@ class LaneWorker(Worker):
         if self.burst:
             await self._drain()
             return
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(wake.listen(self.pool, self._lane, self.wake))
         try:
             while True:
                 self._woken.clear()  # a wake during the poll below sets it again
@@ -113,19 +109,3 @@ class LaneWorker(Worker):
         if not due:
             return self._idle_poll_s
         return min(self._idle_poll_s, max(0.0, (float(due[0][1]) - timestamp_ms()) / 1000))
-
-    async def _listen(self) -> None:
-        redis: Redis = self.pool
-        while True:
-            pubsub = redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._wake_channel)
-                self.wake()  # anything enqueued while we were not listening
-                async for _ in pubsub.listen():
-                    self.wake()
-            except (RedisError, OSError) as exc:
-                log.warning("wake subscription lost (%s); polling until it is back", exc)
-                await asyncio.sleep(RESUBSCRIBE_S)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
