@@ -11,6 +11,7 @@ Page load: navigation to the load event, and the bytes of every response of the 
 Target (2-core CPU, tiny.en + Piper, instant LLM): median <= 1.2 s; first load <= 200 KB.
 
 Run: python bench/bench_console.py [--turns N] [--voice-model piper/en_US-joe-medium|kokoro-82m]
+                                   [--screenshot docs/console.png]
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=7)
     parser.add_argument("--voice-model", default=PIPER_ID)
+    parser.add_argument("--screenshot", type=Path, help="save the Talk panel after the turns")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, serve_llm() as llm, sync_playwright() as driver:
         llm.reply = REPLY
@@ -76,6 +78,9 @@ def main() -> None:
                         break
                     time.sleep(0.5)
                 latencies = talk_figures(page)["latenciesMs"][1:]  # the first warms the models
+                if args.screenshot:
+                    page.set_viewport_size({"width": 900, "height": 860})
+                    page.screenshot(path=str(args.screenshot))
         finally:
             service.stop()
             redis.stop()
