@@ -4,16 +4,47 @@ official SDK, against the real service)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import openai
 import pytest
 
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.service import names
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import Service
 from tests.speech_clips import word_error_rate
 
-pytestmark = pytest.mark.slow
-
 PIPER = "piper/en_US-joe-medium"
 TEXT = "Joe reads this sentence aloud."
+
+
+@pytest.fixture
+def catalog(models_dir: Path) -> ModelCatalog:
+    return ModelCatalog(ModelStore(models_dir))
+
+
+@pytest.mark.parametrize("alias", ["tts-1", "tts-1-hd", "gpt-4o-mini-tts-2025-12-15"])
+def test_an_alias_resolves_to_the_voices_owner(alias: str, catalog: ModelCatalog) -> None:
+    voice = names.resolve_voice(alias, "en_US-joe-medium", catalog, Settings())
+    assert voice == names.ResolvedVoice(PIPER, "en_US-joe-medium")
+
+
+def test_what_the_alias_model_has_stays_with_it(catalog: ModelCatalog) -> None:
+    settings = Settings()
+    kokoro = settings.default_tts_model
+    assert names.resolve_voice("tts-1", "alloy", catalog, settings).model_id == kokoro
+    own = catalog.find(kokoro)
+    assert own is not None
+    assert names.resolve_voice("tts-1", own.voices[1], catalog, settings).model_id == kokoro
+    mix = f"{own.voices[0]}(2)+{own.voices[1]}(1)"
+    assert names.resolve_voice("tts-1", mix, catalog, settings).model_id == kokoro
+    with pytest.raises(ServiceError):  # a model named by its id never switches
+        names.resolve_voice(kokoro, "en_US-joe-medium", catalog, settings)
+    with pytest.raises(ServiceError):  # nobody's voice
+        names.resolve_voice("tts-1", "nobody", catalog, settings)
 
 
 def _loaded(service: Service) -> set[str]:
@@ -22,6 +53,7 @@ def _loaded(service: Service) -> set[str]:
     return {m["id"] for w in workers for m in w["loaded_models"]}
 
 
+@pytest.mark.slow
 def test_an_alias_with_another_models_voice_is_spoken_by_that_model(service: Service) -> None:
     client = service.client()
     if PIPER in _loaded(service):
@@ -35,6 +67,7 @@ def test_an_alias_with_another_models_voice_is_spoken_by_that_model(service: Ser
     assert word_error_rate(TEXT, heard) < 0.3
 
 
+@pytest.mark.slow
 def test_a_model_named_by_its_id_does_not_switch(service: Service) -> None:
     with pytest.raises(openai.BadRequestError) as refusal:
         service.client().audio.speech.create(
@@ -43,6 +76,7 @@ def test_a_model_named_by_its_id_does_not_switch(service: Service) -> None:
     assert refusal.value.code == "invalid_voice"
 
 
+@pytest.mark.slow
 def test_openai_voice_names_keep_the_alias_model(service: Service) -> None:
     body = {"model": "tts-1", "voice": "alloy", "input": TEXT, "response_format": "wav"}
     with service.http() as http:
