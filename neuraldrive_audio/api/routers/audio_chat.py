@@ -27,6 +27,7 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.model_names import installed_model, resolve_model
+from neuraldrive_audio.api.response_bodies import ChatCompletion, media
 from neuraldrive_audio.api.speech_request import AUDIO_TOKENS_PER_SECOND, VoiceRef, resolve_voice
 from neuraldrive_audio.api.voice.listen import decode_audio, transcribe
 from neuraldrive_audio.api.voice.llm import (
@@ -387,7 +388,16 @@ def _reply_voice(output: AudioOutput, catalog: ModelCatalog, settings: Settings)
     return ReplyVoice(manifest.id, resolve_voice(output.voice_name, manifest, settings))
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=media(
+        "text/event-stream",
+        json=ChatCompletion,
+        description="The completion (with `message.audio` when audio was asked), or with "
+        "`stream=true` its `chat.completion.chunk` events.",
+    ),
+)
 async def create_chat_completion(
     body: ChatAudioRequest,
     queue: QueueDep,

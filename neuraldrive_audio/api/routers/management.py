@@ -22,6 +22,13 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.metrics import exposition, take_snapshot
 from neuraldrive_audio.api.model_names import installed_model, speech_model_names
+from neuraldrive_audio.api.response_bodies import (
+    AudioModelList,
+    ModelLoaded,
+    ModelUnloaded,
+    ServiceStatus,
+    media,
+)
 from neuraldrive_audio.api.status_report import build_status
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
@@ -88,7 +95,7 @@ async def _command(queue: JobQueue, worker_id: str, command: ControlCommand) -> 
     }
 
 
-@router.get("/v1/audio/models")
+@router.get("/v1/audio/models", response_model=AudioModelList)
 async def list_audio_models(
     queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -105,7 +112,7 @@ async def list_audio_models(
     }
 
 
-@router.post("/v1/audio/models/{name:path}/load")
+@router.post("/v1/audio/models/{name:path}/load", response_model=ModelLoaded)
 async def load_model(
     name: str,
     queue: QueueDep,
@@ -122,7 +129,7 @@ async def load_model(
     return await _command(queue, worker_id, command)
 
 
-@router.post("/v1/audio/models/{name:path}/unload")
+@router.post("/v1/audio/models/{name:path}/unload", response_model=ModelUnloaded)
 async def unload_model(
     name: str,
     queue: QueueDep,
@@ -157,14 +164,18 @@ def _realtime_figures(request: Request) -> dict[str, Any] | None:
     return None if registry is None else registry.figures()  # type: ignore[no-any-return]
 
 
-@router.get("/system/audio/status")
+@router.get("/system/audio/status", response_model=ServiceStatus, response_model_exclude_unset=True)
 async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
     """Every live worker, queue depths, jobs in progress, latency, real-time factors and
     live (realtime) sessions."""
     return await build_status(queue, _realtime_figures(request))
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=media("text/plain", description="Prometheus text exposition."),
+)
 async def metrics(request: Request, queue: QueueDep) -> Response:
     """Prometheus text exposition of the status figures and histograms."""
     body = exposition(await take_snapshot(queue, _realtime_figures(request)))

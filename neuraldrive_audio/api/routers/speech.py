@@ -16,6 +16,7 @@ from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit, unless_client_leaves
 from neuraldrive_audio.api.model_names import OPENAI_VOICES, resolve_model, voice_aliases
+from neuraldrive_audio.api.response_bodies import VoiceList, media
 from neuraldrive_audio.api.speech_request import (
     AUDIO_TOKENS_PER_SECOND,
     CHARS_PER_TOKEN,
@@ -72,7 +73,17 @@ async def _sse_frames(
         event = await anext(events, None)
 
 
-@router.post("/speech", response_model=None)
+@router.post(
+    "/speech",
+    response_model=None,
+    response_class=Response,  # audio or events, never JSON
+    responses=media(
+        *CONTENT_TYPES.values(),
+        "text/event-stream",
+        description="The audio in `response_format`; with `stream_format=sse`, "
+        "`speech.audio.delta` events then `speech.audio.done`.",
+    ),
+)
 async def create_speech(
     request: Request,
     body: SpeechRequest,
@@ -112,7 +123,7 @@ async def create_speech(
     return StreamingResponse(_audio_bytes(first, events), media_type=media_type)
 
 
-@router.get("/voices")
+@router.get("/voices", response_model=VoiceList)
 async def list_voices(
     catalog: CatalogDep,
     settings: SettingsDep,

@@ -15,6 +15,14 @@ from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit, wait_for_result
 from neuraldrive_audio.api.languages import parse_language
 from neuraldrive_audio.api.model_names import resolve_model
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
 from neuraldrive_audio.api.transcript_formats import (
     TranscriptFormat,
     all_logprobs,
@@ -153,7 +161,17 @@ def _languages(language: str | None, languages: list[str] | None) -> tuple[str |
     return None, codes
 
 
-@router.post("/transcriptions", response_model=None)
+@router.post(
+    "/transcriptions",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        "text/event-stream",
+        json=Transcription | TranscriptionVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text; with "
+        "`stream=true`, `transcript.text.delta` events then `transcript.text.done`.",
+    ),
+)
 async def create_transcription(
     request: Request,
     queue: QueueDep,
@@ -230,7 +248,15 @@ async def create_transcription(
     )
 
 
-@router.post("/translations", response_model=None)
+@router.post(
+    "/translations",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        json=Translation | TranslationVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text.",
+    ),
+)
 async def create_translation(
     request: Request,
     queue: QueueDep,
