@@ -19,6 +19,12 @@
 #   ENABLE_UNITS  services to enable along with neuraldrive-audio.target (default: Redis,
 #                 the API and worker@cpu); a worker-only host sets e.g.
 #                 ENABLE_UNITS=neuraldrive-audio-worker@0.service
+#
+# Flags:
+#   --no-venv     same as SKIP_VENV=1
+#   --wyoming     also enable the Wyoming server for Home Assistant (loopback only until
+#                 NEURALDRIVE_AUDIO_WYOMING_HOST/ALLOW_NETWORKS, a unit drop-in and the
+#                 firewall say otherwise: see docs/home-assistant.md)
 set -euo pipefail
 
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -31,12 +37,17 @@ UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
 CONF_DIR=/etc/neuraldrive
 ENABLE_UNITS=${ENABLE_UNITS:-neuraldrive-audio-redis.service neuraldrive-audio-api.service neuraldrive-audio-worker@cpu.service}
 
+WYOMING=0
 for arg in "$@"; do
     case $arg in
         --no-venv) SKIP_VENV=1 ;;
-        *) echo "usage: $0 [--no-venv]" >&2; exit 2 ;;
+        --wyoming) WYOMING=1 ;;
+        *) echo "usage: $0 [--no-venv] [--wyoming]" >&2; exit 2 ;;
     esac
 done
+if [ "$WYOMING" = 1 ]; then
+    ENABLE_UNITS="$ENABLE_UNITS neuraldrive-audio-wyoming.service"
+fi
 
 # Copy only when absent, so an admin's edits survive upgrades.
 install_once() {
@@ -64,7 +75,8 @@ install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.sysusers.conf" \
 install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.tmpfiles.conf" \
     "$DESTDIR/usr/lib/tmpfiles.d/neuraldrive-audio.conf"
 for unit in neuraldrive-audio.target neuraldrive-audio-redis.service \
-    neuraldrive-audio-api.service neuraldrive-audio-worker@.service; do
+    neuraldrive-audio-api.service neuraldrive-audio-worker@.service \
+    neuraldrive-audio-wyoming.service; do
     install -D -m 0644 "$SRC_DIR/systemd/$unit" "$DESTDIR$UNIT_DIR/$unit"
 done
 install_once 0640 "$SRC_DIR/systemd/audio.conf" "$DESTDIR$CONF_DIR/audio.conf"
@@ -85,4 +97,13 @@ if [ -z "$DESTDIR" ]; then
     echo "Then add 'import $CONF_DIR/caddy.d/*.caddy' to the :8443 block of $CONF_DIR/Caddyfile."
 else
     systemctl --root="$DESTDIR" enable neuraldrive-audio.target $ENABLE_UNITS
+fi
+if [ "$WYOMING" = 1 ]; then
+    # NeuralDrive's nftables policy drops inbound traffic except its own ports, so the
+    # Wyoming port stays closed to the LAN until the admin opens it for Home Assistant.
+    echo "Wyoming server enabled on 127.0.0.1:10300 (loopback only). For Home Assistant on the LAN:"
+    echo "  set NEURALDRIVE_AUDIO_WYOMING_HOST and NEURALDRIVE_AUDIO_WYOMING_ALLOW_NETWORKS in"
+    echo "  /var/lib/neuraldrive/config/audio.conf, add IPAddressAllow=<HA address> with"
+    echo "  'systemctl edit neuraldrive-audio-wyoming', and open tcp/10300 from that address only"
+    echo "  in NeuralDrive's nftables rules (docs/home-assistant.md)."
 fi

@@ -26,6 +26,7 @@ EXPECTED = {
     f"{UNITS}/neuraldrive-audio-redis.service": "-rw-r--r--",
     f"{UNITS}/neuraldrive-audio-api.service": "-rw-r--r--",
     f"{UNITS}/neuraldrive-audio-worker@.service": "-rw-r--r--",
+    f"{UNITS}/neuraldrive-audio-wyoming.service": "-rw-r--r--",
     f"{UNITS}/multi-user.target.wants/neuraldrive-audio.target": (
         f"-> {UNITS}/neuraldrive-audio.target"
     ),
