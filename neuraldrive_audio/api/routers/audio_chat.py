@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import ServiceDep
 from neuraldrive_audio.api.errors import APIError, http_error
+from neuraldrive_audio.api.response_bodies import ChatCompletion, media
 from neuraldrive_audio.api.speech_request import VoiceRef
 from neuraldrive_audio.api.sse import DONE, sse
 from neuraldrive_audio.media.formats import SpeechFormat
@@ -324,7 +325,16 @@ async def _proxied(service: SpeechService, request: dict[str, Any]) -> Response:
 # --- the endpoint ------------------------------------------------------------------------
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=media(
+        "text/event-stream",
+        json=ChatCompletion,
+        description="The completion (with `message.audio` when audio was asked), or with "
+        "`stream=true` its `chat.completion.chunk` events.",
+    ),
+)
 async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) -> Response:
     """Chat with the local LLM, with spoken questions and/or spoken answers."""
     output = body.audio
