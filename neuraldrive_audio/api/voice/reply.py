@@ -26,7 +26,7 @@ from typing import Any
 
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage
-from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.clauses import FIRST_PIECE_WORDS, ClauseSplitter, ends_mid_phrase
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
@@ -133,7 +133,7 @@ async def speak_reply(
     slots = asyncio.Semaphore(lookahead)
 
     async def write() -> None:
-        cutter = splitter or ClauseSplitter()
+        cutter = splitter or ClauseSplitter(first_piece_words=FIRST_PIECE_WORDS)
         async for item in llm.stream_text(model, messages, options):
             if isinstance(item, LLMUsage):
                 reply.usage = item
@@ -161,6 +161,7 @@ async def speak_reply(
                 voice=voice.voice,
                 response_format=SpeechFormat.PCM,
                 speed=voice.speed,
+                runs_on=ends_mid_phrase(clause),
             )
             reply.unfinished_jobs.add(job_id)
             await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
