@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from neuraldrive_audio.api.dependencies import make_queue
-from neuraldrive_audio.api.voice.llm import LLMClient
-from neuraldrive_audio.api.voice.reply import AudioDelta, ReplyDone, ReplyVoice, speak_reply
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.service.llm import LLMClient
+from neuraldrive_audio.service.reply import AudioDelta, ReplyDone, ReplyVoice, speak_reply
 from tests.harness import RedisServer, Service
 from tests.llm_stand_in import DEFAULT_REPLY, LLMStandIn, serve_llm
 

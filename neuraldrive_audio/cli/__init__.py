@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import httpx
 
+from neuraldrive_audio.cli.arguments import URL_HELP, command, url_option
+
+if TYPE_CHECKING:
+    from neuraldrive_audio.cli.arguments import Subcommands
 from neuraldrive_audio.cli.failures import (
     EXIT_CODES_HELP,
     ClientTarget,
@@ -26,10 +30,6 @@ from neuraldrive_audio.cli.speech_format import SPEECH_FORMATS, output_format
 from neuraldrive_audio.config import Device, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.logs import setup_logging
-
-if TYPE_CHECKING:
-    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-Parser = argparse.ArgumentParser
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
@@ -116,23 +116,6 @@ else NEURALDRIVE_AUDIO_URL, else the URL a running serve of this data dir announ
 http://NEURALDRIVE_AUDIO_HOST:NEURALDRIVE_AUDIO_PORT; the key is NEURALDRIVE_API_KEY, else
 /etc/neuraldrive/api.key, else <data_dir>/api.key (see `neuraldrive-audio config`).
 """
-
-URL_HELP = (
-    "service base URL (default: NEURALDRIVE_AUDIO_URL, else the running serve's, "
-    "else http://HOST:PORT from the settings)"
-)
-
-
-def url_option(parser: argparse.ArgumentParser) -> None:
-    """``--url`` on a client command; SUPPRESS keeps a ``--url`` given earlier on the line."""
-    parser.add_argument("--url", default=argparse.SUPPRESS, help=URL_HELP)
-
-
-def command(sub: Subcommands, name: str, summary: str, details: str = "") -> Parser:
-    """A subcommand whose ``--help`` starts with its summary (and ``details`` if given)."""
-    description = summary[0].upper() + summary[1:] + "." + (f" {details}" if details else "")
-    parser: Parser = sub.add_parser(name, help=summary, description=description)
-    return parser
 
 
 def _service_commands(sub: Subcommands) -> None:

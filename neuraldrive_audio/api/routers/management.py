@@ -19,14 +19,17 @@ from pydantic import BaseModel
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.errors import APIError, http_error
 from neuraldrive_audio.api.metrics import exposition, take_snapshot
-from neuraldrive_audio.api.model_names import installed_model, speech_model_names
 from neuraldrive_audio.api.status_report import build_status
+from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.names import installed_model, speech_model_names
+from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(tags=["management"], dependencies=[ApiKeyRequired])
@@ -56,6 +59,14 @@ def _model_entry(manifest: ModelManifest, workers: list[WorkerHeartbeat]) -> dic
         if m.id == manifest.id
     ]
     return {**manifest.model_dump(mode="json"), "object": "model", "loaded_on": loaded_on}
+
+
+def _installed(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
+    # As an APIError, so an app without our handlers (NeuralDrive's System API) answers 404.
+    try:
+        return installed_model(name, catalog, settings)
+    except ServiceError as exc:
+        raise http_error(exc) from exc
 
 
 def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequest) -> str:
@@ -115,7 +126,7 @@ async def load_model(
 ) -> dict[str, Any]:
     """Load (and optionally pin or unpin) a model on a worker; returns when it is resident."""
     request = body or LoadRequest()
-    manifest = installed_model(name, catalog, settings)
+    manifest = _installed(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     worker_id = _pick_worker(workers, manifest.id, request)
     command = ControlCommand(action=ControlAction.LOAD, model=manifest.id, pin=request.pin)
@@ -132,7 +143,7 @@ async def unload_model(
 ) -> dict[str, Any]:
     """Unload a model from one worker, or from every worker holding it."""
     request = body or UnloadRequest()
-    manifest = installed_model(name, catalog, settings)
+    manifest = _installed(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     holders = [
         w.worker_id

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
-from neuraldrive_audio.api.model_names import alias_names, alias_target, installed_model
+from neuraldrive_audio.service.names import alias_names, alias_target, installed_model
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[ApiKeyRequired])

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from neuraldrive_audio.api.dependencies import QueueDep
-from neuraldrive_audio.api.errors import BACKEND_RETRY_AFTER_S
 from neuraldrive_audio.queue import heartbeat
+from neuraldrive_audio.service.errors import BACKEND_RETRY_AFTER_S
 
 health_router = APIRouter(tags=["system"])
 RETRY = {"Retry-After": str(BACKEND_RETRY_AFTER_S)}
