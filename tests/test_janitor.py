@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 from arq.connections import ArqRedis
 
-from neuraldrive_audio.api.janitor import IDLE_PASS_S, Janitor
+from neuraldrive_audio.api.background.janitor import IDLE_PASS_S, Janitor
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import job_chunks
 from neuraldrive_audio.queue.job_chunks import ChunkJob

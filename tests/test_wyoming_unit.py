@@ -245,7 +245,7 @@ def test_status_and_tui_count_wyoming_requests() -> None:
 
 
 def test_metrics_expose_wyoming_requests() -> None:
-    from neuraldrive_audio.api.metrics import _front_doors
+    from neuraldrive_audio.api.observability.metrics import _front_doors
 
     (family,) = list(_front_doors(FRONT_DOORS))
     samples = {(s.labels["kind"], s.labels["outcome"]): s.value for s in family.samples}

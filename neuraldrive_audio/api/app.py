@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
+from neuraldrive_audio.api.background.janitor import Janitor
 from neuraldrive_audio.api.console import mount_console
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
-from neuraldrive_audio.api.janitor import Janitor
 from neuraldrive_audio.api.realtime import router as realtime
 from neuraldrive_audio.api.routers import (
     audio_chat,

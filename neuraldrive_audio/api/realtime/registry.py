@@ -6,7 +6,7 @@ import hashlib
 from collections import Counter, deque
 from typing import Any
 
-from neuraldrive_audio.api.status_report import percentile
+from neuraldrive_audio.api.observability.status_report import percentile
 
 DELAY_WINDOW = 500
 """Turns whose delay feeds the percentiles."""

@@ -21,6 +21,11 @@ from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.background.webhook_targets import (
+    WebhookTargetError,
+    check_target,
+    parse_networks,
+)
 from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.response_bodies import (
@@ -37,7 +42,6 @@ from neuraldrive_audio.api.response_bodies import (
 from neuraldrive_audio.api.speech_request import SpeechRequest
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.api.transcription_fields import parse_language
-from neuraldrive_audio.api.webhook_targets import WebhookTargetError, check_target, parse_networks
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.media.text import chunk_text

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError, http_error
-from neuraldrive_audio.api.metrics import exposition, take_snapshot
+from neuraldrive_audio.api.observability.metrics import exposition, take_snapshot
+from neuraldrive_audio.api.observability.status_report import build_status
 from neuraldrive_audio.api.response_bodies import (
     AudioModelList,
     ModelLoaded,
@@ -28,7 +29,6 @@ from neuraldrive_audio.api.response_bodies import (
     ServiceStatus,
     media,
 )
-from neuraldrive_audio.api.status_report import build_status
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue

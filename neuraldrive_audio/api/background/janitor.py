@@ -21,8 +21,8 @@ from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from neuraldrive_audio.api.webhook_targets import parse_networks
-from neuraldrive_audio.api.webhooks import deliver
+from neuraldrive_audio.api.background.webhook_targets import parse_networks
+from neuraldrive_audio.api.background.webhooks import deliver
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import heartbeat, job_chunks, keys, wake
 from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecords, JobStatus

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from neuraldrive_audio.api.webhook_targets import (
+from neuraldrive_audio.api.background.webhook_targets import (
     IPNetwork,
     WebhookTarget,
     WebhookTargetError,

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from neuraldrive_audio.api.status_report import build_status
+from neuraldrive_audio.api.observability.status_report import build_status
 from neuraldrive_audio.queue import keys, stats
 from neuraldrive_audio.queue.client import JobQueue
 
