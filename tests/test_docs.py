@@ -178,6 +178,8 @@ def unit_exists(name: str) -> bool:
 def check_command(tokens: list[str]) -> None:
     while tokens and re.fullmatch(r"[A-Z_]+=.*", tokens[0]):
         tokens = tokens[1:]  # VAR=value prefixes
+    if tokens[0] == "sudo":
+        tokens = tokens[1:]
     program, args = tokens[0], tokens[1:]
     if Path(program).name == "neuraldrive-audio":
         from neuraldrive_audio.cli import build_parser
