@@ -13,14 +13,18 @@ from starlette.websockets import WebSocketDisconnect
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
-from neuraldrive_audio.api.realtime.conversation_events import ConversationBackend
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError, key_id
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
-from neuraldrive_audio.api.realtime.session import ModelResolver, RealtimeSession, SessionLimits
+from neuraldrive_audio.api.realtime.session import (
+    ConversationBackend,
+    ModelResolver,
+    RealtimeSession,
+    SessionLimits,
+)
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
 from neuraldrive_audio.api.speech_request import resolve_voice
-from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, llm_model_for
+from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, ToolCall, llm_model_for
 from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice, speak_reply
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
@@ -82,8 +86,8 @@ def _conversation_backend(
 
     def write(
         model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[str | LLMUsage]:
-        return llm.stream_text(model, messages, options)
+    ) -> AsyncIterator[str | ToolCall | LLMUsage]:
+        return llm.stream_reply(model, messages, options)
 
     def voice(name: str, speed: float) -> ReplyVoice:
         tts = settings.voice_tts_model or settings.default_tts_model

@@ -17,10 +17,22 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    ConversationItemInputAudioTranscriptionDeltaEvent,
+    ConversationItemInputAudioTranscriptionFailedEvent,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
+    UsageTranscriptTextUsageDuration,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_failed_event import (
+    Error as TranscriptionError,
+)
 
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
+from neuraldrive_audio.api.realtime.protocol import new_event_id
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.media.pcm import wav_bytes
 from neuraldrive_audio.queue import keys
@@ -148,10 +160,13 @@ class TurnTranscriber:
                     if delta:
                         first = False
                         await self._emitter.emit(
-                            "conversation.item.input_audio_transcription.delta",
-                            item_id=turn.item_id,
-                            content_index=0,
-                            delta=delta,
+                            ConversationItemInputAudioTranscriptionDeltaEvent(
+                                type="conversation.item.input_audio_transcription.delta",
+                                event_id=new_event_id(),
+                                item_id=turn.item_id,
+                                content_index=0,
+                                delta=delta,
+                            )
                         )
                 elif event.type is EventType.DONE:
                     return Transcript.model_validate(event.data["transcript"])
@@ -160,26 +175,31 @@ class TurnTranscriber:
     async def _completed(self, turn: CommittedTurn, transcript: Transcript) -> None:
         text = transcript.text.strip()
         await self._emitter.emit(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=turn.item_id,
-            content_index=0,
-            transcript=text,
-            usage={"type": "duration", "seconds": round(turn.duration_s, 3)},
+            ConversationItemInputAudioTranscriptionCompletedEvent(
+                type="conversation.item.input_audio_transcription.completed",
+                event_id=new_event_id(),
+                item_id=turn.item_id,
+                content_index=0,
+                transcript=text,
+                usage=UsageTranscriptTextUsageDuration(
+                    type="duration", seconds=round(turn.duration_s, 3)
+                ),
+            )
         )
         self._registry.turn_completed(time.monotonic() - turn.stopped_at)
         await self._on_settled(turn.item_id, text)
 
     async def _failed(self, turn: CommittedTurn, exc: APIError) -> None:
         await self._emitter.emit(
-            "conversation.item.input_audio_transcription.failed",
-            item_id=turn.item_id,
-            content_index=0,
-            error={
-                "type": exc.type,
-                "code": exc.code,
-                "message": exc.message,
-                "param": exc.param,
-            },
+            ConversationItemInputAudioTranscriptionFailedEvent(
+                type="conversation.item.input_audio_transcription.failed",
+                event_id=new_event_id(),
+                item_id=turn.item_id,
+                content_index=0,
+                error=TranscriptionError(
+                    type=exc.type, code=exc.code, message=exc.message, param=exc.param
+                ),
+            )
         )
         self._registry.turn_failed()
         await self._on_settled(turn.item_id, None)

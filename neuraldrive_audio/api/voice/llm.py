@@ -55,6 +55,15 @@ class LLMUsage:
     completion_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the LLM called: its id, name and whole JSON arguments."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
 def llm_model_for(name: str, settings: Settings) -> str:
     """The LLM model a client's ``model`` means: an OpenAI realtime/audio name (or a dated
     snapshot of one) is the configured LLM; any other name is passed on as it is."""
@@ -145,6 +154,15 @@ class LLMClient:
 
         ``options`` are further request fields for the LLM (temperature, max_tokens, ...).
         """
+        async for item in self.stream_reply(model, messages, options):
+            if not isinstance(item, ToolCall):
+                yield item
+
+    async def stream_reply(
+        self, model: str, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
+    ) -> AsyncIterator[str | ToolCall | LLMUsage]:
+        """Text deltas as they arrive, each tool call once complete (``options`` may carry
+        ``tools``/``tool_choice``), then the :class:`LLMUsage` last."""
         body = {
             **(options or {}),
             "model": model,
@@ -152,17 +170,33 @@ class LLMClient:
             "stream_options": {"include_usage": True},
         }
         usage = LLMUsage()
+        calls: dict[int, dict[str, str]] = {}
         async for chunk in self.stream_chunks(body):
             for choice in chunk.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    yield content
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    yield delta["content"]
+                for call in delta.get("tool_calls") or []:
+                    _gather_call(calls, call)
             if chunk.get("usage"):
                 usage = LLMUsage(
                     int(chunk["usage"].get("prompt_tokens") or 0),
                     int(chunk["usage"].get("completion_tokens") or 0),
                 )
+        for index in sorted(calls):
+            call = calls[index]
+            yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
         yield usage
+
+
+def _gather_call(calls: dict[int, dict[str, str]], delta: dict[str, Any]) -> None:
+    """Add a streamed ``tool_calls`` delta to the call it continues (by ``index``)."""
+    index = int(delta.get("index") or 0)
+    call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+    call["id"] = call["id"] or str(delta.get("id") or "")
+    function = delta.get("function") or {}
+    call["name"] += str(function.get("name") or "")
+    call["arguments"] += str(function.get("arguments") or "")
 
 
 def llm_client(request: Request) -> LLMClient:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neuraldrive_audio.api.job_wait import events_until_final, submit
-from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage
+from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, ToolCall
 from neuraldrive_audio.media.clauses import ClauseSplitter
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
@@ -88,7 +88,7 @@ class ReplyDone:
     timings: ReplyTimings
 
 
-ReplyEvent = TextDelta | AudioDelta | ReplyDone
+ReplyEvent = TextDelta | AudioDelta | ToolCall | ReplyDone
 
 
 @dataclass
@@ -134,9 +134,12 @@ async def speak_reply(
 
     async def write() -> None:
         cutter = splitter or ClauseSplitter()
-        async for item in llm.stream_text(model, messages, options):
+        async for item in llm.stream_reply(model, messages, options):
             if isinstance(item, LLMUsage):
                 reply.usage = item
+                continue
+            if isinstance(item, ToolCall):
+                out.put_nowait(item)  # the consumer orders it after the reply's audio
                 continue
             if reply.timings.llm_first_token_s is None:
                 reply.timings.llm_first_token_s = reply.elapsed()
