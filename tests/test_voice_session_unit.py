@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from neuraldrive_audio.api.realtime.session import ConversationBackend
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
-from neuraldrive_audio.api.realtime.session import RealtimeSession, SessionLimits
+from neuraldrive_audio.api.realtime.session import (
+    ConversationBackend,
+    RealtimeSession,
+    SessionLimits,
+)
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
 from neuraldrive_audio.api.voice.llm import LLMUnavailableError, LLMUsage
