@@ -13,7 +13,7 @@ format) that the session transcribes before the item counts for a response.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from openai.types.realtime import (
     ConversationItem as WireItem,
@@ -34,7 +34,7 @@ from openai.types.realtime.realtime_conversation_item_system_message import (
 from openai.types.realtime.realtime_conversation_item_user_message import (
     Content as UserContent,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
 from neuraldrive_audio.api.realtime.protocol import (
     ClientEventError,
@@ -194,9 +194,11 @@ class _FunctionCallOutput(_ClientModel):
     output: StrictStr
 
 
-_CLIENT_ITEM: TypeAdapter[_Message | _FunctionCall | _FunctionCallOutput] = TypeAdapter(
-    Annotated[_Message | _FunctionCall | _FunctionCallOutput, Field(discriminator="type")]
-)
+_CLIENT_ITEMS: dict[object, type[_Message | _FunctionCall | _FunctionCallOutput]] = {
+    "message": _Message,
+    "function_call": _FunctionCall,
+    "function_call_output": _FunctionCallOutput,
+}
 
 _PARTS: dict[str, tuple[str, ...]] = {
     "user": ("input_text", "input_audio"),
@@ -216,8 +218,16 @@ class NewItem:
 def read_item(value: dict[str, Any]) -> NewItem:
     """The item of a ``conversation.item.create`` event."""
     value = {"type": "message", **value} if "type" not in value else value
+    model = _CLIENT_ITEMS.get(value["type"])
+    if model is None:
+        supported = ", ".join(f"'{name}'" for name in _CLIENT_ITEMS)
+        raise ClientEventError(
+            f"Invalid value: '{value['type']}'. Supported values are: {supported}.",
+            code="invalid_value",
+            param="item.type",
+        )
     try:
-        parsed = _CLIENT_ITEM.validate_python(value)
+        parsed = model.model_validate(value)
     except ValidationError as exc:
         raise validation_error(exc, "item") from exc
     if isinstance(parsed, _FunctionCall):
