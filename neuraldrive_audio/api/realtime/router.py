@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.model_names import resolve_model
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
+from neuraldrive_audio.api.realtime.conversation import ConversationLimits
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError, key_id
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
@@ -22,7 +23,7 @@ from neuraldrive_audio.api.realtime.session import (
     RealtimeSession,
     SessionLimits,
 )
-from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.realtime.session_config import ConfigLimits, SessionConfig
 from neuraldrive_audio.api.speech_request import resolve_voice
 from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, ToolCall, llm_model_for
 from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice, speak_reply
@@ -52,6 +53,25 @@ async def _deny(websocket: WebSocket, error: APIError) -> None:
         await websocket.send_denial_response(error.response())
     else:  # servers without the denial extension can only refuse with a close (403)
         await websocket.close(code=1008, reason=error.message[:120])
+
+
+def session_limits(settings: Settings) -> SessionLimits:
+    """A live session's bounds, from the settings."""
+    return SessionLimits(
+        max_buffer_ms=int(settings.realtime_max_buffer_s * 1000),
+        turn_timeout_s=settings.sync_timeout_s,
+        max_message_bytes=settings.realtime_max_message_bytes,
+        config=ConfigLimits(
+            max_instructions_chars=settings.realtime_max_instructions_chars,
+            max_tools=settings.realtime_max_tools,
+            max_tools_bytes=settings.realtime_max_tools_bytes,
+        ),
+        conversation=ConversationLimits(
+            max_items=settings.realtime_max_items,
+            max_bytes=settings.realtime_max_conversation_bytes,
+            context_tokens=settings.realtime_context_tokens,
+        ),
+    )
 
 
 def _resolver(catalog: ModelCatalog, settings: Settings) -> ModelResolver:
@@ -162,10 +182,7 @@ async def _serve(
         queue=queue,
         registry=registry,
         resolve_model=_resolver(catalog, settings),
-        limits=SessionLimits(
-            max_buffer_ms=int(settings.realtime_max_buffer_s * 1000),
-            turn_timeout_s=settings.sync_timeout_s,
-        ),
+        limits=session_limits(settings),
         config=SessionConfig(type="transcription" if intent == "transcription" else "realtime"),
         backend=_conversation_backend(app, settings, queue, catalog),
     )
