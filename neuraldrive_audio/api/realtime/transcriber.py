@@ -3,6 +3,7 @@
 Each turn is a task: submit the turn's audio as a WAV upload, follow the job's event
 stream, send ``...transcription.delta`` per finished segment and ``.completed`` at the
 end, or ``.failed`` when the job fails or its worker dies. The session goes on either way.
+Turns run at once, but their ``.completed``/``.failed`` go out in commit order.
 """
 
 from __future__ import annotations
@@ -71,6 +72,21 @@ class TranscriptionRequest:
     prompt: str | None
 
 
+class _InOrder:
+    """A turn's place in commit order: its result goes out after the turn before it has
+    settled (completed, failed or cancelled), so a short turn that a batch finished first
+    never overtakes a longer one committed earlier."""
+
+    def __init__(self, previous: asyncio.Event | None) -> None:
+        self._previous = previous
+        self.settled = asyncio.Event()
+
+    async def turn_comes(self) -> None:
+        """Until every turn committed before this one has settled."""
+        if self._previous is not None:
+            await self._previous.wait()
+
+
 class TurnTranscriber:
     """Runs the session's turns on the queue, several at once, and cancels them on close."""
 
@@ -88,6 +104,7 @@ class TurnTranscriber:
         self._timeout_s = timeout_s
         self._on_settled = on_settled
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_settled: asyncio.Event | None = None
         self.job_ids: dict[str, str] = {}
         """item id -> job id of turns in flight (for logs and tests)."""
 
@@ -99,17 +116,25 @@ class TurnTranscriber:
     def start(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
         """Transcribe ``turn`` in the background."""
         self._registry.turn_committed()
-        self._spawn(self._run(turn, request))
+        order = self._next_in_order()
+        self._spawn(self._run(turn, request, order), order)
 
     def start_failed(self, turn: CommittedTurn, error: APIError) -> None:
         """Report ``turn`` as failed without running it (e.g. its model is gone)."""
         self._registry.turn_committed()
-        self._spawn(self._failed(turn, error))
+        order = self._next_in_order()
+        self._spawn(self._failed(turn, error, order), order)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _next_in_order(self) -> _InOrder:
+        order = _InOrder(self._last_settled)
+        self._last_settled = order.settled
+        return order
+
+    def _spawn(self, work: Coroutine[Any, Any, None], order: _InOrder) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: order.settled.set())  # also when cancelled
 
     async def close(self) -> None:
         """Cancel every turn in flight; their jobs are aborted on the workers."""
@@ -120,7 +145,9 @@ class TurnTranscriber:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
+    async def _run(
+        self, turn: CommittedTurn, request: TranscriptionRequest, order: _InOrder
+    ) -> None:
         job_id = new_job_id()
         self.job_ids[turn.item_id] = job_id
         extra = {"job_id": job_id, "item_id": turn.item_id}
@@ -138,11 +165,11 @@ class TurnTranscriber:
             log.info("realtime turn queued (%.2f s of audio)", turn.duration_s, extra=extra)
             transcript = await self._follow(turn, job_id)
             finished = True
-            await self._completed(turn, transcript)
+            await self._completed(turn, transcript, order)
         except APIError as exc:
             finished = True
             log.info("realtime turn failed: %s", exc.message, extra=extra)
-            await self._failed(turn, exc)
+            await self._failed(turn, exc, order)
         finally:
             self.job_ids.pop(turn.item_id, None)
             if not finished:  # cancelled (client gone) before the job settled
@@ -172,8 +199,11 @@ class TurnTranscriber:
                     return Transcript.model_validate(event.data["transcript"])
         raise APIError(500, "the transcription job ended without a result")
 
-    async def _completed(self, turn: CommittedTurn, transcript: Transcript) -> None:
+    async def _completed(
+        self, turn: CommittedTurn, transcript: Transcript, order: _InOrder
+    ) -> None:
         text = transcript.text.strip()
+        await order.turn_comes()
         await self._emitter.emit(
             ConversationItemInputAudioTranscriptionCompletedEvent(
                 type="conversation.item.input_audio_transcription.completed",
@@ -186,10 +216,12 @@ class TurnTranscriber:
                 ),
             )
         )
+        order.settled.set()
         self._registry.turn_completed(time.monotonic() - turn.stopped_at)
         await self._on_settled(turn.item_id, text)
 
-    async def _failed(self, turn: CommittedTurn, exc: APIError) -> None:
+    async def _failed(self, turn: CommittedTurn, exc: APIError, order: _InOrder) -> None:
+        await order.turn_comes()
         await self._emitter.emit(
             ConversationItemInputAudioTranscriptionFailedEvent(
                 type="conversation.item.input_audio_transcription.failed",
@@ -201,5 +233,6 @@ class TurnTranscriber:
                 ),
             )
         )
+        order.settled.set()
         self._registry.turn_failed()
         await self._on_settled(turn.item_id, None)
