@@ -83,11 +83,16 @@ DEFAULT_LLM_MODEL_FAMILIES = [
     # (e.g. gpt-4o-audio-preview-2024-12-17), stands for the appliance's LLM.
     "gpt-realtime",
     "gpt-realtime-mini",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2",
+    "gpt-realtime-2.1",  # the Agents SDK's and Pipecat's default
+    "gpt-realtime-2.1-mini",
     "gpt-4o-realtime-preview",
     "gpt-4o-mini-realtime-preview",
     "gpt-4o-audio-preview",
     "gpt-4o-mini-audio-preview",
     "gpt-audio",
+    "gpt-audio-1.5",
     "gpt-audio-mini",
 ]
 

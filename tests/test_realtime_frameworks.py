@@ -1,0 +1,100 @@
+"""Agent frameworks' realtime clients, unchanged but for the base URL and key, against the
+real app, worker, models and the tool-calling LLM stand-in: the model calls the client's
+function tool, the framework runs it, and the spoken answer carries the tool's result
+(the reply audio is transcribed back)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from agents import function_tool, set_tracing_disabled
+from agents.realtime import RealtimeAgent, RealtimeRunner
+
+from neuraldrive_audio.media.pcm import wav_bytes
+from tests.harness import API_KEY, Service
+from tests.llm_stand_in import LLMStandIn
+from tests.realtime_audio import sentence_pcm, silence
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "What is the weather in Paris?"
+RESULT = {"temperature": 12, "condition": "foggy"}
+"""What every framework's tool answers; the stand-in says "It is 12 degrees and foggy in
+Paris." from it, so "foggy" in the spoken answer proves the result came through."""
+
+
+def _heard(agent: Service, pcm: bytes, rate: int = 24000) -> str:
+    """The reply audio transcribed back."""
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], "<i2")
+    result = agent.client().audio.transcriptions.create(
+        model="whisper-1", file=("reply.wav", wav_bytes(samples, rate)), language="en"
+    )
+    return result.text.lower()
+
+
+def _spoken_question(rate: int = 24000) -> bytes:
+    pcm = np.concatenate([silence(400, rate), sentence_pcm(QUESTION, rate), silence(1500, rate)])
+    return pcm.tobytes()
+
+
+def _tool_rounds(llm: LLMStandIn) -> list[list[str]]:
+    """The roles of each chat request the stand-in got."""
+    return [[m["role"] for m in body["messages"]] for body in llm.requests]
+
+
+# -- OpenAI Agents SDK ------------------------------------------------------------------
+
+
+async def _agents_sdk_round_trip(agent: Service, spoken: bool) -> tuple[list[str], bytes]:
+    set_tracing_disabled(True)  # traces would go to api.openai.com
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        calls.append(city)
+        return json.dumps(RESULT)
+
+    runner = RealtimeRunner(
+        RealtimeAgent(name="Weather", instructions="Answer briefly.", tools=[get_weather])
+    )
+    url = agent.base_url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+    session = await runner.run(model_config={"url": url, "api_key": API_KEY})
+    answer = bytearray()
+    async with session:
+        if spoken:
+            question = _spoken_question()
+            for start in range(0, len(question), 4800):
+                await session.send_audio(question[start : start + 4800])
+                await asyncio.sleep(0.05)
+        else:
+            await session.send_message(QUESTION)
+        tool_done = False
+        async with asyncio.timeout(120):
+            async for event in session:
+                if event.type == "tool_end":
+                    tool_done = True
+                elif event.type == "audio" and tool_done:
+                    answer += event.audio.data
+                elif event.type == "agent_end" and tool_done and answer:
+                    break
+                elif event.type == "error":
+                    raise AssertionError(f"the Agents SDK reported an error: {event.error}")
+    return calls, bytes(answer)
+
+
+@pytest.mark.parametrize("spoken", [False, True], ids=["text", "spoken"])
+async def test_agents_sdk_realtime_runner_calls_a_function_tool(
+    agent: Service, llm: LLMStandIn, spoken: bool
+) -> None:
+    calls, answer = await _agents_sdk_round_trip(agent, spoken)
+    assert calls == ["Paris"]
+    heard = _heard(agent, answer)
+    assert "foggy" in heard and "paris" in heard, heard
+    # The stand-in saw the tools, then the assistant's call and its result in history.
+    assert llm.requests[0]["tools"][0]["function"]["name"] == "get_weather"
+    assert any(roles[-2:] == ["assistant", "tool"] for roles in _tool_rounds(llm))
