@@ -215,10 +215,10 @@ class Settings(BaseSettings):
     worker_batch_poll_delay_s: float = 0.1
     """Poll interval of the batch lane of a draining (burst) worker."""
 
-    worker_idle_poll_s: float = 1.0
+    worker_idle_poll_s: float = Field(default=10.0, gt=0)
     """Idle workers block on their lanes' wake channel (published on every enqueue and
-    abort) and look at the queue on their own only this often, as a safety net; pickup
-    latency does not depend on it."""
+    abort) and on their control list, and look at the queue on their own only this often,
+    as a safety net; pickup latency and abort promptness do not depend on it."""
 
     interactive_batch_max: int = Field(default=8, ge=1)
     """Dynamic batching: most transcription requests (same model) one worker decodes together

@@ -22,6 +22,7 @@ from neuraldrive_audio.cli.failures import (
     missing_file,
     unreachable,
 )
+from neuraldrive_audio.cli.speech_format import SPEECH_FORMATS, output_format
 from neuraldrive_audio.config import Device, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.logs import setup_logging
@@ -77,9 +78,11 @@ def _cmd_speak(args: argparse.Namespace) -> None:
 
     if (args.text is None) == (args.file is None):
         raise CommandFailed("give the text to speak, or -f FILE (not both)", ExitCode.USAGE)
+    output = Path(args.output)
+    response_format = output_format(output, args.format)
     text = args.text if args.text is not None else Path(args.file).read_text()
     client = ServiceClient(args.url)
-    speak(client, text, args.model, args.voice, args.format, Path(args.output))
+    speak(client, text, args.model, args.voice, response_format, output)
 
 
 def _cmd_jobs(args: argparse.Namespace) -> None:
@@ -197,9 +200,9 @@ def _client_commands(sub: Subcommands) -> None:
     sp.add_argument("-f", "--file", help="read the text from a file")
     sp.add_argument("--model", default="tts-1", help="model id or alias (default: %(default)s)")
     sp.add_argument("--voice", default="alloy", help="voice or alias (default: %(default)s)")
-    sp.add_argument("--format", default="mp3",
-                    choices=["mp3", "opus", "aac", "flac", "wav", "pcm"],
-                    help="audio format (default: %(default)s)")  # fmt: skip
+    sp.add_argument("--format", choices=SPEECH_FORMATS,
+                    help="audio format (default: the output file's extension, else mp3; "
+                         "a contradicting extension is refused)")  # fmt: skip
     sp.add_argument("-o", "--output", required=True, help="file to write")
     url_option(sp)
     sp.set_defaults(run=_cmd_speak)
@@ -234,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Each with its type, default, the value in effect here (secrets only as "
                      "set/unset) and what it does.")  # fmt: skip
     config.add_argument(
-        "--markdown", action="store_true", help="print the README's settings table instead"
+        "--markdown",
+        action="store_true",
+        help="print the settings table of docs/configuration.md instead",
     )
     config.set_defaults(run=_cmd_config)
     return parser
