@@ -97,3 +97,99 @@ async def test_agents_sdk_realtime_runner_calls_a_function_tool(
     # The stand-in saw the tools, then the assistant's call and its result in history.
     assert llm.requests[0]["tools"][0]["function"]["name"] == "get_weather"
     assert any(roles[-2:] == ["assistant", "tool"] for roles in _tool_rounds(llm))
+
+
+# -- Pipecat ------------------------------------------------------------------------------
+
+
+async def _pipecat_round_trip(agent: Service, spoken: bool) -> tuple[list[str], bytes]:
+    """Pipecat's OpenAIRealtimeLLMService between its context aggregators in a pipeline
+    of its own (no transport): the frames a transport would carry are queued directly."""
+    from pipecat.adapters.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.schemas.tools_schema import ToolsSchema
+    from pipecat.frames.frames import (
+        EndFrame,
+        Frame,
+        FunctionCallResultFrame,
+        InputAudioRawFrame,
+        LLMFullResponseEndFrame,
+        LLMRunFrame,
+        TTSAudioRawFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.services.llm_service import FunctionCallParams
+    from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+    from pipecat.workers.runner import WorkerRunner
+
+    calls: list[str] = []
+    answer = bytearray()
+    answered = asyncio.Event()
+
+    class Speaker(FrameProcessor):
+        """Where a transport would play the audio: collects what follows the tool result."""
+
+        tool_done = False
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, FunctionCallResultFrame):
+                self.tool_done = True
+            elif isinstance(frame, TTSAudioRawFrame) and self.tool_done:
+                answer.extend(frame.audio)
+            elif isinstance(frame, LLMFullResponseEndFrame) and self.tool_done and answer:
+                answered.set()
+            await self.push_frame(frame, direction)
+
+    async def get_weather(params: FunctionCallParams) -> None:
+        calls.append(str(params.arguments.get("city")))
+        await params.result_callback(RESULT)
+
+    weather = FunctionSchema(
+        name="get_weather",
+        description="The current weather in a city.",
+        properties={"city": {"type": "string"}},
+        required=["city"],
+    )
+    messages: list[Any] = [] if spoken else [{"role": "user", "content": QUESTION}]
+    context = LLMContext(messages, tools=ToolsSchema(standard_tools=[weather]))
+    aggregators = LLMContextAggregatorPair(context)
+    llm = OpenAIRealtimeLLMService(
+        api_key=API_KEY, base_url=agent.base_url.replace("http://", "ws://") + "/v1/realtime"
+    )
+    llm.register_function("get_weather", get_weather)
+    pipeline = Pipeline([aggregators.user(), llm, Speaker(), aggregators.assistant()])
+    worker = PipelineWorker(pipeline, cancel_on_idle_timeout=False)
+    runner = WorkerRunner(handle_sigint=False)
+
+    async def drive() -> None:
+        await asyncio.sleep(1.0)  # the StartFrame reaches the service, which connects
+        await worker.queue_frame(LLMRunFrame())
+        if spoken:
+            question = _spoken_question()
+            for start in range(0, len(question), 4800):
+                chunk = question[start : start + 4800]
+                await worker.queue_frame(InputAudioRawFrame(chunk, 24000, 1))
+                await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(answered.wait(), 120)
+        finally:
+            await worker.queue_frame(EndFrame())
+
+    await runner.add_workers(worker)
+    await asyncio.gather(runner.run(), drive())
+    return calls, bytes(answer)
+
+
+@pytest.mark.parametrize("spoken", [False, True], ids=["text", "spoken"])
+async def test_pipecat_realtime_service_calls_a_function(
+    agent: Service, llm: LLMStandIn, spoken: bool
+) -> None:
+    calls, answer = await _pipecat_round_trip(agent, spoken)
+    assert calls == ["Paris"]
+    heard = _heard(agent, answer)
+    assert "foggy" in heard and "paris" in heard, heard
+    assert any(roles[-2:] == ["assistant", "tool"] for roles in _tool_rounds(llm))
