@@ -225,10 +225,11 @@ async def _livekit_generation_audio(generation: Any) -> tuple[list[Any], bytes]:
     return calls, bytes(audio)
 
 
-async def _livekit_round_trip(agent: Service) -> tuple[list[str], bytes]:
+async def _livekit_round_trip(agent: Service, spoken: bool) -> tuple[list[str], bytes]:
     """LiveKit's RealtimeModel session driven directly (no room, no AgentSession): the
     chat context, tools and replies an AgentSession would hand it."""
     import aiohttp
+    from livekit import rtc
     from livekit.agents import llm as lk_llm
     from livekit.plugins import openai as lk_openai
 
@@ -251,10 +252,22 @@ async def _livekit_round_trip(agent: Service) -> tuple[list[str], bytes]:
         session = model.session()
         try:
             await session.update_tools([get_weather])
-            chat = lk_llm.ChatContext()
-            chat.add_message(role="user", content=QUESTION)
-            await session.update_chat_ctx(chat)
-            first = await session.generate_reply()  # waits for the echoed metadata
+            if spoken:
+                # Server VAD ends the turn and the server answers it on its own.
+                created: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                session.on("generation_created", lambda event: created.done()
+                           or created.set_result(event))  # fmt: skip
+                question = _spoken_question()
+                for start in range(0, len(question), 4800):
+                    chunk = question[start : start + 4800]
+                    session.push_audio(rtc.AudioFrame(chunk, 24000, 1, len(chunk) // 2))
+                    await asyncio.sleep(0.05)
+                first = await asyncio.wait_for(created, 60)
+            else:
+                chat = lk_llm.ChatContext()
+                chat.add_message(role="user", content=QUESTION)
+                await session.update_chat_ctx(chat)
+                first = await session.generate_reply()  # waits for the echoed metadata
             wanted, _ = await _livekit_generation_audio(first)
             chat = session.chat_ctx.copy()
             for call in wanted:
@@ -274,8 +287,11 @@ async def _livekit_round_trip(agent: Service) -> tuple[list[str], bytes]:
     return calls, answer
 
 
-async def test_livekit_realtime_model_calls_a_function(agent: Service, llm: LLMStandIn) -> None:
-    calls, answer = await _livekit_round_trip(agent)
+@pytest.mark.parametrize("spoken", [False, True], ids=["text", "spoken"])
+async def test_livekit_realtime_model_calls_a_function(
+    agent: Service, llm: LLMStandIn, spoken: bool
+) -> None:
+    calls, answer = await _livekit_round_trip(agent, spoken)
     assert calls == ["Paris"]
     heard = _heard(agent, answer)
     _says_the_result(heard)
