@@ -255,8 +255,12 @@ async def _livekit_round_trip(agent: Service, spoken: bool) -> tuple[list[str], 
             if spoken:
                 # Server VAD ends the turn and the server answers it on its own.
                 created: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                session.on("generation_created", lambda event: created.done()
-                           or created.set_result(event))  # fmt: skip
+
+                def on_generation(event: Any) -> None:
+                    if not created.done():
+                        created.set_result(event)
+
+                session.on("generation_created", on_generation)
                 question = _spoken_question()
                 for start in range(0, len(question), 4800):
                     chunk = question[start : start + 4800]
