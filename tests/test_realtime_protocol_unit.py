@@ -27,8 +27,14 @@ from neuraldrive_audio.api.realtime.session import (
     SessionLimits,
 )
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
-from neuraldrive_audio.api.voice.llm import LLMUsage, ToolCall
-from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice
+from neuraldrive_audio.service.llm import LLMUsage, ToolCall
+from neuraldrive_audio.service.reply import (
+    ReplyDone,
+    ReplyEvent,
+    ReplyTimings,
+    ReplyVoice,
+    TextDelta,
+)
 from tests.realtime_events import validate_strictly
 from tests.test_voice_session_unit import FakeReplies, _until, _user_text
 
@@ -68,13 +74,14 @@ class ToolReplies(FakeReplies):
             yield event
 
     async def _calls(self) -> AsyncIterator[Any]:
-        from neuraldrive_audio.api.voice.reply import ReplyDone, ReplyTimings, TextDelta
-
+        # As the reply pipeline does: the text streams, the whole calls come with the end.
         if self.say_first:
             yield TextDelta(self.say_first)
-        for index in range(self.calls):
-            yield ToolCall(f"call_{index}", "get_weather", json.dumps({"city": f"Paris{index}"}))
-        yield ReplyDone(self.say_first, [], LLMUsage(5, 3), 0, ReplyTimings())
+        calls = tuple(
+            ToolCall(f"call_{index}", "get_weather", json.dumps({"city": f"Paris{index}"}))
+            for index in range(self.calls)
+        )
+        yield ReplyDone(self.say_first, [], LLMUsage(5, 3), 0, ReplyTimings(), tool_calls=calls)
 
 
 def _session(

@@ -21,8 +21,8 @@ from neuraldrive_audio.api.realtime.session import (
 )
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
-from neuraldrive_audio.api.voice.llm import LLMUnavailableError, LLMUsage
-from neuraldrive_audio.api.voice.reply import (
+from neuraldrive_audio.service.llm import LLMEvent, LLMText, LLMUnavailableError, LLMUsage
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,
@@ -67,10 +67,10 @@ class FakeReplies:
 
     async def write(
         self, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[str | LLMUsage]:
+    ) -> AsyncIterator[LLMEvent]:
         self.requests.append(messages)
         for clause in CLAUSES:
-            yield clause + " "
+            yield LLMText(clause + " ")
         yield LLMUsage(10, 8)
 
 

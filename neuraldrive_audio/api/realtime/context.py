@@ -22,7 +22,6 @@ from openai.types.realtime import (
     InputAudioBufferCommittedEvent,
 )
 
-from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.conversation import Conversation, ConversationLimits
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.input_buffer import InputAudioBuffer
@@ -36,11 +35,12 @@ from neuraldrive_audio.api.realtime.transcriber import (
     TurnTranscriber,
 )
 from neuraldrive_audio.api.realtime.turn_detection import TurnDetectionDriver
-from neuraldrive_audio.api.voice.reply import ReplyVoice
 from neuraldrive_audio.media.languages import language_code
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.reply import ReplyVoice
 
 ModelResolver = Callable[[str | None], str]
-"""Client model name (None = default) -> installed model id; raises APIError."""
+"""Client model name (None = default) -> installed model id; raises ServiceError."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ConversationBackend:
     llm_model: Callable[[str | None], str]
     """Client model name (None = the configured LLM) -> the LLM's model."""
     voice: Callable[[str, float], ReplyVoice]
-    """Client voice name and speed -> how replies are spoken; raises APIError."""
+    """Client voice name and speed -> how replies are spoken; raises ServiceError."""
 
 
 TurnHook = Callable[[], Awaitable[None]]
@@ -208,7 +208,7 @@ class SessionContext:
                 language_code(language) if language else None,
                 self.config.transcription.prompt,
             )
-        except APIError as exc:
+        except ServiceError as exc:
             self.transcriber.start_failed(turn, exc)
             return
         self.transcriber.start(turn, request)

@@ -8,6 +8,8 @@ import secrets
 
 from pydantic import ValidationError
 
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+
 
 def new_event_id() -> str:
     """A server event id (``event_...``)."""
@@ -40,6 +42,19 @@ class ClientEventError(Exception):
         self.code = code
         self.param = param
         self.type = type
+
+
+def realtime_error(exc: ServiceError, param: str | None = None) -> ClientEventError:
+    """The speech service's neutral error as a realtime error (the one mapping): OpenAI's
+    error type from its kind, its code and message, and ``param`` (the event field it is
+    about) when the service named none."""
+    server_side = exc.kind.retryable or exc.kind is ErrorKind.INTERNAL
+    return ClientEventError(
+        exc.message,
+        code=exc.code or ("server_error" if server_side else "invalid_value"),
+        param=exc.param or param,
+        type="server_error" if server_side else "invalid_request_error",
+    )
 
 
 _JSON_NAMES = {

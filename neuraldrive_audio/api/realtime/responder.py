@@ -19,7 +19,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import math
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ from openai.types.realtime import response_content_part_done_event as part_done
 from openai.types.realtime.realtime_response import Audio, AudioOutput
 from openai.types.realtime.realtime_response_status import Error as StatusError
 
-from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.conversation import Conversation
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.items import (
@@ -63,19 +61,28 @@ from neuraldrive_audio.api.realtime.items import (
     MessageItem,
     render,
 )
-from neuraldrive_audio.api.realtime.output_audio import REPLY_RATE, OutputEncoder
-from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_event_id, new_item_id
+from neuraldrive_audio.api.realtime.output_audio import OutputEncoder
+from neuraldrive_audio.api.realtime.protocol import (
+    ClientEventError,
+    new_event_id,
+    new_item_id,
+    realtime_error,
+)
 from neuraldrive_audio.api.realtime.session_config import AudioFormat, Modality
 from neuraldrive_audio.api.realtime.session_render import render_format
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
 from neuraldrive_audio.api.realtime.tools import FunctionTool, ToolChoice
-from neuraldrive_audio.api.voice.llm import (
-    LLMRequestError,
-    LLMUnavailableError,
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.llm import (
+    LLMEvent,
+    LLMText,
+    LLMToolCall,
     LLMUsage,
     ToolCall,
+    whole_tool_calls,
 )
-from neuraldrive_audio.api.voice.reply import (
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,
@@ -83,21 +90,18 @@ from neuraldrive_audio.api.voice.reply import (
     ReplyVoice,
     TextDelta,
 )
+from neuraldrive_audio.service.usage import audio_tokens
 
 log = logging.getLogger(__name__)
-
-AUDIO_TOKENS_PER_SECOND = 50
-"""How OpenAI counts audio tokens (as in the speech endpoint's usage)."""
 
 SpeakFn = Callable[
     [str, list[dict[str, Any]], ReplyVoice, dict[str, Any]], AsyncIterator[ReplyEvent]
 ]
 """(LLM model, messages, voice, LLM options) -> the spoken reply's events."""
 
-WriteFn = Callable[
-    [str, list[dict[str, Any]], dict[str, Any]], AsyncIterator[str | ToolCall | LLMUsage]
-]
-"""(LLM model, messages, LLM options) -> the LLM's text deltas and tool calls, then usage."""
+WriteFn = Callable[[str, list[dict[str, Any]], dict[str, Any]], AsyncIterator[LLMEvent]]
+"""(LLM model, messages, LLM options) -> the LLM's typed stream (text, tool-call pieces,
+finish, usage)."""
 
 ForgetFn = Callable[[list[str]], Awaitable[None]]
 """Tells the client which items the conversation forgot to stay in bounds."""
@@ -152,7 +156,7 @@ class _Response:
     outputs: list[ConversationItem] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
-    spoken: SpokenReply = field(default_factory=lambda: SpokenReply(REPLY_RATE))
+    spoken: SpokenReply = field(default_factory=lambda: SpokenReply(OUTPUT_SAMPLE_RATE))
     usage: LLMUsage = field(default_factory=LLMUsage)
     timings: ReplyTimings | None = None
     completed: bool = False
@@ -180,23 +184,15 @@ class _Response:
 
 def response_error(exc: Exception) -> StatusError:
     """The ``status_details.error`` (and ``error`` event body) for a failed reply."""
-    if isinstance(exc, LLMUnavailableError):
-        return StatusError(
-            type="server_error",
-            code="backend_unavailable",
-            message=f"The language model is unavailable: {exc}.",
-        )
-    if isinstance(exc, LLMRequestError):
-        code = "model_not_found" if exc.status == 404 else "llm_request_refused"
-        return StatusError(type="invalid_request_error", code=code, message=exc.message)
-    if isinstance(exc, APIError):
-        return StatusError(type=exc.type, code=exc.code, message=exc.message)
+    if isinstance(exc, ServiceError):
+        error = realtime_error(exc)
+        return StatusError(type=error.type, code=error.code, message=error.message)
     return StatusError(type="server_error", code=None, message="The server failed the response.")
 
 
 def _usage(usage: LLMUsage, audio_samples: int) -> RealtimeResponseUsage:
-    audio_tokens = math.ceil(audio_samples / REPLY_RATE * AUDIO_TOKENS_PER_SECOND)
-    output = usage.completion_tokens + audio_tokens
+    spoken = audio_tokens(audio_samples / OUTPUT_SAMPLE_RATE)
+    output = usage.completion_tokens + spoken
     return RealtimeResponseUsage(
         total_tokens=usage.prompt_tokens + output,
         input_tokens=usage.prompt_tokens,
@@ -205,7 +201,7 @@ def _usage(usage: LLMUsage, audio_samples: int) -> RealtimeResponseUsage:
             text_tokens=usage.prompt_tokens, audio_tokens=0, image_tokens=0, cached_tokens=0
         ),
         output_token_details=RealtimeResponseUsageOutputTokenDetails(
-            text_tokens=usage.completion_tokens, audio_tokens=audio_tokens
+            text_tokens=usage.completion_tokens, audio_tokens=spoken
         ),
     )
 
@@ -312,17 +308,21 @@ class Responder:
     ) -> None:
         usage = LLMUsage()
         pieces: list[str] = []
+        calls: list[LLMToolCall] = []
         source = self._backend.write(response.settings.model, messages, options)
         async with contextlib.aclosing(source):  # type: ignore[type-var]
-            async for item in source:
-                if isinstance(item, LLMUsage):
-                    usage = item
-                elif isinstance(item, ToolCall):
-                    response.events.put_nowait(item)
-                else:
-                    pieces.append(item)
-                    response.events.put_nowait(TextDelta(item))
-        response.events.put_nowait(ReplyDone("".join(pieces), [], usage, 0, ReplyTimings()))
+            async for event in source:
+                if isinstance(event, LLMUsage):
+                    usage = event
+                elif isinstance(event, LLMToolCall):
+                    calls.append(event)
+                elif isinstance(event, LLMText):
+                    pieces.append(event.text)
+                    response.events.put_nowait(TextDelta(event.text))
+        whole = tuple(whole_tool_calls(calls))
+        response.events.put_nowait(
+            ReplyDone("".join(pieces), [], usage, 0, ReplyTimings(), tool_calls=whole)
+        )
 
     # -- the response ------------------------------------------------------------------
 
@@ -441,6 +441,7 @@ class Responder:
             response.calls.append(event)  # announced once the message is complete
             return
         if isinstance(event, ReplyDone):
+            response.calls = response.calls or list(event.tool_calls)
             response.spoken.finish()
             response.usage = event.usage
             response.timings = event.timings

@@ -7,14 +7,13 @@ from typing import Any
 
 from openai.types.realtime.realtime_server_event import OutputAudioBufferCleared
 
-from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.client_events import (
     OutputAudioBufferClear,
     ResponseCancel,
     ResponseCreate,
 )
 from neuraldrive_audio.api.realtime.context import SessionContext
-from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_event_id
+from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_event_id, realtime_error
 from neuraldrive_audio.api.realtime.responder import Responder, ResponseSettings
 from neuraldrive_audio.api.realtime.session_config import (
     Modality,
@@ -23,7 +22,8 @@ from neuraldrive_audio.api.realtime.session_config import (
     voice_name,
 )
 from neuraldrive_audio.api.realtime.tools import read_tool_choice, read_tools
-from neuraldrive_audio.api.voice.reply import ReplyVoice
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.reply import ReplyVoice
 
 
 def _responder(ctx: SessionContext) -> Responder:
@@ -35,8 +35,8 @@ def _voice(ctx: SessionContext, name: str, param: str) -> ReplyVoice:
     assert ctx.backend is not None
     try:
         return ctx.backend.voice(name, ctx.config.speed)
-    except APIError as exc:
-        raise ClientEventError(exc.message, code=exc.code or "invalid_value", param=param) from exc
+    except ServiceError as exc:
+        raise realtime_error(exc, param) from exc
 
 
 def _modality(ctx: SessionContext, wanted: object) -> Modality:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from openai import BaseModel
 from openai.types.realtime import SessionCreatedEvent, SessionUpdatedEvent
 
-from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.client_events import SessionUpdate, TranscriptionSessionUpdate
 from neuraldrive_audio.api.realtime.context import SessionContext
 from neuraldrive_audio.api.realtime.input_buffer import InputAudioBuffer
-from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_event_id
+from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_event_id, realtime_error
 from neuraldrive_audio.api.realtime.session_config import SessionConfig, apply_beta, apply_ga
 from neuraldrive_audio.api.realtime.session_render import (
     BetaTranscriptionSessionUpdated,
@@ -18,6 +17,7 @@ from neuraldrive_audio.api.realtime.session_render import (
     render_conversation,
     render_transcription,
 )
+from neuraldrive_audio.service.errors import ServiceError
 
 
 def _session(ctx: SessionContext) -> BaseModel:
@@ -30,7 +30,7 @@ def _session(ctx: SessionContext) -> BaseModel:
 async def start(ctx: SessionContext, url_model: str | None) -> None:
     """Send ``session.created``; a model named in the URL is the conversation's model, or
     the transcription model of a transcription session."""
-    error: APIError | None = None
+    error: ClientEventError | None = None
     if url_model and ctx.conversing:
         ctx.config = ctx.config.model_copy(update={"model": url_model})
     elif url_model:
@@ -38,8 +38,8 @@ async def start(ctx: SessionContext, url_model: str | None) -> None:
             ctx.resolve_model(url_model)
             transcription = ctx.config.transcription.model_copy(update={"model": url_model})
             ctx.config = ctx.config.model_copy(update={"transcription": transcription})
-        except APIError as exc:
-            error = exc
+        except ServiceError as exc:
+            error = realtime_error(exc, "model")
     await ctx.emitter.emit(
         SessionCreatedEvent(
             type="session.created",
@@ -48,7 +48,7 @@ async def start(ctx: SessionContext, url_model: str | None) -> None:
         )
     )
     if error is not None:
-        await ctx.emitter.error(error.message, code=error.code, param="model")
+        await ctx.emitter.client_error(error, None)
 
 
 async def session_update(ctx: SessionContext, event: SessionUpdate) -> None:
@@ -93,21 +93,15 @@ def _check_voice(ctx: SessionContext, config: SessionConfig) -> None:
     assert ctx.backend is not None
     try:
         ctx.backend.voice(config.voice, config.speed)
-    except APIError as exc:
-        raise ClientEventError(
-            exc.message, code=exc.code or "invalid_value", param="session.audio.output.voice"
-        ) from exc
+    except ServiceError as exc:
+        raise realtime_error(exc, "session.audio.output.voice") from exc
 
 
 def _apply(ctx: SessionContext, config: SessionConfig) -> None:
     try:
         ctx.resolve_model(config.transcription.model)
-    except APIError as exc:
-        raise ClientEventError(
-            exc.message,
-            code=exc.code or "model_not_found",
-            param="session.audio.input.transcription.model",
-        ) from exc
+    except ServiceError as exc:
+        raise realtime_error(exc, "session.audio.input.transcription.model") from exc
     old = ctx.config
     ctx.config = config
     if config.format is not old.format:

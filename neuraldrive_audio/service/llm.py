@@ -2,11 +2,21 @@
 
 The LLM is a remote service, not a model we host, so the API process calls it directly
 with the ``openai`` client, always streamed: tokens are passed on as they arrive and the
-whole reply is never held. Failures come out as two typed errors the callers map to
-their protocol (HTTP status or a realtime ``error`` event):
+whole reply is never held. :meth:`LLMClient.stream` gives a typed stream of events:
 
-- :class:`LLMUnavailableError`: unreachable, timed out, or a 5xx -> "retry later" (503);
-- :class:`LLMRequestError`: the LLM refused the request (4xx, e.g. an unknown model).
+- :class:`LLMText` — a piece of the reply's text;
+- :class:`LLMToolCall` — a piece of a tool call (``index`` says which call; ``id`` and
+  ``name`` come with its first piece, ``arguments`` is a fragment of the JSON arguments.
+  Ollama often sends a whole call in one piece);
+- :class:`LLMFinish` — why the LLM stopped (``stop``, ``tool_calls``, ``length``, ...);
+- :class:`LLMUsage` — token counts, always last (zeros when the server reported none).
+
+Request fields beyond ``model``/``messages`` (``tools``, ``tool_choice``, temperature,
+...) reach the LLM untouched. Failures are :class:`ServiceError` subclasses:
+
+- :class:`LLMUnavailableError` (``unavailable``): unreachable, timed out, or a 5xx;
+- :class:`LLMRequestError` (``not_found``/``invalid_request``): the LLM refused the
+  request (a 4xx, e.g. an unknown model); ``status`` is the LLM's own.
 """
 
 from __future__ import annotations
@@ -14,16 +24,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import openai
-from fastapi import Request
 from openai import AsyncOpenAI
 
-from neuraldrive_audio.api.dependencies import app_settings
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError, kind_of_status
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +42,50 @@ RETRY_AFTER_S = 5
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
-class LLMUnavailableError(Exception):
+class LLMUnavailableError(ServiceError):
     """The LLM could not be reached, was too slow, or failed on its side (retryable)."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorKind.UNAVAILABLE,
+            f"The language model is unavailable: {detail}.",
+            code="backend_unavailable",
+            retry_after_s=RETRY_AFTER_S,
+        )
 
-class LLMRequestError(Exception):
+
+class LLMRequestError(ServiceError):
     """The LLM refused the request (a 4xx such as an unknown model); not retryable."""
 
     def __init__(self, status: int, message: str, body: object | None) -> None:
-        super().__init__(message)
+        code = "model_not_found" if status == 404 else "llm_request_refused"
+        super().__init__(kind_of_status(status), message, code=code)
         self.status = status
-        self.message = message
         self.body = body
+
+
+@dataclass(frozen=True)
+class LLMText:
+    """A piece of the reply's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMToolCall:
+    """A piece of tool call ``index``: its id and name (first piece), an arguments fragment."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True)
+class LLMFinish:
+    """Why the LLM stopped: ``stop``, ``tool_calls``, ``length``, ..."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -55,13 +96,31 @@ class LLMUsage:
     completion_tokens: int = 0
 
 
+LLMEvent = LLMText | LLMToolCall | LLMFinish | LLMUsage
+
+
 @dataclass(frozen=True)
 class ToolCall:
-    """A function the LLM called: its id, name and whole JSON arguments."""
+    """A function the LLM called, whole: its id, name and JSON arguments."""
 
     call_id: str
     name: str
     arguments: str
+
+
+def whole_tool_calls(pieces: list[LLMToolCall]) -> list[ToolCall]:
+    """The calls ``pieces`` make up (joined by ``index``, in index order); a call the LLM
+    sent without an id gets one."""
+    calls: dict[int, dict[str, str]] = {}
+    for piece in pieces:
+        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = call["id"] or (piece.id or "")
+        call["name"] += piece.name or ""
+        call["arguments"] += piece.arguments
+    return [
+        ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+        for index, call in sorted(calls.items())
+    ]
 
 
 def llm_model_for(name: str, settings: Settings) -> str:
@@ -80,7 +139,7 @@ def _status_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
-def translate_error(exc: openai.APIError) -> Exception:
+def translate_error(exc: openai.APIError) -> ServiceError:
     """The typed error for an ``openai`` client failure talking to the LLM."""
     if isinstance(exc, openai.APIStatusError) and exc.status_code < 500:
         return LLMRequestError(exc.status_code, _status_message(exc), exc.body)
@@ -91,6 +150,34 @@ def translate_error(exc: openai.APIError) -> Exception:
     if isinstance(exc, openai.APIConnectionError):
         return LLMUnavailableError(f"the LLM is unreachable ({exc.__cause__ or exc})")
     return LLMUnavailableError(f"the LLM sent an unreadable reply ({exc})")
+
+
+def _tool_calls(delta: dict[str, Any]) -> list[LLMToolCall]:
+    calls = []
+    for position, call in enumerate(delta.get("tool_calls") or []):
+        function = call.get("function") or {}
+        calls.append(
+            LLMToolCall(
+                index=int(call.get("index", position)),
+                id=call.get("id"),
+                name=function.get("name"),
+                arguments=function.get("arguments") or "",
+            )
+        )
+    return calls
+
+
+def chunk_events(chunk: dict[str, Any]) -> list[LLMEvent]:
+    """The events in one streamed chunk (usage excepted: the stream reports it last)."""
+    found: list[LLMEvent] = []
+    for choice in chunk.get("choices") or []:
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            found.append(LLMText(delta["content"]))
+        found.extend(_tool_calls(delta))
+        if choice.get("finish_reason"):
+            found.append(LLMFinish(str(choice["finish_reason"])))
+    return found
 
 
 class LLMClient:
@@ -116,7 +203,7 @@ class LLMClient:
         """Close the connection pool."""
         await self._client.close()
 
-    async def stream_chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream_chunks(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """Stream ``body`` (a chat completions request, any fields) chunk by chunk, as the
         JSON objects the server sent. Closing the iterator closes the HTTP stream."""
         fields = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
@@ -147,22 +234,14 @@ class LLMClient:
             raise translate_error(exc) from exc
         return completion.to_dict()
 
-    async def stream_text(
+    async def stream(
         self, model: str, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
-    ) -> AsyncIterator[str | LLMUsage]:
-        """The reply's text deltas as they arrive, then its :class:`LLMUsage` last.
+    ) -> AsyncGenerator[LLMEvent, None]:
+        """The reply as typed events (see the module), :class:`LLMUsage` last.
 
-        ``options`` are further request fields for the LLM (temperature, max_tokens, ...).
+        ``options`` are further request fields for the LLM, passed untouched
+        (``tools``, ``tool_choice``, ``temperature``, ``max_tokens``, ...).
         """
-        async for item in self.stream_reply(model, messages, options):
-            if not isinstance(item, ToolCall):
-                yield item
-
-    async def stream_reply(
-        self, model: str, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
-    ) -> AsyncIterator[str | ToolCall | LLMUsage]:
-        """Text deltas as they arrive, each tool call once complete (``options`` may carry
-        ``tools``/``tool_choice``), then the :class:`LLMUsage` last."""
         body = {
             **(options or {}),
             "model": model,
@@ -170,39 +249,26 @@ class LLMClient:
             "stream_options": {"include_usage": True},
         }
         usage = LLMUsage()
-        calls: dict[int, dict[str, str]] = {}
-        async for chunk in self.stream_chunks(body):
-            for choice in chunk.get("choices") or []:
-                delta = choice.get("delta") or {}
-                if delta.get("content"):
-                    yield delta["content"]
-                for call in delta.get("tool_calls") or []:
-                    _gather_call(calls, call)
-            if chunk.get("usage"):
-                usage = LLMUsage(
-                    int(chunk["usage"].get("prompt_tokens") or 0),
-                    int(chunk["usage"].get("completion_tokens") or 0),
-                )
-        for index in sorted(calls):
-            call = calls[index]
-            yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+        # Closed explicitly, so a consumer leaving closes the LLM's HTTP stream at once.
+        async with contextlib.aclosing(self.stream_chunks(body)) as chunks:
+            async for chunk in chunks:
+                for event in chunk_events(chunk):
+                    yield event
+                if chunk.get("usage"):
+                    usage = LLMUsage(
+                        int(chunk["usage"].get("prompt_tokens") or 0),
+                        int(chunk["usage"].get("completion_tokens") or 0),
+                    )
         yield usage
 
-
-def _gather_call(calls: dict[int, dict[str, str]], delta: dict[str, Any]) -> None:
-    """Add a streamed ``tool_calls`` delta to the call it continues (by ``index``)."""
-    index = int(delta.get("index") or 0)
-    call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-    call["id"] = call["id"] or str(delta.get("id") or "")
-    function = delta.get("function") or {}
-    call["name"] += str(function.get("name") or "")
-    call["arguments"] += str(function.get("arguments") or "")
-
-
-def llm_client(request: Request) -> LLMClient:
-    """The app's LLM client, made on first use (FastAPI dependency)."""
-    client: LLMClient | None = getattr(request.app.state, "llm", None)
-    if client is None:
-        client = LLMClient.from_settings(app_settings(request))
-        request.app.state.llm = client
-    return client
+    async def stream_text(
+        self, model: str, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
+    ) -> AsyncGenerator[str | LLMUsage, None]:
+        """The reply's text deltas as they arrive, then its :class:`LLMUsage` last (for
+        callers that only speak or show text; tool calls are left out)."""
+        async with contextlib.aclosing(self.stream(model, messages, options)) as events:
+            async for event in events:
+                if isinstance(event, LLMText):
+                    yield event.text
+                elif isinstance(event, LLMUsage):
+                    yield event
