@@ -125,7 +125,7 @@ ClientEvent = (
     | OutputAudioBufferClear
 )
 
-EVENT_MODELS: dict[str, type[_ClientEvent]] = {
+EVENT_MODELS: dict[str, type[ClientEvent]] = {
     "session.update": SessionUpdate,
     "transcription_session.update": TranscriptionSessionUpdate,
     "input_audio_buffer.append": InputAudioBufferAppend,
@@ -184,6 +184,6 @@ def parse_client_event(event: dict[str, Any]) -> ClientEvent:
     if model is None:
         raise unknown_type(event["type"])
     try:
-        return model.model_validate(event)  # type: ignore[return-value]
+        return model.model_validate(event)
     except ValidationError as exc:
         raise validation_error(exc) from exc

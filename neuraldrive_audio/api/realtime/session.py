@@ -83,9 +83,7 @@ ROUTES: dict[type[ClientEvent], Route] = {
 }
 
 TRANSCRIPTION_EVENTS = [
-    name
-    for name, model in EVENT_MODELS.items()
-    if not ROUTES[model].conversation_only  # type: ignore[index]
+    name for name, model in EVENT_MODELS.items() if not ROUTES[model].conversation_only
 ]
 
 
