@@ -119,10 +119,11 @@ async def _collect_audio(client: AsyncTcpClient, final: str) -> tuple[list[Event
 async def _heard(port: int, pcm24k: bytes) -> str:
     """Synthesized 24 kHz audio, transcribed back through the Wyoming STT path."""
     samples = np.frombuffer(pcm24k, "<i2").astype(np.float32) / 32768.0
-    from neuraldrive_audio.media.pcm import StreamingResampler
+    from neuraldrive_audio.media.resample import Resampler
     from neuraldrive_audio.media.samples import to_s16le
 
-    pcm16k = to_s16le(StreamingResampler(24_000, 16_000).process(samples))
+    resampler = Resampler(24_000, 16_000)
+    pcm16k = to_s16le(np.concatenate([resampler.process(samples), resampler.flush()]))
     return transcript_text(await transcribe_like_ha(port, pcm16k))
 
 

@@ -83,12 +83,13 @@ def to_16k(wav: bytes) -> bytes:
     """A mono 16-bit WAV's samples at 16 kHz (what a Home Assistant satellite sends)."""
     import numpy as np
 
-    from neuraldrive_audio.media.pcm import StreamingResampler
+    from neuraldrive_audio.media.resample import Resampler
     from neuraldrive_audio.media.samples import to_s16le
 
     frames, rate = pcm_of_wav(wav)
     samples = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
-    return to_s16le(StreamingResampler(rate, HA_RATE).process(samples))
+    resampler = Resampler(rate, HA_RATE)
+    return to_s16le(np.concatenate([resampler.process(samples), resampler.flush()]))
 
 
 async def transcribe_like_ha(

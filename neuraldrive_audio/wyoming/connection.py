@@ -277,6 +277,8 @@ class Connection:
         command, self._command = self._command, None
         if command is None or command.audio is None:
             raise ClientError("audio-without-start", "audio-stop arrived before audio-start.")
+        if command.converter is not None:
+            command.audio += command.converter.finish()
         try:
             await self._transcribe(command.request, bytes(command.audio))
         finally:
