@@ -240,3 +240,27 @@ def test_wyoming_bench_info_tts_and_streaming_stt(port: int, tmp_path: Path) -> 
                  "--warmup", "0")  # fmt: skip
     assert "error" not in stt.lower(), stt
     print(info, tts, stt)
+
+
+async def test_zeroconf_announcement_is_found_and_withdrawn() -> None:
+    """What Home Assistant's discovery does: resolve ``<name>._wyoming._tcp.local.``."""
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+    from neuraldrive_audio.wyoming.discovery import SERVICE_TYPE, Announcement
+
+    announcement = Announcement("neuraldrive-audio-test", "0.0.0.0", 10399)
+    await announcement.publish()
+    browser = AsyncZeroconf(ip_version=IPVersion.V4Only)
+    try:
+        found = AsyncServiceInfo(SERVICE_TYPE, f"neuraldrive-audio-test.{SERVICE_TYPE}")
+        assert await found.async_request(browser.zeroconf, 3000)
+        assert found.port == 10399 and found.parsed_addresses()
+        await announcement.withdraw()
+        fresh = AsyncZeroconf(ip_version=IPVersion.V4Only)  # no cached answer
+        gone = AsyncServiceInfo(SERVICE_TYPE, f"neuraldrive-audio-test.{SERVICE_TYPE}")
+        assert not await gone.async_request(fresh.zeroconf, 1500)
+        await fresh.async_close()
+    finally:
+        await announcement.withdraw()
+        await browser.async_close()
