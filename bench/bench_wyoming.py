@@ -229,9 +229,10 @@ def main() -> None:
 
         models = root / "models"
         register_demo_models(ModelStore(models))
-        service = Service.start(f"{redis.url}/0", root / "data", models, workers=1,
+        service = Service.start(f"{redis.url}/0", root / "data", models, workers=1, wait=False,
                                 cpu_threads="2", whisper_compute_type="int8",
                                 whisper_beam_size="5")  # fmt: skip
+        service.wait_healthy(timeout_s=600)  # a loaded machine starts slowly
         whisper = [str(venv / "bin" / "wyoming-faster-whisper"), "--model", whisper_dir,
                    "--data-dir", str(root / "fw"), "--stt-library", "faster-whisper",
                    "--local-files-only", "--compute-type", "int8", "--beam-size", "5",

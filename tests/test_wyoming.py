@@ -190,8 +190,15 @@ async def test_unknown_voice_and_model_are_errors(port: int) -> None:
     voice = SynthesizeVoice(name="no-such-voice")
     error = await _error_for(port, Synthesize("Hello.", voice=voice).event())
     assert error.code == "voice-not-found" and "no-such-voice" in error.text
-    error = await _error_for(port, SynthesizeStart(voice=voice).event())
-    assert error.code == "voice-not-found"
+    async with AsyncTcpClient("127.0.0.1", port) as client:  # HA's streamed shape
+        await client.write_event(SynthesizeStart(voice=voice).event())
+        await client.write_event(SynthesizeChunk("Hello there.").event())
+        await client.write_event(Synthesize("Hello there.", voice=voice).event())
+        await client.write_event(SynthesizeStop().event())
+        await client.write_event(Describe().event())
+        events = await read_until(client, ("info",), 60)
+    assert [e.type for e in events] == ["error", "info"]  # one error, then still serving
+    assert events[0].data["code"] == "voice-not-found"
     pcm = b"\0" * HA_CHUNK_BYTES
     error = await _error_for(
         port,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from wyoming.audio import AudioChunk, AudioStart
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
@@ -189,6 +189,28 @@ async def test_a_good_command_still_works_after_the_abuse(server: WyomingProcess
     events = await transcribe_like_ha(server.port, to_16k(make_clip(text)))
     assert word_error_rate(text, transcript_text(events)) <= 0.1
     assert HA_CHUNK_BYTES == 320
+
+
+async def test_a_client_hanging_up_mid_command_aborts_its_job(server: WyomingProcess) -> None:
+    from tests.speech_clips import make_clip
+
+    pcm = to_16k(make_clip(" ".join(SENTENCES[:3])))
+    async with AsyncTcpClient("127.0.0.1", server.port) as client:
+        await client.write_event(AudioStart(16_000, 2, 1).event())
+        for offset in range(0, len(pcm), 32_000):
+            await client.write_event(
+                AudioChunk(16_000, 2, 1, pcm[offset : offset + 32_000]).event()
+            )
+        await client.write_event(AudioStop().event())
+    log = server.log
+    assert log is not None
+    for _ in range(100):
+        if "client left; job aborted" in log.read_text():
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the job of a client that left was not aborted")
+    await _still_serves(server.port)
 
 
 async def test_client_outside_the_allowed_networks_is_refused_and_logged(

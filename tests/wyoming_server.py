@@ -31,6 +31,7 @@ class WyomingProcess:
 
     port: int
     process: subprocess.Popen[bytes]
+    log: Path | None = None
 
 
 @contextmanager
@@ -59,7 +60,7 @@ def wyoming_process(
                 if time.monotonic() > deadline:
                     raise RuntimeError("the Wyoming server did not start") from None
                 time.sleep(0.05)
-        yield WyomingProcess(port, process)
+        yield WyomingProcess(port, process, log)
     finally:
         process.terminate()
         try:
