@@ -49,7 +49,7 @@ def wyoming_process(
     output = log.open("wb") if log is not None else None
     process = subprocess.Popen(command, env=full_env, stderr=output)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise RuntimeError("the Wyoming server exited")
