@@ -16,11 +16,12 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
 
-from tests.harness import Service
+from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, word_error_rate
 from tests.wyoming_server import (
     HA_CHUNK_BYTES,
     WyomingProcess,
+    patient_service,
     read_until,
     to_16k,
     transcribe_like_ha,
@@ -29,6 +30,17 @@ from tests.wyoming_server import (
 )
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def service(
+    redis_server: RedisServer, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """API + worker for this module on their own Redis db, waited for patiently."""
+    data = tmp_path_factory.mktemp("data")
+    with patient_service(f"{redis_server.url}/7", data, models_dir) as running:
+        yield running
+
 
 MAX_CONNECTIONS = 16
 IDLE_TIMEOUT_S = 2.0
