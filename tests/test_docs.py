@@ -5,6 +5,8 @@ A block with a language is preceded by ``<!-- check: NAME -->`` naming how it is
 
 - ``run``: a Python program, run against a real service (API and worker processes);
   ``run-agent``: the same against an API that talks to the LLM stand-in;
+- ``syntax``: a Python fragment (names like ``KEY`` left to the reader): it compiles, and
+  every module and name it imports exists;
 - ``commands``: shell commands; each one's program must exist and its arguments parse
   (``neuraldrive-audio`` through its real argument parser, scripts by path, systemd units by
   name), without running them;
@@ -22,9 +24,11 @@ Blocks without a language (diagrams) need no check. The README's blocks are run 
 
 from __future__ import annotations
 
+import ast
 import configparser
 import contextlib
 import dataclasses
+import importlib
 import importlib.util
 import io
 import json
@@ -47,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 CHECKS = frozenset(
-    {"run", "run-agent", "commands", "env-file", "plugin", "tui-screen", "layout",
+    {"run", "run-agent", "syntax", "commands", "env-file", "plugin", "tui-screen", "layout",
      "unit-drop-in", "caddyfile", "redis-conf"}
 )  # fmt: skip
 NEURALDRIVE_UNITS = frozenset({"neuraldrive-caddy"})
@@ -133,6 +137,20 @@ def test_python_blocks_compile() -> None:
 
 
 # --- checks without a service ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", **by_id(blocks("syntax")))  # type: ignore[arg-type]
+def test_fragments_import_what_exists(block: Block) -> None:
+    tree = ast.parse(block.code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                importlib.import_module(alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    importlib.import_module(f"{node.module}.{alias.name}")  # a submodule
 
 
 def logical_lines(code: str) -> list[str]:

@@ -27,7 +27,7 @@ import pytest
 from tests.harness import free_port
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.install
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
+from neuraldrive_audio.api.console import mount_console
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
@@ -91,4 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audio_chat.router)
     app.include_router(jobs.router)
     app.include_router(realtime.router)
+    mount_console(app)
     return app

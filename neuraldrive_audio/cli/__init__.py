@@ -40,12 +40,11 @@ def _cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _cmd_api(args: argparse.Namespace) -> None:
-    import uvicorn
-
+    from neuraldrive_audio.api import http_server
     from neuraldrive_audio.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    http_server.run(create_app(settings), host=settings.host, port=settings.port)
 
 
 def _cmd_worker(args: argparse.Namespace) -> None:

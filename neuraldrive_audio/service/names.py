@@ -193,10 +193,20 @@ def resolve_voice(
     model: str | None, voice: str, catalog: ModelCatalog, settings: Settings
 ) -> ResolvedVoice:
     """The text-to-speech model a client names (None: the default TTS model) and the voice
-    of it that ``voice`` means, in one call."""
+    of it that ``voice`` means, in one call. An OpenAI model alias paired with a voice of
+    another installed model resolves to that model (a model named by its id never switches)."""
     name = model or settings.default_tts_model
     manifest = resolve_model(name, catalog, settings, speech_to_text=False)
+    if catalog.find(name) is None and mapped_voice(voice, manifest, settings) is None:
+        # An OpenAI alias (tts-1) with a voice another model owns: clients such as Open WebUI
+        # pair every voice we list with one alias, so the voice's owner speaks it.
+        manifest = voice_owner(voice, catalog) or manifest
     return ResolvedVoice(manifest.id, voice_of(voice, manifest, settings))
+
+
+def voice_owner(voice: str, catalog: ModelCatalog) -> ModelManifest | None:
+    """The installed text-to-speech model that has ``voice`` as one of its own voices."""
+    return next((m for m in catalog.all() if not is_speech_to_text(m) and voice in m.voices), None)
 
 
 def _voice_error(message: str) -> ServiceError:

@@ -37,10 +37,13 @@ EXPECTED = {
     ),
 }
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("systemctl") is None,
-    reason="systemctl is not installed (the script enables units with systemctl --root)",
-)
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.skipif(
+        shutil.which("systemctl") is None,
+        reason="systemctl is not installed (the script enables units with systemctl --root)",
+    ),
+]
 
 
 def install(destdir: Path, *args: str, **env: str) -> str:

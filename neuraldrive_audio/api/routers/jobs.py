@@ -23,6 +23,17 @@ from starlette.datastructures import UploadFile
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Job,
+    JobDeleted,
+    JobList,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
 from neuraldrive_audio.api.speech_request import SpeechRequest
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.api.transcription_fields import parse_language
@@ -184,7 +195,7 @@ async def _create_speech_job(
     return record, chunks
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=Job)
 async def create_job(
     request: Request,
     queue: QueueDep,
@@ -216,7 +227,7 @@ async def _record(queue: JobQueue, job_id: str) -> JobRecord:
         ) from exc
 
 
-@router.get("")
+@router.get("", response_model=JobList)
 async def list_jobs(
     queue: QueueDep,
     status: JobStatus | None = None,
@@ -237,13 +248,22 @@ async def list_jobs(
     }
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """The job's status, progress, timestamps and error."""
     return _with_links(await _record(queue, job_id))
 
 
-@router.get("/{job_id}/result", response_model=None)
+@router.get(
+    "/{job_id}/result",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        *CONTENT_TYPES.values(),
+        json=Transcription | TranscriptionVerbose | Translation | TranslationVerbose,
+        description="The transcript in the asked format (JSON or text), or the audio file.",
+    ),
+)
 async def get_result(
     job_id: str,
     queue: QueueDep,
@@ -282,13 +302,13 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
     return updated
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=Job)
 async def cancel_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """Stop a queued or running job; a job that already ended is returned as it is."""
     return _with_links(await _cancel(queue, await _record(queue, job_id)))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", response_model=JobDeleted)
 async def delete_job(job_id: str, queue: QueueDep, files: JobFilesDep) -> dict[str, Any]:
     """Cancel the job if it still runs, then delete its files and record."""
     record = await _record(queue, job_id)
