@@ -54,6 +54,9 @@ MAX_TEXT_CHARS = 4096
 MAX_STREAM_CHARS = 100_000
 """Longest text one streamed synthesis may carry in all its chunks."""
 
+LINGER_S = 2.0
+"""How long a closing connection keeps reading (and dropping) what the client still sends."""
+
 CLIENT_CHECK_S = 0.25
 """How often a connection waiting on a job looks whether its client hung up."""
 
@@ -158,9 +161,23 @@ class Connection:
         finally:
             await self._stop_stream()
             self._drop_command()
-            self._writer.close()
-            with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
+            await self._close_gently()
+
+    async def _close_gently(self) -> None:
+        """Close so the client can still read our last event (often the error that ends
+        the connection): shut our side, then drop what it is still sending for a moment.
+        Closing with unread input would reset the connection, and a reset discards the
+        error on its way to the client."""
+        with contextlib.suppress(Exception):
+            if self._writer.can_write_eof():
+                self._writer.write_eof()
+            deadline = asyncio.get_running_loop().time() + LINGER_S
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                if not await asyncio.wait_for(self._reader.read(64 * 1024), left):
+                    break
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
 
     async def _serve(self) -> None:
         timeout_s = self._settings.wyoming_idle_timeout_s
