@@ -172,6 +172,8 @@ def _models_commands(sub: Subcommands) -> None:
     pull.add_argument("--id", help="model id (default: the repository id)")
     pull.add_argument("--engine", choices=engines, help="engine (default: detect from the files)")
     pull.add_argument("--force", action="store_true", help="replace a model with the same id")
+    command(models_sub, "demo", "register the demo models of the [demo] extra (in place)",
+            "What serve --demo does, without starting anything: for a worker host.")  # fmt: skip
     rm = command(models_sub, "remove", "delete a model from the store",
                  "Refuses a model a live worker has loaded, and refuses when it cannot ask "
                  "the workers (their Redis is unreachable).")  # fmt: skip

@@ -16,6 +16,7 @@ from neuraldrive_audio.cli.failures import CommandFailed, ExitCode
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import embedded
 from neuraldrive_audio.queue.heartbeat import holds, live_workers
+from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.hub import (
     HubPullError,
     detect_engine,
@@ -187,6 +188,14 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
     print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB) into {where}")
 
 
+def _demo(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
+    registered = register_demo_models(store)
+    if not store.list():
+        raise CommandFailed("no demo model found: install the [demo] extra")
+    print(f"registered: {', '.join(registered) or 'nothing new'}; the store {store.root} holds "
+          f"{', '.join(m.id for m in store.list())}")  # fmt: skip
+
+
 def _remove_command(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(_remove(store, args.model_id, args.force, settings))
 
@@ -196,6 +205,7 @@ _COMMANDS: dict[str, Callable[[ModelStore, argparse.Namespace, Settings], None]]
     "import": _import,
     "pull": _pull,
     "remove": _remove_command,
+    "demo": _demo,
 }
 
 
