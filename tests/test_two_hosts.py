@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.netns,
     pytest.mark.skipif(_why is not None, reason=f"two-host tests: {_why}"),
+    pytest.mark.timeout(900),  # two hosts' worth of work on the same shared cores
 ]
 
 PAYLOAD_CAP = 2 * 1024 * 1024
@@ -195,7 +196,9 @@ def test_async_transcription_runs_on_both_hosts_within_the_payload_cap(
     assert sorted(ran, key=int) == [str(i) for i in range(job["chunks_total"])]
     assert set(ran.values()) == {by_pid[hosts.box_worker.pid], by_pid[hosts.gpu2_worker.pid]}
     assert 0 < memory.peak_payload <= PAYLOAD_CAP
-    assert grown < PAYLOAD_CAP + 1024 * 1024  # payloads plus records, events and arq's keys
+    # Stored payloads stay under the cap; moving one also takes a transient copy in the
+    # sending or receiving client's buffer, so Redis itself stays under twice the cap.
+    assert grown < 2 * PAYLOAD_CAP
     # Only the API host keeps job files; the worker host has its models and nothing else.
     assert (hosts.box.root / "data" / "jobs" / job_id / "result.json").exists()
     assert not (hosts.gpu2.root / "data" / "jobs").exists()
@@ -204,9 +207,9 @@ def test_async_transcription_runs_on_both_hosts_within_the_payload_cap(
 
 
 def test_long_speech_job_across_hosts(hosts: TwoHosts) -> None:
-    text = " ".join(SENTENCES * 3)
+    text = " ".join(SENTENCES * 2)
     response = hosts.http("POST", "/v1/audio/jobs", json={
-        "task": "speech", "model": "tts-1", "voice": "alloy", "input": text,
+        "task": "speech", "model": "piper/en_US-joe-medium", "voice": "alloy", "input": text,
         "response_format": "wav",
     })  # fmt: skip
     assert response.status_code == 202, response.text
@@ -214,7 +217,7 @@ def test_long_speech_job_across_hosts(hosts: TwoHosts) -> None:
     assert job["status"] == "completed", job
     assert job["chunks_total"] > 1 and len(job["chunk_workers"]) == job["chunks_total"]
     audio = hosts.http("GET", f"/v1/audio/jobs/{job['id']}/result").content
-    seconds = (len(audio) - 44) / 2 / 24000
+    seconds = (len(audio) - 44) / 2 / 24000  # the service speaks 24 kHz s16 WAV
     assert seconds > len(text) / 25  # every chunk is in the file
     assert not (hosts.gpu2.root / "data" / "jobs").exists()
 
