@@ -21,6 +21,7 @@ from neuraldrive_audio.api.routers import (
     audio_chat,
     jobs,
     management,
+    model_files,
     models,
     speech,
     system,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.health_router)
     app.include_router(management.router)
     app.include_router(models.router)
+    app.include_router(model_files.router)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)
     app.include_router(audio_chat.router)
