@@ -70,9 +70,11 @@ shared="$shared ~nda:upload:* ~nda:job:* ~nda:jobs:active ~nda:webhooks:pending 
 shared="$shared ~arq:* &nda:wake:*"
 commands="-@all +@read +@write +@keyspace +@string +@list +@hash +@set +@sortedset +@stream"
 commands="$commands +@pubsub +@transaction +@connection +@fast -@dangerous"
+# The API also runs one script (queue/admission.py: depth check and enqueue in one step);
+# Redis still checks the keys a script touches against the user's patterns.
 cat >"$OUT/audio-redis.acl" <<EOF
 user default off
-user api on #$(hashed "$api_pw") resetkeys $shared ~nda:jobs ~nda:chunks:inflight ~nda:janitor:lock ~nda:feeder:lock %R~nda:worker:* $commands
+user api on #$(hashed "$api_pw") resetkeys $shared ~nda:jobs ~nda:chunks:inflight ~nda:janitor:lock ~nda:feeder:lock %R~nda:worker:* $commands +eval +evalsha
 user worker on #$(hashed "$worker_pw") resetkeys $shared ~nda:worker:* $commands
 EOF
 

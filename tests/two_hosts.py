@@ -1,8 +1,8 @@
 """Two "hosts" made of network namespaces, joined by a veth pair and sharing nothing else.
 
 "box" runs Redis (TLS with client certificates, ACL users made by deploy/redis-listen.sh),
-the API and one worker; "gpu2" runs one worker with its own data dir and model store,
-connected over ``rediss://`` only. The pair's /30 exists only inside the two namespaces.
+the API and one worker; "gpu2" runs one worker with its own data dir and a model store it
+fills with ``models pull --from`` box's API, connected to Redis over ``rediss://`` only. The pair's /30 exists only inside the two namespaces.
 gpu2's processes run in their own mount namespace where box's directory is hidden under an
 empty tmpfs, so nothing on disk can be shared by accident.
 
@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 REDIS_LISTEN = REPO / "deploy" / "redis-listen.sh"
 CLONE_NEWNET = 0x40000000
 API_PORT = 8001
+DEMO_MODELS = ("Systran/faster-whisper-tiny.en", "kokoro-82m", "piper/en_US-joe-medium")
 REDIS_PORT = 6380
 T = TypeVar("T")
 
@@ -177,6 +178,17 @@ class TwoHosts:
         self.gpu2_worker = self.gpu2.popen(command, self.gpu2_env, "gpu2-worker")
         return self.gpu2_worker
 
+    def wait_for_api(self, timeout_s: float = 180) -> None:
+        """Until the API answers (from inside box)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.http("GET", "/health")
+                return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError(f"the API did not start; see {self.box.root / 'api.log'}")
+
     def live_worker_pids(self) -> dict[str, int]:
         """worker id -> pid of every worker whose heartbeat is alive."""
         status = self.http("GET", "/system/audio/status").json()
@@ -294,9 +306,13 @@ def _start_gpu2(hosts: TwoHosts, settings: dict[str, str]) -> None:
         "NEURALDRIVE_AUDIO_REDIS_TLS_CERT_FILE": str(tls / "worker.crt"),
         "NEURALDRIVE_AUDIO_REDIS_TLS_KEY_FILE": str(tls / "worker.key"),
     }
-    fill = gpu2.popen([sys.executable, "-m", "neuraldrive_audio.cli", "models", "demo"],
-                      hosts.gpu2_env, "models")  # fmt: skip
-    if fill.wait(timeout=120) != 0:
-        raise RuntimeError("gpu2 could not fill its model store")
-    gpu2.processes.remove(fill)
+    hosts.wait_for_api()
+    env = {**hosts.gpu2_env, "NEURALDRIVE_API_KEY": API_KEY}
+    for model in DEMO_MODELS:  # its own store, filled from box over the API, verified
+        pull = [sys.executable, "-m", "neuraldrive_audio.cli", "models", "pull",
+                "--from", hosts.api_url, "--id", model]  # fmt: skip
+        fill = gpu2.popen(pull, env, "models")
+        if fill.wait(timeout=300) != 0:
+            raise RuntimeError(f"gpu2 could not pull {model}; see {gpu2.root / 'models.log'}")
+        gpu2.processes.remove(fill)
     hosts.start_gpu2_worker()
