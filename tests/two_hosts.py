@@ -2,7 +2,8 @@
 
 "box" runs Redis (TLS with client certificates, ACL users made by deploy/redis-listen.sh),
 the API and one worker; "gpu2" runs one worker with its own data dir and a model store it
-fills with ``models pull --from`` box's API, connected to Redis over ``rediss://`` only. The pair's /30 exists only inside the two namespaces.
+fills with ``models pull --from`` box's API, connected to Redis over ``rediss://`` only.
+The pair's /30 exists only inside the two namespaces.
 gpu2's processes run in their own mount namespace where box's directory is hidden under an
 empty tmpfs, so nothing on disk can be shared by accident.
 
