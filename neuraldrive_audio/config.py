@@ -197,8 +197,8 @@ class Settings(BaseSettings):
     """Unpinned models idle longer than this are unloaded."""
 
     worker_serves_batch: bool = True
-    """Also take chunks of asynchronous jobs; they need ``<data_dir>/jobs`` (off on remote
-    hosts that don't mount it)."""
+    """Also take chunks of asynchronous jobs (their audio and results travel through Redis,
+    so a worker on another host takes them too)."""
 
     worker_max_jobs: int = 1
     """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
@@ -210,10 +210,10 @@ class Settings(BaseSettings):
     worker_batch_poll_delay_s: float = 0.1
     """Poll interval of the batch lane of a draining (burst) worker."""
 
-    worker_idle_poll_s: float = 1.0
+    worker_idle_poll_s: float = Field(default=10.0, gt=0)
     """Idle workers block on their lanes' wake channel (published on every enqueue and
-    abort) and look at the queue on their own only this often, as a safety net; pickup
-    latency does not depend on it."""
+    abort) and on their control list, and look at the queue on their own only this often,
+    as a safety net; pickup latency and abort promptness do not depend on it."""
 
     interactive_batch_max: int = Field(default=8, ge=1)
     """Dynamic batching: most transcription requests (same model) one worker decodes together
@@ -326,6 +326,43 @@ class Settings(BaseSettings):
 
     voice_tts_model: str | None = None
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
+
+    # --- Wyoming (Home Assistant) front door ---
+
+    wyoming_enabled: bool = False
+    """Run the Wyoming server (Home Assistant's speech protocol) inside ``serve``. Wyoming
+    has no authentication: see ``wyoming_allow_networks`` before exposing it."""
+
+    wyoming_host: str = "127.0.0.1"
+    """Address the Wyoming server binds to."""
+
+    wyoming_port: int = 10300
+    """Port the Wyoming server binds to (10300 is what Home Assistant suggests)."""
+
+    wyoming_allow_networks: str = ""
+    """Comma-separated networks (CIDR) whose clients the Wyoming server accepts, e.g.
+    ``192.168.1.10/32``; empty = loopback only. Other clients are refused and logged."""
+
+    wyoming_max_connections: int = Field(default=32, ge=1)
+    """Wyoming connections served at once; more are answered with an error and closed."""
+
+    wyoming_max_buffered_bytes: int = Field(default=256 * MIB, ge=1)
+    """Audio all Wyoming connections together may hold while it is being spoken (16 kHz
+    16-bit mono after conversion); a command past it gets an error."""
+
+    wyoming_max_event_bytes: int = Field(default=1 * MIB, ge=1024)
+    """Largest JSON data plus payload one Wyoming event may announce; a bigger header
+    closes the connection before anything is read."""
+
+    wyoming_idle_timeout_s: float = Field(default=30.0, gt=0)
+    """A Wyoming client that sends no complete event for this long is disconnected."""
+
+    wyoming_zeroconf: bool = False
+    """Announce the Wyoming server on the LAN as ``_wyoming._tcp.local.`` (mDNS), so Home
+    Assistant discovers it. Needs a non-loopback ``wyoming_host``."""
+
+    wyoming_zeroconf_name: str = "neuraldrive-audio"
+    """Instance name of the zeroconf announcement."""
 
     @property
     def device(self) -> Device:

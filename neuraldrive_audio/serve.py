@@ -10,8 +10,7 @@ import signal
 import subprocess
 import sys
 
-import uvicorn
-
+from neuraldrive_audio.api import http_server
 from neuraldrive_audio.api.app import create_app
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.embedded import EmbeddedQueue, start_embedded_queue
@@ -91,12 +90,17 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
     for index in range(workers):
         supervisor.start(f"worker {index}", command, env)
+    if settings.wyoming_enabled:
+        # Its own process, like under systemd: a front door beside the API.
+        wyoming = [sys.executable, "-m", "neuraldrive_audio.cli", "wyoming"]
+        supervisor.start("wyoming", wyoming, env)
+        print(f"Wyoming: tcp://{settings.wyoming_host}:{settings.wyoming_port}", file=sys.stderr)
     settings = settings.model_copy(update={"api_key": key})
     url = announce_api(settings)
     print(f"API: {url}  workers: {workers}", file=sys.stderr)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        http_server.run(create_app(settings), host=settings.host, port=settings.port)
     finally:
         withdraw_api(settings, url)
         supervisor.stop()

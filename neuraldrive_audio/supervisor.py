@@ -4,12 +4,19 @@ systemd restarts our units on the appliance; ``serve`` is the one-command setup 
 systemd, so it does the same for its children (workers, and its embedded redis-server):
 a child that exits is started again after a backoff that doubles while it keeps failing
 (and resets once it ran for a while), and the log says why it exited.
+
+The watcher thread sleeps in ``select`` on the children's pidfds (readable when the process
+exits, Linux 5.3+), so a quiet ``serve`` does not wake up to look; elsewhere it looks every
+``check_interval_s``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+import os
+import select
 import signal
 import subprocess
 import sys
@@ -61,24 +68,43 @@ class Child:
     restarts: int = 0
     stop_last: bool = False
     """Stopped only after every other child has exited (the Redis the others use)."""
+    pidfd: int | None = None
+    """Readable once the running process has exited (None where pidfds are unavailable)."""
 
     def spawn(self) -> None:
         """Start (or start again) the process."""
         self.process = subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         self.restart_at = None
+        self.pidfd = _pidfd(self.process.pid)
         log.info("started %s (pid %d)", self.name, self.process.pid)
+
+    def close_pidfd(self) -> None:
+        """Stop watching the process (it has exited, or nobody watches any more)."""
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3
+        return None
 
 
 @dataclass
 class Supervisor:
     """Starts children, restarts those that exit, and stops them all on :meth:`stop`."""
 
-    check_interval_s: float = 0.5
+    check_interval_s: float = 5.0
+    """Longest sleep of the watcher; an exit wakes it at once where pidfds exist."""
     children: list[Child] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
+    _wakeup: tuple[int, int] = field(default_factory=os.pipe)
+    """Written to wake the watcher: a child was added, or everything stops."""
 
     def start(
         self, name: str, command: list[str], env: dict[str, str], stop_last: bool = False
@@ -91,15 +117,31 @@ class Supervisor:
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
             self._thread.start()
+        self._wake()
         return child
 
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # already stopped and closed
+            os.write(self._wakeup[1], b"x")
+
     def _watch(self) -> None:
-        while not self._stopping.wait(self.check_interval_s):
+        while True:
             with self._lock:
                 if self._stopping.is_set():
                     return
                 for child in self.children:
                     self._check(child)
+                exits = [c.pidfd for c in self.children if c.pidfd is not None]
+                timeout = self._next_look_s()
+            ready, _, _ = select.select([self._wakeup[0], *exits], [], [], timeout)
+            if self._wakeup[0] in ready:
+                os.read(self._wakeup[0], 4096)
+
+    def _next_look_s(self) -> float:
+        """Until the next restart is due, at most ``check_interval_s`` (a safety net)."""
+        now = time.monotonic()
+        due = [c.restart_at - now for c in self.children if c.restart_at is not None]
+        return max(0.0, min([self.check_interval_s, *due]))
 
     def _check(self, child: Child) -> None:
         now = time.monotonic()
@@ -112,6 +154,7 @@ class Supervisor:
         code = child.process.poll()
         if code is None:
             return
+        child.close_pidfd()
         if now - child.started_at > STABLE_S:
             child.backoff_s = FIRST_BACKOFF_S
         log.warning(
@@ -125,9 +168,19 @@ class Supervisor:
         """Stop watching, SIGTERM every child, SIGKILL those still alive after a while;
         children started with ``stop_last`` go once the others have exited."""
         self._stopping.set()
+        self._wake()
         with self._lock:
             for last in (False, True):
                 self._terminate([c for c in self.children if c.stop_last is last])
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                return  # still inside select on the descriptors: leave them open
+        for child in self.children:
+            child.close_pidfd()
+        for end in self._wakeup:
+            with contextlib.suppress(OSError):
+                os.close(end)
 
     @staticmethod
     def _terminate(children: list[Child]) -> None:

@@ -67,3 +67,18 @@ def test_stop_last_children_stop_after_the_others(tmp_path: Path) -> None:
     order = [name for name, _, _ in sorted(stops, key=lambda s: float(s[2]))]
     assert order[-1] == "redis" and sorted(order[:2]) == ["worker0", "worker1"]
     assert all(c.process is not None and c.process.poll() is not None for c in supervisor.children)
+
+
+def test_an_exit_is_noticed_without_waiting_for_the_safety_poll(tmp_path: Path) -> None:
+    # Nothing polls every 60 s here: the watcher sleeps on the child's pidfd, so the kill
+    # wakes it at once and the restart follows the first backoff (1 s).
+    log = tmp_path / "log"
+    supervisor = Supervisor(check_interval_s=60)
+    try:
+        child = supervisor.start("worker", _child(log, "worker"), dict(os.environ))
+        _lines(log, 10, 1)
+        assert child.process is not None
+        child.process.kill()
+        assert _lines(log, 20, 2) == ["worker started", "worker started"]
+    finally:
+        supervisor.stop()

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
 from neuraldrive_audio.api import job_feeder
+from neuraldrive_audio.api.console import mount_console
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
@@ -31,6 +32,7 @@ from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.queue.connection import connect, redacted, tls_options
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
         redis = await connect(settings.redis_url, tls_options(settings))
         app.state.queue = make_queue(redis, settings)
+        app.state.service = SpeechService(app.state.queue, app.state.catalog, settings)
         janitor = Janitor(redis, settings, app.state.job_files, settings.webhook_secret or api_key)
         janitor_task = asyncio.create_task(janitor.run())
         feeder_task = asyncio.create_task(JobFeeder(redis, settings, app.state.job_files).run())
@@ -69,8 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await janitor_task
             await redis.aclose()
-            if getattr(app.state, "llm", None) is not None:
-                await app.state.llm.aclose()
+            await app.state.service.aclose()
 
     app = FastAPI(title="neuraldrive-audio", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -96,4 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audio_chat.router)
     app.include_router(jobs.router)
     app.include_router(realtime.router)
+    mount_console(app)
     return app

@@ -1,8 +1,11 @@
 """The API's background duties for asynchronous jobs, without a separate cron.
 
-Every few seconds: requeue chunks whose worker died (at-least-once), send pending
-webhooks, and delete finished jobs past their retention time. A Redis lock makes one
-API process do each pass when several run.
+While asynchronous jobs are active, every ``janitor_interval_s``: requeue chunks whose
+worker died (at-least-once) and delete finished jobs past their retention time. A Redis
+lock makes one API process do each pass when several run. With no job active it sleeps
+until a new job's first chunk is queued (the batch lane's wake channel) or the next job
+falls due for deletion, at most ``IDLE_PASS_S``. Webhooks go out as soon as a job ends:
+their queue is read with a blocking pop.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 
 import httpx
@@ -20,11 +24,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from neuraldrive_audio.api.webhook_targets import parse_networks
 from neuraldrive_audio.api.webhooks import deliver
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue import heartbeat, job_chunks, keys
+from neuraldrive_audio.queue import heartbeat, job_chunks, keys, wake
 from neuraldrive_audio.queue.job_records import JobNotFoundError, JobRecords, JobStatus
+from neuraldrive_audio.queue.lanes import BATCH
 from neuraldrive_audio.storage.job_files import JobFiles
 
 log = logging.getLogger(__name__)
+
+IDLE_PASS_S = 30.0
+"""Longest pause between passes with no job active (a safety net: new jobs wake the janitor)."""
+WEBHOOK_BLOCK_S = 30
+"""Longest single blocking pop of the webhook queue."""
+REDIS_RETRY_S = 1.0
 
 
 class Janitor:
@@ -37,32 +48,74 @@ class Janitor:
         self.secret = secret
         self.records = JobRecords(redis)
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._token = secrets.token_hex(8).encode()
+        """Marks the lock as this API's, so it can pass again before the lock lapses."""
+        self._woken = asyncio.Event()
+        self.passes = 0
+        """Passes run (for tests and the bench)."""
 
     async def run(self) -> None:
         """Loop until cancelled."""
         async with httpx.AsyncClient(timeout=10) as client:
-            while True:
-                try:
-                    await self.one_pass(client)
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    log.warning("janitor pass skipped: Redis unavailable (%s)", type(exc).__name__)
-                except Exception:
-                    log.exception("janitor pass failed")
-                await asyncio.sleep(self.settings.janitor_interval_s)
+            helpers = [
+                asyncio.create_task(self.deliver_webhooks(client)),
+                asyncio.create_task(wake.listen(self.redis, BATCH, self._woken.set)),
+            ]
+            try:
+                while True:
+                    self._woken.clear()  # a job queued during the pass ends the wait below
+                    wait_s = await self._pass_safely()
+                    if wait_s <= self.settings.janitor_interval_s:
+                        await asyncio.sleep(wait_s)  # busy: chunk wakes would only add passes
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._woken.wait(), wait_s)
+            finally:
+                for task in helpers:
+                    task.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
 
-    async def one_pass(self, client: httpx.AsyncClient) -> None:
-        """One round of every duty (skipped if another API holds the lock)."""
-        lock_ms = int(self.settings.janitor_interval_s * 2000)
-        if not await self.redis.set(keys.JANITOR_LOCK, b"1", nx=True, px=lock_ms):
-            return
-        await self.requeue_orphans()
-        await self.send_webhooks(client)
-        await self.apply_retention()
+    async def _pass_safely(self) -> float:
+        try:
+            return await self.one_pass()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("janitor pass skipped: Redis unavailable (%s)", type(exc).__name__)
+        except Exception:
+            log.exception("janitor pass failed")
+        return self.settings.janitor_interval_s
 
-    async def requeue_orphans(self) -> None:
-        """Chunks held by a worker whose heartbeat expired go back on the batch lane."""
+    async def one_pass(self) -> float:
+        """One round of the duties (skipped while another API holds the lock); returns the
+        seconds to wait before the next round."""
+        self.passes += 1
+        interval = self.settings.janitor_interval_s
+        if not await self._lock(interval):
+            left_ms = int(await self.redis.pttl(keys.JANITOR_LOCK))
+            return min(IDLE_PASS_S, max(interval, left_ms / 1000))
+        active = await self.requeue_orphans()
+        next_due = await self.apply_retention()
+        wait_s = interval
+        if not active:
+            until_due = IDLE_PASS_S if next_due is None else next_due - time.time()
+            wait_s = min(IDLE_PASS_S, max(interval, until_due))
+        # Held until our next pass: another API skips until then, unless this one is gone.
+        await self.redis.pexpire(keys.JANITOR_LOCK, int((wait_s + interval) * 1000))
+        return wait_s
+
+    async def _lock(self, interval: float) -> bool:
+        hold_ms = int(interval * 2000)
+        if await self.redis.set(keys.JANITOR_LOCK, self._token, nx=True, px=hold_ms):
+            return True
+        return bool(await self.redis.get(keys.JANITOR_LOCK) == self._token)
+
+    async def requeue_orphans(self) -> bool:
+        """Chunks held by a worker whose heartbeat expired go back on the batch lane;
+        returns whether any job is active."""
+        active = await self.records.active_ids()
+        if not active:
+            return False
         live = {w.worker_id for w in await heartbeat.live_workers(self.redis)}
-        for job_id in await self.records.active_ids():
+        for job_id in active:
             for field, owner in (await job_chunks.owners(self.redis, job_id)).items():
                 if owner.worker_id in live:
                     continue
@@ -77,6 +130,7 @@ class Janitor:
                     "requeued chunk of a dead worker",
                     extra={"job_id": job_id, "chunk": field, "worker_id": owner.worker_id},
                 )
+        return True
 
     async def fail_poisoned(self, chunk: job_chunks.ChunkJob, kills: int) -> None:
         """A chunk whose every attempt killed its worker fails the job instead of going
@@ -93,10 +147,23 @@ class Janitor:
                 await self.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
         log.error("job failed: %s", message, extra={"job_id": chunk.job_id})
 
-    async def send_webhooks(self, client: httpx.AsyncClient) -> None:
-        """Start a delivery for each job whose end is still unannounced."""
-        while raw := await self.redis.lpop(keys.WEBHOOKS_PENDING):  # type: ignore[misc]
-            task = asyncio.create_task(self._deliver(client, raw.decode()))
+    async def deliver_webhooks(self, client: httpx.AsyncClient) -> None:
+        """Start a delivery for each job whose end is announced, as it is; until cancelled.
+
+        Several APIs may each wait here: every announcement goes to exactly one of them.
+        """
+        while True:
+            try:
+                popped = await self.redis.blpop(  # type: ignore[misc]
+                    [keys.WEBHOOKS_PENDING], timeout=WEBHOOK_BLOCK_S
+                )
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("webhook queue unavailable (%s)", type(exc).__name__)
+                await asyncio.sleep(REDIS_RETRY_S)
+                continue
+            if popped is None:
+                continue
+            task = asyncio.create_task(self._deliver(client, popped[1].decode()))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
 
@@ -110,15 +177,27 @@ class Janitor:
             await self.records.update(job_id, allow_after_final=True, webhook=outcome)
             log.info("webhook finished", extra={"job_id": job_id, "delivered": outcome.delivered})
 
-    async def apply_retention(self) -> None:
-        """Delete files and records of jobs that ended more than the retention time ago."""
-        cutoff = time.time() - self.settings.job_retention_s
+    async def apply_retention(self) -> float | None:
+        """Delete files and records of jobs that ended more than the retention time ago;
+        returns when the next job may fall due (None: no job left to delete)."""
+        retention = self.settings.job_retention_s
+        cutoff = time.time() - retention
+        due: list[float] = []
         for job_id in await self.records.ids_created_before(cutoff):
             try:
                 record = await self.records.get(job_id)
             except JobNotFoundError:
                 continue
-            if record.status.is_final and (record.finished_at or 0) < cutoff:
-                await asyncio.to_thread(self.files.remove, job_id)
-                await self.records.delete(job_id)
-                log.info("job expired", extra={"job_id": job_id})
+            if not record.status.is_final:
+                continue  # active: passes run often until it ends
+            finished_at = record.finished_at or 0
+            if finished_at >= cutoff:
+                due.append(finished_at + retention)
+                continue
+            await asyncio.to_thread(self.files.remove, job_id)
+            await self.records.delete(job_id)
+            log.info("job expired", extra={"job_id": job_id})
+        newest = await self.records.first_created_after(cutoff)
+        if newest is not None:
+            due.append(newest + retention)
+        return min(due, default=None)

@@ -142,6 +142,13 @@ class JobRecords:
         """Jobs created before ``timestamp`` (retention candidates)."""
         return [i.decode() for i in await self.redis.zrangebyscore(keys.JOBS, "-inf", timestamp)]
 
+    async def first_created_after(self, timestamp: float) -> float | None:
+        """Creation time of the oldest job created after ``timestamp``, if any."""
+        first = await self.redis.zrangebyscore(
+            keys.JOBS, f"({timestamp}", "+inf", start=0, num=1, withscores=True
+        )
+        return float(first[0][1]) if first else None
+
     async def list(
         self, status: JobStatus | None = None, limit: int = 20, after: str | None = None
     ) -> list[JobRecord]:

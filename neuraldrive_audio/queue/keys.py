@@ -96,6 +96,11 @@ def worker_heartbeat(worker_id: str) -> str:
     return f"{PREFIX}worker:{worker_id}"
 
 
+STATS_FRONT_DOOR_REQUESTS = f"{PREFIX}stats:front_door_requests"
+"""Hash ``<front door>|<request kind>|<outcome>`` -> count, for front doors that run in
+their own process (the Wyoming server), so status and metrics can show them."""
+
+
 # Payloads of asynchronous jobs (no shared disk between hosts: see queue.chunk_payloads).
 
 CHUNKS_INFLIGHT = f"{PREFIX}chunks:inflight"

@@ -7,10 +7,21 @@ when woken, when a deferred job falls due, or after a long safety interval.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.lanes import LANES, Lane
+
+log = logging.getLogger(__name__)
+
+RESUBSCRIBE_S = 1.0
+"""Pause before subscribing again after a subscription failed."""
 
 
 async def wake(redis: Redis, lane: Lane) -> None:
@@ -24,3 +35,21 @@ async def wake_all(redis: Redis) -> None:
         for lane in LANES:
             pipe.publish(keys.wake(lane.name), b"abort")
         await pipe.execute()
+
+
+async def listen(redis: Redis, lane: Lane, woken: Callable[[], None]) -> None:
+    """Call ``woken`` on every wake of ``lane``, and after each (re)subscription (a wake
+    may have been missed meanwhile); blocks in between. Runs until cancelled."""
+    while True:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(keys.wake(lane.name))
+            woken()
+            async for _ in pubsub.listen():
+                woken()
+        except (RedisError, OSError) as exc:
+            log.warning("wake subscription lost (%s); resubscribing", exc)
+            await asyncio.sleep(RESUBSCRIBE_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

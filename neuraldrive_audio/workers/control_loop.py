@@ -50,7 +50,9 @@ async def control_loop(state: WorkerState) -> None:
     """Serve control commands until cancelled; publishes a fresh heartbeat after each."""
     while True:
         try:
-            command = await control.next_command(state.redis, state.worker_id, wait_s=1)
+            # Blocks until a command arrives; the timeout only bounds one BLPOP.
+            wait_s = max(1, int(state.settings.worker_idle_poll_s))
+            command = await control.next_command(state.redis, state.worker_id, wait_s)
             if command is None:
                 continue
             log.info(

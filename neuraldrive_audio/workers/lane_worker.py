@@ -6,7 +6,11 @@ subscribes to its lane's wake channel (``queue.wake``: published on every enqueu
 abort) and runs arq's poll iteration when woken, when one of its jobs ends, when the
 earliest deferred job in its queue falls due, or after ``idle_poll_s`` as a safety net
 (a wake lost while the subscription reconnected). So pickup stays as fast as before, and
-an idle worker makes one Redis round trip per ``idle_poll_s``.
+an idle worker makes three Redis round trips per lane per ``idle_poll_s``.
+
+It leans on two private names of arq's ``Worker``: it runs ``_poll_iteration`` itself and
+extends ``_release_sem_dec_counter_on_complete`` (arq's done callback of every job task)
+to poll again when a slot frees. ``tests/test_arq_internals.py`` fails if arq drops them.
 """
 
 from __future__ import annotations
@@ -16,38 +20,46 @@ import contextlib
 import logging
 from typing import Any
 
-import arq.worker
+from arq.connections import log_redis_info
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue import lanes, wake
 
 log = logging.getLogger(__name__)
 
-RESUBSCRIBE_S = 1.0
-"""Pause before subscribing again after the wake subscription failed."""
+
+async def _log_redis_info(redis: Redis) -> None:
+    """arq's start-up line about the server; a Redis without INFO gets a note instead."""
+    arq_log = logging.getLogger("arq.worker")
+    try:
+        await log_redis_info(redis, arq_log.info)
+    except RedisError as exc:
+        arq_log.info("redis INFO unavailable (%s)", exc)
 
 
 class LaneWorker(Worker):
     """arq's worker, woken through its lane's channel rather than polling."""
 
     def __init__(self, *args: Any, lane_name: str, idle_poll_s: float, **kwargs: Any) -> None:
+        if kwargs.get("redis_pool") is None:
+            raise ValueError("a lane worker runs on the pool it is given (redis_pool)")
         super().__init__(*args, **kwargs)
-        self._wake_channel = keys.wake(lane_name)
+        self._lane = lanes.by_name(lane_name)
         self._idle_poll_s = idle_poll_s
         self._woken = asyncio.Event()
         self.polls = 0
         """Poll iterations run (for tests and the bench)."""
 
     async def main(self) -> None:
-        """arq's start-up, then: poll, wait to be woken, poll again."""
-        if self.burst:  # drain and stop (tests): arq's own loop does exactly that
-            await super().main()
-            return
+        """Start up as arq does, then: poll, wait to be woken, poll again (or drain in burst)."""
         await self._start_up()
-        listener = asyncio.create_task(self._listen())
+        if self.burst:
+            await self._drain()
+            return
+        listener = asyncio.create_task(wake.listen(self.pool, self._lane, self.wake))
         try:
             while True:
                 self._woken.clear()  # a wake during the poll below sets it again
@@ -70,13 +82,23 @@ class LaneWorker(Worker):
         self.wake()  # a slot is free: take the next job without waiting for a wake
 
     async def _start_up(self) -> None:
-        # What arq's main() does before its polling loop (the pool is always given here).
-        # Looked up at call time: workers.main wraps it to tolerate fakeredis.
-        log_redis_info = arq.worker.log_redis_info  # type: ignore[attr-defined]
-        await log_redis_info(self.pool, logging.getLogger("arq.worker").info)
+        # What arq's main() does before its loop (the pool is always given here), with its
+        # INFO call made optional: fakeredis (the embedded fallback, tests) has no INFO, and
+        # arq's own start-up would end the worker task silently there.
+        await _log_redis_info(self.pool)
         self.ctx["redis"] = self.pool
         if self.on_startup:
             await self.on_startup(self.ctx)
+
+    async def _drain(self) -> None:
+        """Burst mode (tests): poll every ``poll_delay`` until the queue is empty, then wait
+        for the jobs still running, as arq's burst loop does (without ``max_burst_jobs``)."""
+        while True:
+            await self._poll_iteration()
+            if not await self.pool.zcard(self.queue_name):
+                await asyncio.gather(*self.tasks.values())
+                return
+            await asyncio.sleep(self.poll_delay_s)
 
     async def _next_wait_s(self) -> float:
         """Until the earliest deferred job is due (arq retries, hand-backs), at most idle_poll_s."""
@@ -87,19 +109,3 @@ class LaneWorker(Worker):
         if not due:
             return self._idle_poll_s
         return min(self._idle_poll_s, max(0.0, (float(due[0][1]) - timestamp_ms()) / 1000))
-
-    async def _listen(self) -> None:
-        redis: Redis = self.pool
-        while True:
-            pubsub = redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._wake_channel)
-                self.wake()  # anything enqueued while we were not listening
-                async for _ in pubsub.listen():
-                    self.wake()
-            except (RedisError, OSError) as exc:
-                log.warning("wake subscription lost (%s); polling until it is back", exc)
-                await asyncio.sleep(RESUBSCRIBE_S)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]

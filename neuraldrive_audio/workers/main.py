@@ -9,11 +9,9 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-import arq.worker
 from arq.connections import ArqRedis
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -44,20 +42,6 @@ from neuraldrive_audio.workers.state import WorkerState
 from neuraldrive_audio.workers.transcription_job import transcribe
 
 log = logging.getLogger(__name__)
-
-_arq_log_redis_info = arq.worker.log_redis_info  # type: ignore[attr-defined]
-
-
-async def _log_redis_info_if_supported(redis: Redis, log_func: Callable[[str], Any]) -> None:
-    # arq's worker calls INFO at start; fakeredis (the embedded fallback) lacks it, and the
-    # worker task would die silently. The figures are cosmetic, so tolerate their absence.
-    try:
-        await _arq_log_redis_info(redis, log_func)
-    except RedisError as exc:
-        log_func(f"redis INFO unavailable ({exc})")
-
-
-arq.worker.log_redis_info = _log_redis_info_if_supported  # type: ignore[attr-defined]
 
 
 def memory_budget(settings: Settings) -> int:

@@ -21,13 +21,23 @@ from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, JobFilesDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.job_feeder import save_plan
-from neuraldrive_audio.api.languages import parse_language
-from neuraldrive_audio.api.model_names import resolve_model
-from neuraldrive_audio.api.speech_request import SpeechRequest, resolve_voice
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Job,
+    JobDeleted,
+    JobList,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
+from neuraldrive_audio.api.speech_request import SpeechRequest
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
+from neuraldrive_audio.api.transcription_fields import parse_language
 from neuraldrive_audio.api.webhook_targets import WebhookTargetError, check_target, parse_networks
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
@@ -44,7 +54,7 @@ from neuraldrive_audio.queue.job_records import (
     announce_end,
 )
 from neuraldrive_audio.queue.payloads import Transcript
-from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
 
 router = APIRouter(prefix="/v1/audio/jobs", tags=["jobs"], dependencies=[ApiKeyRequired])
@@ -103,7 +113,7 @@ async def _check_webhook(url: object, settings: Settings) -> None:
 
 
 async def _create_transcription_job(
-    request: Request, catalog: ModelCatalog, settings: Settings, files: JobFiles
+    request: Request, service: SpeechService, files: JobFiles
 ) -> JobRecord:
     """Store the upload; the job feeder plans it on this host (which keeps the file)."""
     form = await request.form()
@@ -111,7 +121,7 @@ async def _create_transcription_job(
     fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     fields["timestamp_granularities"] = form.getlist("timestamp_granularities[]")
     body = await _validated(TranscriptionJobForm, fields)
-    await _check_webhook(body.webhook_url, settings)
+    await _check_webhook(body.webhook_url, service.settings)
     if not isinstance(upload, UploadFile):
         raise APIError(
             400,
@@ -119,7 +129,7 @@ async def _create_transcription_job(
             code="missing_required_parameter",
             param="file",
         )
-    manifest = resolve_model(body.model, catalog, settings, speech_to_text=True)
+    manifest = service.asr_model(body.model)
     if body.task == "translate" and manifest.languages == ["en"]:
         raise APIError(
             400,
@@ -150,9 +160,10 @@ async def _create_transcription_job(
 
 
 async def _create_speech_job(
-    request: Request, catalog: ModelCatalog, settings: Settings, files: JobFiles
+    request: Request, service: SpeechService, files: JobFiles
 ) -> JobRecord:
     """Split the text into chunks saved as the job's plan (the job feeder queues them)."""
+    settings = service.settings
     try:
         data = await request.json()
     except ValueError as exc:
@@ -166,16 +177,15 @@ async def _create_speech_job(
             code="invalid_value",
             param="input",
         )
-    manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
-    voice = resolve_voice(body.voice_name, manifest, settings)
+    voice = service.resolve_voice(body.model, body.voice_name)
     job_id = new_job_id()
     texts = chunk_text(body.input, settings.speech_job_chunk_chars)
     record = JobRecord(
         id=job_id,
         task=JobTask.SPEECH,
-        model=manifest.id,
+        model=voice.model_id,
         response_format=body.response_format.value,
-        options={"voice": voice, "speed": body.speed},
+        options={"voice": voice.voice, "speed": body.speed},
         input_characters=len(body.input),
         chunks_total=len(texts),
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
@@ -188,12 +198,11 @@ async def _create_speech_job(
     return record
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=Job)
 async def create_job(
     request: Request,
     queue: QueueDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    service: ServiceDep,
     files: JobFilesDep,
 ) -> dict[str, Any]:
     """Submit a long transcription (multipart) or a long speech synthesis (JSON)."""
@@ -201,9 +210,9 @@ async def create_job(
     try:
         files.check_free_space()
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            record = await _create_transcription_job(request, catalog, settings, files)
+            record = await _create_transcription_job(request, service, files)
         else:
-            record = await _create_speech_job(request, catalog, settings, files)
+            record = await _create_speech_job(request, service, files)
     except DiskFullError as exc:
         raise _disk_full(exc) from exc
     await records.create(record)  # the job feeder queues its chunks within the in-flight cap
@@ -219,7 +228,7 @@ async def _record(queue: JobQueue, job_id: str) -> JobRecord:
         ) from exc
 
 
-@router.get("")
+@router.get("", response_model=JobList)
 async def list_jobs(
     queue: QueueDep,
     status: JobStatus | None = None,
@@ -240,13 +249,22 @@ async def list_jobs(
     }
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """The job's status, progress, timestamps and error."""
     return _with_links(await _record(queue, job_id))
 
 
-@router.get("/{job_id}/result", response_model=None)
+@router.get(
+    "/{job_id}/result",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        *CONTENT_TYPES.values(),
+        json=Transcription | TranscriptionVerbose | Translation | TranslationVerbose,
+        description="The transcript in the asked format (JSON or text), or the audio file.",
+    ),
+)
 async def get_result(
     job_id: str,
     queue: QueueDep,
@@ -285,13 +303,13 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
     return updated
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=Job)
 async def cancel_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """Stop a queued or running job; a job that already ended is returned as it is."""
     return _with_links(await _cancel(queue, await _record(queue, job_id)))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", response_model=JobDeleted)
 async def delete_job(job_id: str, queue: QueueDep, files: JobFilesDep) -> dict[str, Any]:
     """Cancel the job if it still runs, then delete its files and record."""
     record = await _record(queue, job_id)
