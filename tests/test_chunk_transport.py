@@ -141,6 +141,9 @@ async def test_results_count_once_and_say_which_worker_ran_them(state: WorkerSta
     await chunk_payloads.release(state.redis, "job-u", 0)
     assert await chunk_payloads.inflight_bytes(state.redis) == 0
     assert await chunk_payloads.results(state.redis, "job-u") == {}
+    await deliver_chunk(twin, chunk, b"late")  # a twin finishing after the API collected
+    assert await chunk_payloads.results(state.redis, "job-u") == {}
+    assert await chunk_payloads.workers(state.redis, "job-u") == {0: "broken-host"}
 
 
 async def test_a_missing_input_is_not_bad_audio(state: WorkerState) -> None:

@@ -3,6 +3,7 @@ namespaces made by the test (see tests/two_hosts.py). Root and ``ip netns`` are 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -10,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import redis
 
+from tests.harness import API_KEY
+from tests.realtime_audio import chunks, sentence_pcm
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 from tests.two_hosts import TwoHosts, netns_unavailable, two_hosts
 
@@ -270,3 +274,40 @@ def test_link_down_for_15_s_mid_job(hosts: TwoHosts, three_minutes: tuple[bytes,
     _check_transcript(hosts, job_id, three_minutes[1])
     assert hosts.gpu2_worker is not None and hosts.gpu2_worker.poll() is None
     hosts.wait_for_workers({hosts.gpu2_worker.pid}, timeout_s=60)  # it reconnected
+
+
+def test_a_realtime_turn_is_transcribed_by_the_remote_worker(hosts: TwoHosts) -> None:
+    assert hosts.box_worker is not None and hosts.gpu2_worker is not None
+    hosts.box.stop(hosts.box_worker)  # so the turn can only run on gpu2
+    session = {
+        "type": "session.update",
+        "session": {"type": "transcription", "audio": {"input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "transcription": {"model": "whisper-1", "language": "en"},
+            "turn_detection": None,
+        }}},
+    }  # fmt: skip
+
+    async def turn() -> str:
+        client = openai.AsyncOpenAI(base_url=f"{hosts.api_url}/v1", api_key=API_KEY)
+        async with client.realtime.connect(extra_query={"intent": "transcription"}) as rt:
+            await rt.send(session)  # type: ignore[arg-type]
+            for piece in chunks(sentence_pcm(SENTENCES[2]).tobytes(), 4800):
+                await rt.input_audio_buffer.append(audio=piece)
+            await rt.input_audio_buffer.commit()
+            async for event in rt:
+                if event.type == "conversation.item.input_audio_transcription.completed":
+                    return str(event.transcript)  # type: ignore[union-attr]
+                assert event.type != "error", event
+        raise AssertionError("the session ended without a transcript")
+
+    try:
+        deadline = time.monotonic() + 30
+        while set(hosts.live_worker_pids().values()) != {hosts.gpu2_worker.pid}:
+            assert time.monotonic() < deadline, "box's worker did not go away"
+            time.sleep(0.3)
+        text = hosts.box.call(lambda: asyncio.run(asyncio.wait_for(turn(), 180)))
+        assert word_error_rate(SENTENCES[2], text) <= 0.15, text
+    finally:
+        hosts.start_box_worker()
+        hosts.wait_for_workers({hosts.box_worker.pid, hosts.gpu2_worker.pid})

@@ -60,11 +60,13 @@ async def deliver(
 ) -> bool:
     """Store a chunk's result unless another attempt did; drop its input. False if late."""
     field = str(index)
+    if await already_delivered(redis, job_id, index):
+        return False  # a twin's result counted (and may already be collected)
     results_key = keys.job_chunk_results(job_id)
     if not await redis.hsetnx(results_key, field, result):  # type: ignore[arg-type,misc]
         return False
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.job_chunk_workers(job_id), field, worker_id)
+        pipe.hsetnx(keys.job_chunk_workers(job_id), field, worker_id)
         pipe.expire(keys.job_chunk_workers(job_id), ttl_s)
         pipe.expire(keys.job_chunk_results(job_id), ttl_s)
         pipe.delete(keys.chunk_input(job_id, index))
