@@ -1,13 +1,13 @@
 """Idle cost: CPU of a quiet API and worker, and the Redis commands they send while quiet.
 
 Starts the real service (redis-server, the API, one worker, as separate processes; or with
-``--serve`` the one-command ``neuraldrive-audio serve``, whose process holds the API and
-the supervisor of its worker and embedded redis-server), runs a burst of requests
-(transcriptions and speech from a few concurrent clients, one asynchronous job) and one
-realtime transcription session through the official SDK, then lets it sit. Over the window that follows (60 s by default) it takes each process's CPU
-seconds from ``psutil`` (user + system: robust to other load on the machine, unlike a
-sampled percentage) and the Redis command counts from ``INFO commandstats`` (the two INFO
-calls of the bench itself are left out).
+``--serve`` the one-command ``neuraldrive-audio serve``, whose process holds the API and the
+supervisor of its worker and embedded redis-server), runs a burst of requests (transcriptions
+and speech from a few concurrent clients, one asynchronous job) and one realtime transcription
+session through the official SDK, then lets it sit. Over the window that follows (60 s by
+default) it takes each process's CPU seconds from ``psutil`` (user + system: robust to other
+load on the machine, unlike a sampled percentage) and the Redis command counts from ``INFO
+commandstats`` (the two INFO calls of the bench itself are left out).
 
 Prints, per round: percent of one core per process, and Redis commands per second with the
 busiest commands. Target: API and worker each under 1 % of a core.

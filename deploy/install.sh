@@ -3,6 +3,8 @@
 #
 #   sudo deploy/install.sh                  # install on this machine and enable the units
 #   DESTDIR=/tmp/root deploy/install.sh     # stage into a tree, e.g. for an image build
+#   sudo deploy/install.sh --open-webui     # also give NeuralDrive's Open WebUI our speech
+#   sudo deploy/install.sh --remove-open-webui   # only undo --open-webui
 #
 # Safe to re-run: it upgrades the package and units and keeps the admin's config files.
 # The user and the state directories come from sysusers.d/tmpfiles.d files, so a staged tree
@@ -19,6 +21,23 @@
 #   ENABLE_UNITS  services to enable along with neuraldrive-audio.target (default: Redis,
 #                 the API and worker@cpu); a worker-only host sets e.g.
 #                 ENABLE_UNITS=neuraldrive-audio-worker@0.service
+#
+# Flags:
+#   --no-venv     same as SKIP_VENV=1
+#   --wyoming     also enable the Wyoming server for Home Assistant (loopback only until
+#                 NEURALDRIVE_AUDIO_WYOMING_HOST/ALLOW_NETWORKS, a unit drop-in and the
+#                 firewall say otherwise: see docs/home-assistant.md)
+#   --open-webui / --remove-open-webui   see below
+#
+# --open-webui writes /etc/neuraldrive/webui-audio.env (Open WebUI's AUDIO_* settings pointing
+# at this service with the appliance key) and a drop-in that adds it to WEBUI_UNIT, then
+# restarts that unit. The file also sets ENABLE_PERSISTENT_CONFIG=False: Open WebUI's stored
+# settings otherwise win over its environment once it has run (docs/open-webui.md says what
+# that costs). Its variables:
+#   WEBUI_UNIT       default neuraldrive-webui.service
+#   WEBUI_STT_MODEL  default whisper-1;  WEBUI_TTS_MODEL default tts-1
+#   WEBUI_TTS_VOICE  default alloy;      AUDIO_API_URL   default http://127.0.0.1:8001/v1
+#   API_KEY_FILE     default /etc/neuraldrive/api.key (the appliance key)
 set -euo pipefail
 
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -30,13 +49,84 @@ SKIP_VENV=${SKIP_VENV:-0}
 UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
 CONF_DIR=/etc/neuraldrive
 ENABLE_UNITS=${ENABLE_UNITS:-neuraldrive-audio-redis.service neuraldrive-audio-api.service neuraldrive-audio-worker@cpu.service}
+WEBUI_UNIT=${WEBUI_UNIT:-neuraldrive-webui.service}
+WEBUI_STT_MODEL=${WEBUI_STT_MODEL:-whisper-1}
+WEBUI_TTS_MODEL=${WEBUI_TTS_MODEL:-tts-1}
+WEBUI_TTS_VOICE=${WEBUI_TTS_VOICE:-alloy}
+AUDIO_API_URL=${AUDIO_API_URL:-http://127.0.0.1:8001/v1}
+API_KEY_FILE=${API_KEY_FILE:-$CONF_DIR/api.key}
+WEBUI_ENV=$CONF_DIR/webui-audio.env
+WEBUI_DROPIN=$UNIT_DIR/$WEBUI_UNIT.d/neuraldrive-audio.conf
+OPEN_WEBUI=none
 
+WYOMING=0
 for arg in "$@"; do
     case $arg in
         --no-venv) SKIP_VENV=1 ;;
-        *) echo "usage: $0 [--no-venv]" >&2; exit 2 ;;
+        --wyoming) WYOMING=1 ;;
+        --open-webui) OPEN_WEBUI=add ;;
+        --remove-open-webui) OPEN_WEBUI=remove ;;
+        *) echo "usage: $0 [--no-venv] [--wyoming] [--open-webui | --remove-open-webui]" >&2
+           exit 2 ;;
     esac
 done
+if [ "$WYOMING" = 1 ]; then
+    ENABLE_UNITS="$ENABLE_UNITS neuraldrive-audio-wyoming.service"
+fi
+
+# Restart Open WebUI if it runs here, so it reads its environment again.
+restart_webui() {
+    if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+        systemctl try-restart "$WEBUI_UNIT"
+    fi
+}
+
+# Open WebUI's speech settings, pointing at this service with the appliance key.
+add_open_webui() {
+    local key
+    key=$(tr -d '[:space:]' < "$DESTDIR$API_KEY_FILE" 2>/dev/null) || key=
+    if [ -z "$key" ]; then
+        echo "no API key in $DESTDIR$API_KEY_FILE: Open WebUI needs the appliance key" >&2
+        exit 1
+    fi
+    install -d -m 0755 "$(dirname "$DESTDIR$WEBUI_ENV")"
+    # Holds the key: readable by root only (systemd reads EnvironmentFile= as root).
+    (umask 077 && cat > "$DESTDIR$WEBUI_ENV" <<ENV
+# Written by neuraldrive-audio's install.sh --open-webui; --remove-open-webui deletes it.
+AUDIO_STT_ENGINE=openai
+AUDIO_STT_OPENAI_API_BASE_URL=$AUDIO_API_URL
+AUDIO_STT_OPENAI_API_KEY=$key
+AUDIO_STT_MODEL=$WEBUI_STT_MODEL
+AUDIO_TTS_ENGINE=openai
+AUDIO_TTS_OPENAI_API_BASE_URL=$AUDIO_API_URL
+AUDIO_TTS_OPENAI_API_KEY=$key
+AUDIO_TTS_MODEL=$WEBUI_TTS_MODEL
+AUDIO_TTS_VOICE=$WEBUI_TTS_VOICE
+# Stored settings would otherwise win over these once Open WebUI has run.
+ENABLE_PERSISTENT_CONFIG=False
+ENV
+    )
+    install -D -m 0644 /dev/stdin "$DESTDIR$WEBUI_DROPIN" <<UNIT
+# neuraldrive-audio: Open WebUI's microphone and read-aloud use the local speech service.
+[Service]
+EnvironmentFile=$WEBUI_ENV
+UNIT
+    restart_webui
+    echo "Open WebUI ($WEBUI_UNIT) now speaks through $AUDIO_API_URL."
+}
+
+remove_open_webui() {
+    rm -f "$DESTDIR$WEBUI_ENV" "$DESTDIR$WEBUI_DROPIN"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$DESTDIR$WEBUI_DROPIN")" 2>/dev/null || true
+    restart_webui
+    echo "Open WebUI ($WEBUI_UNIT) is back to its own speech settings."
+}
+
+if [ "$OPEN_WEBUI" = remove ]; then
+    remove_open_webui
+    exit 0
+fi
 
 # Copy only when absent, so an admin's edits survive upgrades.
 install_once() {
@@ -64,7 +154,8 @@ install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.sysusers.conf" \
 install -D -m 0644 "$SRC_DIR/systemd/neuraldrive-audio.tmpfiles.conf" \
     "$DESTDIR/usr/lib/tmpfiles.d/neuraldrive-audio.conf"
 for unit in neuraldrive-audio.target neuraldrive-audio-redis.service \
-    neuraldrive-audio-api.service neuraldrive-audio-worker@.service; do
+    neuraldrive-audio-api.service neuraldrive-audio-worker@.service \
+    neuraldrive-audio-wyoming.service; do
     install -D -m 0644 "$SRC_DIR/systemd/$unit" "$DESTDIR$UNIT_DIR/$unit"
 done
 install_once 0640 "$SRC_DIR/systemd/audio.conf" "$DESTDIR$CONF_DIR/audio.conf"
@@ -85,4 +176,17 @@ if [ -z "$DESTDIR" ]; then
     echo "Then add 'import $CONF_DIR/caddy.d/*.caddy' to the :8443 block of $CONF_DIR/Caddyfile."
 else
     systemctl --root="$DESTDIR" enable neuraldrive-audio.target $ENABLE_UNITS
+fi
+if [ "$WYOMING" = 1 ]; then
+    # NeuralDrive's nftables policy drops inbound traffic except its own ports, so the
+    # Wyoming port stays closed to the LAN until the admin opens it for Home Assistant.
+    echo "Wyoming server enabled on 127.0.0.1:10300 (loopback only). For Home Assistant on the LAN:"
+    echo "  set NEURALDRIVE_AUDIO_WYOMING_HOST and NEURALDRIVE_AUDIO_WYOMING_ALLOW_NETWORKS in"
+    echo "  /var/lib/neuraldrive/config/audio.conf, add IPAddressAllow=<HA address> with"
+    echo "  'systemctl edit neuraldrive-audio-wyoming', and open tcp/10300 from that address only"
+    echo "  in NeuralDrive's nftables rules (docs/home-assistant.md)."
+fi
+
+if [ "$OPEN_WEBUI" = add ]; then
+    add_open_webui
 fi

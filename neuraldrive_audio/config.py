@@ -327,6 +327,43 @@ class Settings(BaseSettings):
     voice_tts_model: str | None = None
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
 
+    # --- Wyoming (Home Assistant) front door ---
+
+    wyoming_enabled: bool = False
+    """Run the Wyoming server (Home Assistant's speech protocol) inside ``serve``. Wyoming
+    has no authentication: see ``wyoming_allow_networks`` before exposing it."""
+
+    wyoming_host: str = "127.0.0.1"
+    """Address the Wyoming server binds to."""
+
+    wyoming_port: int = 10300
+    """Port the Wyoming server binds to (10300 is what Home Assistant suggests)."""
+
+    wyoming_allow_networks: str = ""
+    """Comma-separated networks (CIDR) whose clients the Wyoming server accepts, e.g.
+    ``192.168.1.10/32``; empty = loopback only. Other clients are refused and logged."""
+
+    wyoming_max_connections: int = Field(default=32, ge=1)
+    """Wyoming connections served at once; more are answered with an error and closed."""
+
+    wyoming_max_buffered_bytes: int = Field(default=256 * MIB, ge=1)
+    """Audio all Wyoming connections together may hold while it is being spoken (16 kHz
+    16-bit mono after conversion); a command past it gets an error."""
+
+    wyoming_max_event_bytes: int = Field(default=1 * MIB, ge=1024)
+    """Largest JSON data plus payload one Wyoming event may announce; a bigger header
+    closes the connection before anything is read."""
+
+    wyoming_idle_timeout_s: float = Field(default=30.0, gt=0)
+    """A Wyoming client that sends no complete event for this long is disconnected."""
+
+    wyoming_zeroconf: bool = False
+    """Announce the Wyoming server on the LAN as ``_wyoming._tcp.local.`` (mDNS), so Home
+    Assistant discovers it. Needs a non-loopback ``wyoming_host``."""
+
+    wyoming_zeroconf_name: str = "neuraldrive-audio"
+    """Instance name of the zeroconf announcement."""
+
     @property
     def device(self) -> Device:
         """``worker_device`` parsed."""

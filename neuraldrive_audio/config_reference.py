@@ -1,7 +1,7 @@
 """Every setting with its environment variable, default, docstring and current value.
 
-Feeds ``neuraldrive-audio config`` and the README's settings table (a test regenerates the
-table and compares, so the README cannot fall behind ``config.py``).
+Feeds ``neuraldrive-audio config`` and the settings table of ``docs/configuration.md`` (a
+test regenerates the table and compares, so the docs cannot fall behind ``config.py``).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _cell(text: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's settings table (between ``TABLE_START`` and ``TABLE_END``)."""
+    """The settings table of ``docs/configuration.md`` (``TABLE_START`` to ``TABLE_END``)."""
     rows = [
         "| environment variable | default | what |",
         "|---|---|---|",

@@ -90,6 +90,11 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
     for index in range(workers):
         supervisor.start(f"worker {index}", command, env)
+    if settings.wyoming_enabled:
+        # Its own process, like under systemd: a front door beside the API.
+        wyoming = [sys.executable, "-m", "neuraldrive_audio.cli", "wyoming"]
+        supervisor.start("wyoming", wyoming, env)
+        print(f"Wyoming: tcp://{settings.wyoming_host}:{settings.wyoming_port}", file=sys.stderr)
     settings = settings.model_copy(update={"api_key": key})
     url = announce_api(settings)
     print(f"API: {url}  workers: {workers}", file=sys.stderr)

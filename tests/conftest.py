@@ -99,3 +99,22 @@ def arq_redis() -> Iterator[ArqRedis]:
     yield ArqRedis(
         connection_pool=pool, job_serializer=serialize_job, job_deserializer=deserialize_job
     )
+
+
+COST_MARKERS = ("service", "install", "deploy", "chaos", "fuzz")
+"""The markers by cost besides ``unit``; each also implies ``slow``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Complete the cost markers: unmarked is ``unit``; ``slow`` alone is ``service``; any
+    other cost marker adds ``slow``, so ``-m unit`` and ``-m "not slow"`` select the same."""
+    for item in items:
+        costs = {m for m in COST_MARKERS if item.get_closest_marker(m)}
+        slow = item.get_closest_marker("slow") is not None
+        if not costs and not slow:
+            item.add_marker(pytest.mark.unit)
+            continue
+        if not costs:
+            item.add_marker(pytest.mark.service)
+        if not slow:
+            item.add_marker(pytest.mark.slow)

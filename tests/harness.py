@@ -93,7 +93,11 @@ class Service:
         for _ in range(workers):
             service.start_worker()
         if wait:
-            service.wait_healthy()
+            try:
+                service.wait_healthy()
+            except RuntimeError:
+                service.stop()  # no orphaned API or workers when startup fails
+                raise
         return service
 
     def restart_api(self) -> None:

@@ -78,3 +78,13 @@ async def stream_in_real_time(
         delay = started + (index + 1) * CHUNK_MS / 1000 - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+async def stream_at_once(
+    send: Callable[[str], Awaitable[None]], data: bytes, bytes_per_second: int
+) -> None:
+    """Send ``data`` in the same 100 ms chunks as fast as the socket takes them. The server's
+    VAD works on the audio's own timeline (``audio_start_ms``/``audio_end_ms`` count samples,
+    not wall time), so the turns it finds are the same as at a microphone's pace."""
+    for chunk in chunks(data, bytes_per_second * CHUNK_MS // 1000):
+        await send(chunk)

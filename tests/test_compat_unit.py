@@ -18,17 +18,17 @@ from fakeredis import TcpFakeServer
 from fastapi.testclient import TestClient
 
 from neuraldrive_audio.api.app import create_app
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.model_names import (
+from neuraldrive_audio.api.transcription_fields import hotwords, parse_chunking_strategy
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.payloads import VadSplit
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+from neuraldrive_audio.service.names import (
     OPENAI_VOICES,
     alias_target,
     installed_model,
     voice_aliases,
+    voice_of,
 )
-from neuraldrive_audio.api.speech_request import resolve_voice
-from neuraldrive_audio.api.transcription_fields import hotwords, parse_chunking_strategy
-from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue.payloads import VadSplit
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.model_store import ModelStore
 
@@ -113,9 +113,9 @@ def test_text_to_speech_names_reach_the_default_tts_model(
     "name", ["whisper-2", "gpt-4o-transcribe-foo", "gpt-4o", "tts-2", "gpt-4o-mini-tts-hd"]
 )
 def test_unknown_names_are_404(name: str, settings: Settings, catalog: ModelCatalog) -> None:
-    with pytest.raises(APIError) as info:
+    with pytest.raises(ServiceError) as info:
         installed_model(name, catalog, settings)
-    assert (info.value.status_code, info.value.code) == (404, "model_not_found")
+    assert (info.value.kind, info.value.code) == (ErrorKind.NOT_FOUND, "model_not_found")
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_the_alias_map_is_configurable_and_installed_ids_win(
     assert installed_model("tts-1-2024", catalog, custom).id == PIPER
     assert installed_model("gpt-4o-mini-tts", catalog, custom).id == KOKORO
     assert installed_model("my-stt-2025-01-01", catalog, custom).id == WHISPER
-    with pytest.raises(APIError):
+    with pytest.raises(ServiceError):
         installed_model("whisper-1", catalog, custom)  # no longer configured
     # An installed id is never shadowed by an alias.
     shadow = settings.model_copy(update={"tts_model_aliases": {KOKORO: PIPER}})
@@ -168,18 +168,18 @@ def test_every_openai_voice_and_default_map_to_voices_of_every_tts_model(
     assert set(OPENAI_VOICES) | {"default"} <= set(mapping)
     assert len(OPENAI_VOICES) == 13
     assert set(mapping.values()) <= set(manifest.voices)
-    assert resolve_voice("default", manifest, settings) == manifest.voices[0]
+    assert voice_of("default", manifest, settings) == manifest.voices[0]
     for name in OPENAI_VOICES:
-        assert resolve_voice(name, manifest, settings) == mapping[name]
-        assert resolve_voice(name.upper(), manifest, settings) == mapping[name]
+        assert voice_of(name, manifest, settings) == mapping[name]
+        assert voice_of(name.upper(), manifest, settings) == mapping[name]
 
 
 def test_configured_voices_are_used(settings: Settings, catalog: ModelCatalog) -> None:
     kokoro = installed_model(KOKORO, catalog, settings)
-    assert resolve_voice("marin", kokoro, settings) == settings.voice_aliases["marin"]
-    assert resolve_voice("cedar", kokoro, settings) == settings.voice_aliases["cedar"]
+    assert voice_of("marin", kokoro, settings) == settings.voice_aliases["marin"]
+    assert voice_of("cedar", kokoro, settings) == settings.voice_aliases["cedar"]
     custom = settings.model_copy(update={"model_voice_aliases": {KOKORO: {"marin": "jm_kumo"}}})
-    assert resolve_voice("marin", kokoro, custom) == "jm_kumo"
+    assert voice_of("marin", kokoro, custom) == "jm_kumo"
     # Models without the configured voice still get distinct voices of their own.
     assert len(
         set(voice_aliases(kokoro, settings.model_copy(update={"voice_aliases": {}})).values())
@@ -191,9 +191,9 @@ def test_unknown_voice_is_400_listing_the_valid_ones(
     model_id: str, settings: Settings, catalog: ModelCatalog
 ) -> None:
     manifest = installed_model(model_id, catalog, settings)
-    with pytest.raises(APIError) as info:
-        resolve_voice("nosuchvoice", manifest, settings)
-    assert info.value.status_code == 400 and info.value.param == "voice"
+    with pytest.raises(ServiceError) as info:
+        voice_of("nosuchvoice", manifest, settings)
+    assert info.value.kind is ErrorKind.INVALID_REQUEST and info.value.param == "voice"
     for valid in (*manifest.voices, "default", "alloy", "marin", "cedar"):
         assert valid in info.value.message
 

@@ -1,4 +1,4 @@
-"""``neuraldrive-audio config`` and the README's settings table (fast: no service)."""
+"""``neuraldrive-audio config`` and the settings table of the docs (fast: no service)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from neuraldrive_audio.config_reference import (
     markdown_table,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIGURATION_PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def test_every_setting_has_a_docstring() -> None:
@@ -26,13 +26,13 @@ def test_every_setting_has_a_docstring() -> None:
     assert {s.name for s in documented_settings()} == set(Settings.model_fields)
 
 
-def test_readme_table_is_regenerated_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_table_is_regenerated_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
     # The per-user data dir default is written for a plain Linux home: ~/.local/share/...
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    text = README.read_text()
-    in_readme = text[text.index(TABLE_START) : text.index(TABLE_END) + len(TABLE_END)]
-    assert in_readme == markdown_table(), "run: neuraldrive-audio config --markdown"
-    assert len(in_readme.splitlines()) == len(Settings.model_fields) + 4
+    text = CONFIGURATION_PAGE.read_text()
+    in_docs = text[text.index(TABLE_START) : text.index(TABLE_END) + len(TABLE_END)]
+    assert in_docs == markdown_table(), "run: neuraldrive-audio config --markdown"
+    assert len(in_docs.splitlines()) == len(Settings.model_fields) + 4
 
 
 def _config(*args: str, **env: str) -> str:

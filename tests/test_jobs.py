@@ -300,6 +300,7 @@ def test_retention_removes_finished_jobs(
         svc.stop()
 
 
+@pytest.mark.chaos
 def test_killed_worker_mid_job_still_completes(
     redis_server: RedisServer, models_dir: Path, tmp_path: Path, long_clip: tuple[bytes, str]
 ) -> None:

@@ -113,6 +113,7 @@ def test_eviction_under_budget_shows_in_status(
         svc.stop()
 
 
+@pytest.mark.chaos
 def test_killed_worker_vanishes_from_status(
     redis_server: RedisServer, models_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,10 +1,10 @@
 """The README's commands and examples, taken from the README itself and run as written.
 
 A fresh copy of the working tree (tracked and new files, nothing ignored) gets the "Try it"
-command with an empty home directory: it builds its own .venv, installs the package and
-starts ``serve --demo``. The examples of "Use it" then run against that service, and the
-install part of "Run the tests" runs in the same checkout. Nothing is mocked; pip may use
-the local cache.
+command (``scripts/try``) with an empty home directory: it builds its own .venv, installs the
+package and starts ``serve --demo``. The examples of "Use it" then run against that service,
+and "Run the tests" (``scripts/test``) runs in the same checkout, adding the test tools to the
+same venv and collecting a test file. Nothing is mocked; uv or pip may use the local cache.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 from tests.harness import free_port
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.install
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -61,9 +61,13 @@ RUN_TESTS = one_command("## Run the tests")
 
 
 def missing_system_packages(command: str) -> list[str]:
-    """What the command would apt-get install on this host (its own probe, run alone)."""
-    probe = command[: command.index('[ -z "$missing" ]')] + 'echo "$missing"'
-    out = subprocess.run(["sh", "-c", probe], capture_output=True, text=True, check=True)
+    """What the command's script would apt-get install on this host (scripts/install's own
+    probe, with the tools the script names)."""
+    script = (REPO / command.split()[0]).read_text()
+    tools = re.search(r'^TOOLS="([^"]*)"$', script, flags=re.M)
+    assert tools, f"{command}: no TOOLS= line"
+    probe = [str(REPO / "scripts" / "install"), "--dry-run", *tools.group(1).split(), "--"]
+    out = subprocess.run(["sh", *probe], capture_output=True, text=True, check=True)
     return out.stdout.split()
 
 
@@ -88,7 +92,9 @@ def user_environment(home: Path, port: int) -> dict[str, str]:
         if not k.startswith(("NEURALDRIVE_", "PYTHON", "VIRTUAL_ENV", "XDG_"))
     }
     pip_cache = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
-    env.update(HOME=str(home), PIP_CACHE_DIR=pip_cache, NEURALDRIVE_AUDIO_PORT=str(port))
+    uv_cache = os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
+    env.update(HOME=str(home), PIP_CACHE_DIR=pip_cache, UV_CACHE_DIR=uv_cache,
+               NEURALDRIVE_AUDIO_PORT=str(port))  # fmt: skip
     return env
 
 
@@ -173,47 +179,52 @@ def _as_written(code: str, port: int) -> str:
     return code.replace("127.0.0.1:8001", f"127.0.0.1:{port}")
 
 
-def test_use_it_examples_run_as_written(try_it: TryIt, tmp_path: Path) -> None:
-    use_it = section("## Use it").split("\n### ")[0]  # its own text, not the subsections
-    (curl_block,) = code_blocks(use_it, "sh")
+def test_use_it_examples_run_as_written(try_it: TryIt) -> None:
+    use_it = section("## Use it")
+    (shell_block,) = code_blocks(use_it, "sh")
     (python_block,) = code_blocks(use_it, "python")
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     text = " ".join(SENTENCES[:2])
-    (tmp_path / "meeting.wav").write_bytes(make_clip(text))
-    shell = _as_written(curl_block, try_it.port) + '\nprintf "\\nKEY=%s\\n" "$KEY"\n'
-    curl = subprocess.run(["sh", "-ec", shell], cwd=tmp_path, env=try_it.env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert curl.returncode == 0, curl.stderr
-    transcript = json.loads(curl.stdout.split("\nKEY=")[0])["text"]
-    assert word_error_rate(text, transcript) < 0.2, curl.stdout
-    assert (tmp_path / "hello.mp3").read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
-    key = curl.stdout.rsplit("KEY=", 1)[1].strip()
+    checkout = try_it.checkout  # "in a second shell in the checkout"
+    (checkout / "meeting.wav").write_bytes(make_clip(text))
+    shell = _as_written(shell_block, try_it.port) + '\nprintf "\\nKEY=%s\\n" "$KEY"\n'
+    run = subprocess.run(["sh", "-ec", shell], cwd=checkout, env=try_it.env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    # curl's transcript (JSON), then the CLI's subtitles, then the key.
+    answer, end = json.JSONDecoder().raw_decode(run.stdout)
+    assert word_error_rate(text, answer["text"]) < 0.2, run.stdout
+    subtitles = run.stdout[end:].split("\nKEY=")[0]
+    assert re.match(r"\s*1\n\d\d:\d\d:\d\d,\d{3} --> ", subtitles), subtitles
+    assert word_error_rate(text, " ".join(subtitles.splitlines()[2::4])) < 0.3, subtitles
+    assert (checkout / "hello.mp3").read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    assert (checkout / "hello.wav").read_bytes()[:4] == b"RIFF"  # the CLI: named .wav, is WAV
+    key = run.stdout.rsplit("KEY=", 1)[1].strip()
 
-    python = try_it.checkout / ".venv" / "bin" / "python"
+    python = checkout / ".venv" / "bin" / "python"
     script = _as_written(python_block, try_it.port)
     env = {**try_it.env, "KEY": key}
-    result = subprocess.run([str(python), "-c", script], cwd=tmp_path, env=env,
+    result = subprocess.run([str(python), "-c", script], cwd=checkout, env=env,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    with wave.open(str(tmp_path / "read-back.wav")) as wav:
+    with wave.open(str(checkout / "read-back.wav")) as wav:
         seconds = wav.getnframes() / wav.getframerate()
         assert 1 < seconds < 30
 
 
-def test_run_the_tests_install_part(try_it: TryIt) -> None:
-    """Everything before the final pytest: a no-op for apt here, pip adds the test tools."""
-    install, final = RUN_TESTS.rsplit(" && ", 1)
-    assert final == ".venv/bin/python -m pytest"
-    result = subprocess.run(["sh", "-c", install], cwd=try_it.checkout, env=try_it.env,
+def test_run_the_tests_command(try_it: TryIt) -> None:
+    """The command as written, with pytest told to collect one file only: a no-op for apt
+    here; the test tools go into the venv "Try it" built (one install, not a second)."""
+    command = f"{RUN_TESTS} --collect-only -q tests/test_formats_unit.py"
+    result = subprocess.run(["sh", "-c", command], cwd=try_it.checkout, env=try_it.env,
                             capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    python = str(try_it.checkout / ".venv" / "bin" / "python")
-    collected = subprocess.run(
-        [python, "-m", "pytest", "--collect-only", "-q", "tests/test_formats_unit.py"],
-        cwd=try_it.checkout, env=try_it.env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert collected.returncode == 0, collected.stdout[-3000:]
+    assert "tests/test_formats_unit.py::" in result.stdout
+    python = try_it.checkout / ".venv" / "bin" / "python"
+    for tool in ("pytest", "mkdocs", "schemathesis"):
+        found = subprocess.run([str(python), "-c", f"import {tool}"], env=try_it.env)
+        assert found.returncode == 0, f"{tool} is not in the venv"
 
 
 def test_serve_stops_on_sigterm(try_it: TryIt) -> None:

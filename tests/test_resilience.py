@@ -13,7 +13,7 @@ import pytest
 from tests.harness import API_KEY, RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.chaos
 
 
 @pytest.fixture(scope="module")

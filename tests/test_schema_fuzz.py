@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.harness import API_KEY, RedisServer, Service
 from tests.llm_stand_in import serve_llm
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.fuzz
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from neuraldrive_audio.api.voice.llm import (
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.service.llm import (
     LLMClient,
     LLMRequestError,
     LLMUnavailableError,
     LLMUsage,
     llm_model_for,
 )
-from neuraldrive_audio.config import Settings
 from tests.harness import free_port
 from tests.llm_stand_in import MODEL, LLMStandIn
 

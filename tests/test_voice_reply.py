@@ -13,8 +13,12 @@ from arq.constants import abort_jobs_ss, result_key_prefix
 from pydantic import BaseModel
 
 from neuraldrive_audio.api.dependencies import make_queue
-from neuraldrive_audio.api.voice.llm import LLMClient
-from neuraldrive_audio.api.voice.reply import (
+from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.client import JobQueue
+from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.lanes import INTERACTIVE, Lane
+from neuraldrive_audio.service.llm import LLMClient
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,
@@ -22,10 +26,6 @@ from neuraldrive_audio.api.voice.reply import (
     TextDelta,
     speak_reply,
 )
-from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue.client import JobQueue
-from neuraldrive_audio.queue.connection import connect
-from neuraldrive_audio.queue.lanes import INTERACTIVE, Lane
 from tests.harness import RedisServer, Service
 from tests.llm_stand_in import LLMStandIn, serve_llm
 

@@ -20,7 +20,7 @@ from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.pcm import wav_bytes
 from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
-from tests.realtime_audio import sentence_pcm, silence, stream_in_real_time
+from tests.realtime_audio import sentence_pcm, silence, stream_at_once, stream_in_real_time
 from tests.speech_clips import make_clip, word_error_rate
 from tests.test_realtime import Recorder
 
@@ -62,11 +62,15 @@ def _transcribe(agent: Service, wav: bytes) -> str:
     return result.text
 
 
-async def _speak(connection: Any, pcm: np.ndarray) -> None:
+async def _speak(connection: Any, pcm: np.ndarray, real_time: bool = False) -> None:
+    """At once (the VAD counts samples, not seconds), or at a microphone's pace where the
+    test needs speech to overlap a reply in wall time (barge-in)."""
+
     async def send(chunk: str) -> None:
         await connection.input_audio_buffer.append(audio=chunk)
 
-    await stream_in_real_time(send, pcm.tobytes(), 48000)
+    stream = stream_in_real_time if real_time else stream_at_once
+    await stream(send, pcm.tobytes(), 48000)
 
 
 async def test_spoken_question_gets_a_spoken_answer(agent: Service, llm: LLMStandIn) -> None:
@@ -135,7 +139,7 @@ async def test_barge_in_cancels_the_reply(agent: Service, llm: LLMStandIn) -> No
         await connection.response.create()
         await recorder.wait_for("response.output_audio.delta", timeout_s=60)
         interruption = np.concatenate([sentence_pcm("Wait, stop please."), silence(300)])
-        await _speak(connection, interruption)
+        await _speak(connection, interruption, real_time=True)
         done = (await recorder.wait_for("response.done", timeout_s=30))[0]
         await recorder.stop()
     started = recorder.of("input_audio_buffer.speech_started")

@@ -18,8 +18,8 @@ from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import RealtimeSession, SessionLimits
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
-from neuraldrive_audio.api.voice.llm import LLMUnavailableError, LLMUsage
-from neuraldrive_audio.api.voice.reply import (
+from neuraldrive_audio.service.llm import LLMUnavailableError, LLMUsage
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,

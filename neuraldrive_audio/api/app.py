@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
+from neuraldrive_audio.api.console import mount_console
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
@@ -28,6 +29,7 @@ from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
         redis = await connect(settings.redis_url)
         app.state.queue = make_queue(redis, settings)
+        app.state.service = SpeechService(app.state.queue, app.state.catalog, settings)
         janitor = Janitor(redis, settings, app.state.job_files, settings.webhook_secret or api_key)
         janitor_task = asyncio.create_task(janitor.run())
         log.info("API ready", extra={"redis": settings.redis_url})
@@ -64,8 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await janitor_task
             await redis.aclose()
-            if getattr(app.state, "llm", None) is not None:
-                await app.state.llm.aclose()
+            await app.state.service.aclose()
 
     app = FastAPI(title="neuraldrive-audio", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -90,4 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audio_chat.router)
     app.include_router(jobs.router)
     app.include_router(realtime.router)
+    mount_console(app)
     return app

@@ -1,4 +1,5 @@
-"""Objects the routers get injected: settings, the queue, the model catalog.
+"""Objects the routers get injected: settings, the queue, the model catalog, the speech
+service.
 
 They live on ``app.state`` when our own app factory built the app. When NeuralDrive's
 System API includes our management router in its app, nothing is there yet, so each is
@@ -15,6 +16,7 @@ from fastapi import Depends, Request
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
@@ -72,7 +74,16 @@ def _job_files(request: Request) -> JobFiles:
     return files
 
 
+async def _service(request: Request) -> SpeechService:
+    service: SpeechService | None = getattr(request.app.state, "service", None)
+    if service is None:
+        service = SpeechService(await _queue(request), _catalog(request), app_settings(request))
+        request.app.state.service = service
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 QueueDep = Annotated[JobQueue, Depends(_queue)]
 CatalogDep = Annotated[ModelCatalog, Depends(_catalog)]
 JobFilesDep = Annotated[JobFiles, Depends(_job_files)]
+ServiceDep = Annotated[SpeechService, Depends(_service)]

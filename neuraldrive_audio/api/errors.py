@@ -1,4 +1,9 @@
-"""Every error leaves the API in OpenAI's envelope: {"error": {message, type, param, code}}."""
+"""Every error leaves the API in OpenAI's envelope: {"error": {message, type, param, code}}.
+
+The speech service's neutral :class:`ServiceError` becomes an HTTP error in one function,
+:func:`http_error` (status from its kind, ``Retry-After`` from ``retry_after_s``);
+:class:`APIError` is for what only HTTP knows (form fields, auth, a client gone).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,22 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from neuraldrive_audio.service.errors import BACKEND_RETRY_AFTER_S, ErrorKind, ServiceError
+
 log = logging.getLogger(__name__)
 
-BACKEND_RETRY_AFTER_S = 2
+STATUS_OF_KIND = {
+    ErrorKind.INVALID_REQUEST: 400,
+    ErrorKind.INVALID_AUDIO: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.CLIENT_GONE: 499,
+    ErrorKind.INTERNAL: 500,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.TIMEOUT: 503,  # not 504: every retryable failure is a 503 the SDK retries
+}
 
 
 class APIError(StarletteHTTPException):
@@ -57,10 +75,14 @@ class APIError(StarletteHTTPException):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
-def model_not_found(model: str, param: str = "model") -> APIError:
-    """The 404 OpenAI answers for an unknown model."""
+def http_error(exc: ServiceError) -> APIError:
+    """The HTTP error for a service error: status from its kind, OpenAI's error type,
+    ``Retry-After`` when it says when to retry."""
+    status = STATUS_OF_KIND[exc.kind]
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+    error_type = "rate_limit_error" if exc.kind is ErrorKind.RATE_LIMITED else None
     return APIError(
-        404, f"The model '{model}' does not exist.", code="model_not_found", param=param
+        status, exc.message, code=exc.code, param=exc.param, type=error_type, headers=headers
     )
 
 
@@ -85,6 +107,11 @@ def _validation_message(error: dict[str, Any], param: str | None) -> str:
 async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     return exc.response()
+
+
+async def _on_service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return http_error(exc).response()
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +151,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every kind of failure through the OpenAI envelope."""
     app.add_exception_handler(APIError, _on_api_error)
+    app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RedisConnectionError, _on_backend_down)

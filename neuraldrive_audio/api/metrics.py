@@ -148,6 +148,20 @@ def _realtime(realtime: dict[str, Any] | None) -> Iterator[Metric]:
     yield delay
 
 
+def _front_doors(front_doors: dict[str, dict[str, dict[str, int]]]) -> Iterator[Metric]:
+    """Requests the other front doors (the Wyoming server) answered, by kind and outcome."""
+    family = CounterMetricFamily(
+        f"{NS}_front_door_requests",
+        "Requests answered by front doors other than this API, by outcome (ok or error code).",
+        labels=["door", "kind", "outcome"],
+    )
+    for door, kinds in sorted(front_doors.items()):
+        for kind, outcomes in sorted(kinds.items()):
+            for outcome, count in sorted(outcomes.items()):
+                family.add_metric([door, kind, outcome], count)
+    yield family
+
+
 class SnapshotCollector(Collector):
     """Yields the metric families of one snapshot."""
 
@@ -171,6 +185,7 @@ class SnapshotCollector(Collector):
         )
         yield from _models_and_workers(self.snapshot.status)
         yield from _realtime(self.snapshot.status.get("realtime"))
+        yield from _front_doors(self.snapshot.status.get("front_doors", {}))
 
 
 def exposition(snapshot: Snapshot) -> bytes:

@@ -80,5 +80,7 @@ async def build_status(queue: JobQueue, realtime: dict[str, Any] | None = None) 
             "evictions": sum(w.evictions for w in workers),
         },
         "recent_errors": [e.model_dump() for e in errors],
+        # Requests answered by front doors in their own processes (the Wyoming server).
+        "front_doors": await stats.front_door_requests(queue.redis),
         **({"realtime": realtime} if realtime is not None else {}),
     }

@@ -1,6 +1,7 @@
-"""The newer transcription fields real clients send, checked and turned into job settings.
+"""The transcription fields real clients send, checked and turned into job settings.
 
-``include[]``, ``chunking_strategy``, ``keywords[]``, ``languages[]`` and the diarization
+``language`` (shared by /transcriptions and /jobs), ``include[]``, ``chunking_strategy``,
+``keywords[]``, ``languages[]`` and the diarization
 fields ``known_speaker_names[]`` / ``known_speaker_references[]``. Multipart carries
 ``chunking_strategy`` either as one field (``auto``, or its object as a JSON string) or, as
 the openai SDK sends a dict, flattened into ``chunking_strategy[type]``,
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.queue.payloads import VadSplit
 
 INCLUDE_VALUES = ("logprobs",)
@@ -101,3 +103,38 @@ def hotwords(keywords: list[str] | None) -> str | None:
     """``keywords[]`` as faster-whisper's hotwords: one space-separated prompt string."""
     words = [k.strip() for k in keywords or [] if k.strip()]
     return " ".join(words) or None
+
+
+def parse_language(value: str | None) -> str | None:
+    """The language code for a ``language`` field (code or English name); 400 if unknown."""
+    if not value:
+        return None
+    code = language_code(value)
+    if code is None:
+        raise APIError(
+            400, f"Unsupported language: '{value}'.", code="invalid_language", param="language"
+        )
+    return code
+
+
+def parse_languages(
+    language: str | None, languages: list[str] | None
+) -> tuple[str | None, list[str]]:
+    """(language, hints): ``language`` wins; one ``languages[]`` entry is the language;
+    several are a hint."""
+    codes = []
+    for value in languages or []:
+        code = language_code(value)
+        if code is None:
+            raise APIError(
+                400, f"Unsupported language: '{value}'.", code="invalid_language",
+                param="languages",
+            )  # fmt: skip
+        if code not in codes:
+            codes.append(code)
+    given = parse_language(language)
+    if given is not None:
+        return given, []
+    if len(codes) == 1:
+        return codes[0], []
+    return None, codes

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import httpx
 
+from neuraldrive_audio.cli.arguments import URL_HELP, command, url_option
+
+if TYPE_CHECKING:
+    from neuraldrive_audio.cli.arguments import Subcommands
 from neuraldrive_audio.cli.failures import (
     EXIT_CODES_HELP,
     ClientTarget,
@@ -22,13 +26,10 @@ from neuraldrive_audio.cli.failures import (
     missing_file,
     unreachable,
 )
+from neuraldrive_audio.cli.speech_format import SPEECH_FORMATS, output_format
 from neuraldrive_audio.config import Device, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.logs import setup_logging
-
-if TYPE_CHECKING:
-    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-Parser = argparse.ArgumentParser
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
@@ -56,6 +57,15 @@ def _cmd_worker(args: argparse.Namespace) -> None:
     asyncio.run(run_worker(settings))
 
 
+def _cmd_wyoming(args: argparse.Namespace) -> None:
+    from neuraldrive_audio.wyoming.runner import serve_wyoming
+
+    settings = get_settings()
+    overrides = {"wyoming_host": args.host, "wyoming_port": args.port}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    asyncio.run(serve_wyoming(settings))
+
+
 def _cmd_models(args: argparse.Namespace) -> None:
     from neuraldrive_audio.cli import models
 
@@ -76,9 +86,11 @@ def _cmd_speak(args: argparse.Namespace) -> None:
 
     if (args.text is None) == (args.file is None):
         raise CommandFailed("give the text to speak, or -f FILE (not both)", ExitCode.USAGE)
+    output = Path(args.output)
+    response_format = output_format(output, args.format)
     text = args.text if args.text is not None else Path(args.file).read_text()
     client = ServiceClient(args.url)
-    speak(client, text, args.model, args.voice, args.format, Path(args.output))
+    speak(client, text, args.model, args.voice, response_format, output)
 
 
 def _cmd_jobs(args: argparse.Namespace) -> None:
@@ -113,23 +125,6 @@ http://NEURALDRIVE_AUDIO_HOST:NEURALDRIVE_AUDIO_PORT; the key is NEURALDRIVE_API
 /etc/neuraldrive/api.key, else <data_dir>/api.key (see `neuraldrive-audio config`).
 """
 
-URL_HELP = (
-    "service base URL (default: NEURALDRIVE_AUDIO_URL, else the running serve's, "
-    "else http://HOST:PORT from the settings)"
-)
-
-
-def url_option(parser: argparse.ArgumentParser) -> None:
-    """``--url`` on a client command; SUPPRESS keeps a ``--url`` given earlier on the line."""
-    parser.add_argument("--url", default=argparse.SUPPRESS, help=URL_HELP)
-
-
-def command(sub: Subcommands, name: str, summary: str, details: str = "") -> Parser:
-    """A subcommand whose ``--help`` starts with its summary (and ``details`` if given)."""
-    description = summary[0].upper() + summary[1:] + "." + (f" {details}" if details else "")
-    parser: Parser = sub.add_parser(name, help=summary, description=description)
-    return parser
-
 
 def _service_commands(sub: Subcommands) -> None:
     settings = get_settings()
@@ -151,6 +146,14 @@ def _service_commands(sub: Subcommands) -> None:
     worker = command(sub, "worker", "run one worker (systemd)")
     worker.add_argument("--device", help="cpu, cuda:N, or N for cuda:N (default: the settings')")
     worker.set_defaults(run=_cmd_worker)
+
+    wyoming = command(sub, "wyoming", "run the Wyoming server for Home Assistant (systemd)",
+                      "Speech-to-text and text-to-speech over Wyoming; needs the queue's Redis "
+                      "(NEURALDRIVE_AUDIO_REDIS_URL) and workers. No authentication: clients "
+                      "are checked against NEURALDRIVE_AUDIO_WYOMING_ALLOW_NETWORKS.")  # fmt: skip
+    wyoming.add_argument("--host", help="address to bind (default: the settings')")
+    wyoming.add_argument("--port", type=int, help="port to bind (default: the settings')")
+    wyoming.set_defaults(run=_cmd_wyoming)
 
 
 def _models_commands(sub: Subcommands) -> None:
@@ -196,9 +199,9 @@ def _client_commands(sub: Subcommands) -> None:
     sp.add_argument("-f", "--file", help="read the text from a file")
     sp.add_argument("--model", default="tts-1", help="model id or alias (default: %(default)s)")
     sp.add_argument("--voice", default="alloy", help="voice or alias (default: %(default)s)")
-    sp.add_argument("--format", default="mp3",
-                    choices=["mp3", "opus", "aac", "flac", "wav", "pcm"],
-                    help="audio format (default: %(default)s)")  # fmt: skip
+    sp.add_argument("--format", choices=SPEECH_FORMATS,
+                    help="audio format (default: the output file's extension, else mp3; "
+                         "a contradicting extension is refused)")  # fmt: skip
     sp.add_argument("-o", "--output", required=True, help="file to write")
     url_option(sp)
     sp.set_defaults(run=_cmd_speak)
@@ -233,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Each with its type, default, the value in effect here (secrets only as "
                      "set/unset) and what it does.")  # fmt: skip
     config.add_argument(
-        "--markdown", action="store_true", help="print the README's settings table instead"
+        "--markdown",
+        action="store_true",
+        help="print the settings table of docs/configuration.md instead",
     )
     config.set_defaults(run=_cmd_config)
     return parser

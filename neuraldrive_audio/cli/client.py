@@ -192,6 +192,10 @@ class Status:
     latency_p95_ms: float | None
     engines: tuple[EngineStats, ...]
     recent_errors: tuple[RecentError, ...]
+    wyoming_requests: int | None = None
+    """Requests the Wyoming server answered (None: it never ran against this queue)."""
+    wyoming_failed: int | None = None
+    """Of those, the ones answered with an error."""
 
     @classmethod
     def parse(cls, data: Json) -> Status:
@@ -212,7 +216,23 @@ class Status:
             latency_p95_ms=_float(latency, "p95"),
             engines=tuple(EngineStats.parse(str(k), _map(v)) for k, v in sorted(engines.items())),
             recent_errors=tuple(RecentError.parse(e) for e in _list(data.get("recent_errors"))),
+            **_wyoming_counts(_map(_map(data.get("front_doors")).get("wyoming"))),
         )
+
+
+def _wyoming_counts(kinds: Json) -> dict[str, int | None]:
+    """Requests and failed requests of the Wyoming server (refused connections aside)."""
+    if not kinds:
+        return {"wyoming_requests": None, "wyoming_failed": None}
+    total = failed = 0
+    for kind, outcomes in kinds.items():
+        if kind == "connection":
+            continue
+        for outcome, count in _map(outcomes).items():
+            number = int(count) if isinstance(count, int) else 0
+            total += number
+            failed += 0 if outcome == "ok" else number
+    return {"wyoming_requests": total, "wyoming_failed": failed}
 
 
 @dataclass(frozen=True)

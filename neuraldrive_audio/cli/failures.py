@@ -16,7 +16,7 @@ from neuraldrive_audio.config import Settings
 
 
 class ExitCode(IntEnum):
-    """The command's exit status (documented in ``--help`` and the README)."""
+    """The command's exit status (documented in ``--help`` and docs/cli.md)."""
 
     OK = 0
     FAILED = 1

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from neuraldrive_audio.cli.arguments import command, url_option
 from neuraldrive_audio.cli.client import ServiceClient
 from neuraldrive_audio.cli.failures import CommandFailed
 
@@ -111,8 +112,6 @@ def add_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     """The ``jobs`` subcommand tree; ``--url`` is accepted at every level."""
-    from neuraldrive_audio.cli import command, url_option
-
     jobs: argparse.ArgumentParser = command(
         sub, "jobs", "asynchronous jobs for long files and texts",
         "Submit a file, follow its progress, fetch the result; jobs survive the client.",

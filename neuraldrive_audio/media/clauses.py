@@ -9,6 +9,13 @@ A period only ends a sentence when what follows it says so ("Dr. Smith", "3.5",
 The same rules cut the first sentence of a speech job in two (:func:`split_first_clause`):
 the engine speaks the short first clause on its own, so the first audio goes out after a
 clause's synthesis time instead of a whole sentence's.
+
+A live reply's first piece can be chosen by length instead of punctuation
+(``ClauseSplitter(first_piece_words=(4, 8))``): its first 4-8 words, cut at a word boundary
+(before "and", "which", "from", ... when there is one), so the first audio costs a few
+words' synthesis even when the first sentence is long and has no comma. The piece then
+ends mid-phrase (:func:`ends_mid_phrase`) and its trailing pause is trimmed by whoever
+speaks it (``media.seams``), so the join is not heard.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ FIRST_CLAUSE_MAX_CHARS: Final = 80
 # What must remain after the first clause to be worth a unit (and a seam) of its own.
 FIRST_CLAUSE_MIN_REST_CHARS: Final = 20
 
+# A live reply's first piece, by length: at least / at most this many words (a word
+# boundary before a phrase-starting word, else the middle), unless a break comes first.
+FIRST_PIECE_WORDS: Final = (4, 8)
+
 # With no punctuation to cut at, a cut before one of these words falls between phrases:
 # conjunctions and relative words first, prepositions ("nobody | in the town") only if
 # there is none.
@@ -45,6 +56,7 @@ _PHRASE_STARTS: Final = (
 _CLAUSE_MARK = re.compile(r"(?:[,;:]|\s[—–-]{1,2}|—)(\s+)")
 _LINE_BREAK = re.compile(r"\s*\n\s*")
 _SPEAKABLE = re.compile(r"\w")
+_WORD = re.compile(r"\S+")
 
 
 class ClauseSplitter:
@@ -53,13 +65,21 @@ class ClauseSplitter:
     Pure and synchronous: ``feed`` returns the clauses the new text completed (often
     none), ``flush`` the rest once the stream has ended. Clauses come back stripped; the
     concatenation of everything returned is the input minus whitespace at the cuts.
+
+    With ``first_piece_words=(low, high)`` the first clause is cut by length: at a
+    sentence end, line break or clause mark within its first ``high`` words, else at a
+    word boundary after ``low`` to ``high`` words, decided once word ``high + 1`` begins.
     """
 
     def __init__(
-        self, min_clause_chars: int = MIN_CLAUSE_CHARS, max_clause_chars: int = MAX_CLAUSE_CHARS
+        self,
+        min_clause_chars: int = MIN_CLAUSE_CHARS,
+        max_clause_chars: int = MAX_CLAUSE_CHARS,
+        first_piece_words: tuple[int, int] | None = None,
     ) -> None:
         self._min = min_clause_chars
         self._max = max_clause_chars
+        self._first_words = first_piece_words
         self._pending = ""
 
     @property
@@ -83,7 +103,12 @@ class ClauseSplitter:
 
     def _next_cut(self) -> int | None:
         """Index after the first decided clause in the pending text, or None."""
-        return _first_cut(self._pending, self._min, self._max)
+        if self._first_words is None:
+            return _first_cut(self._pending, self._min, self._max)
+        cut = _first_words_cut(self._pending, *self._first_words)
+        if cut is not None:
+            self._first_words = None  # only the first piece; then the usual rules
+        return cut
 
 
 def split_first_clause(
@@ -123,13 +148,39 @@ def _first_cut(text: str, min_chars: int, max_chars: int) -> int | None:
     A cut past ``max_chars`` is not taken (the text is cut below the limit instead), so
     the result does not depend on how the text arrived.
     """
-    found = (_sentence_end(text), _line_break(text), _clause_end(text, min_chars))
-    cuts = [cut for cut in found if cut is not None and cut <= max_chars]
-    if cuts:
-        return min(cuts)
+    marked = _marked_cut(text, min_chars, max_chars)
+    if marked is not None:
+        return marked
     if len(text) > max_chars:
         return _phrase_cut(text, min_chars, max_chars)
     return None
+
+
+def _marked_cut(text: str, min_chars: int, max_chars: int) -> int | None:
+    """Index after the first decided sentence end, line break or clause mark (past
+    ``min_chars``) up to ``max_chars``, or None."""
+    found = (_sentence_end(text), _line_break(text), _clause_end(text, min_chars))
+    cuts = [cut for cut in found if cut is not None and cut <= max_chars]
+    return min(cuts) if cuts else None
+
+
+def _first_words_cut(text: str, low: int, high: int) -> int | None:
+    """Index after the first piece of ``text`` chosen by length (see :class:`ClauseSplitter`),
+    or None while undecided."""
+    words = list(_WORD.finditer(text))
+    # Word ``high`` is whole (and any mark after it decided) once the next word begins.
+    decided = len(words) > high
+    limit = words[high].start() if decided else len(text)
+    marked = _marked_cut(text, FIRST_CLAUSE_MIN_CHARS, limit)
+    if marked is not None:
+        return marked
+    if not decided:
+        return None
+    for starts in _PHRASE_STARTS:
+        for count in range(high, low - 1, -1):
+            if words[count].group().lower() in starts:
+                return words[count - 1].end()
+    return words[(low + high) // 2 - 1].end()
 
 
 def _phrase_cut(text: str, min_chars: int, max_chars: int) -> int:

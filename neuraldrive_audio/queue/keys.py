@@ -102,3 +102,8 @@ def upload(job_id: str) -> str:
 def worker_heartbeat(worker_id: str) -> str:
     """JSON heartbeat of one worker, expiring when the worker stops refreshing it."""
     return f"{PREFIX}worker:{worker_id}"
+
+
+STATS_FRONT_DOOR_REQUESTS = f"{PREFIX}stats:front_door_requests"
+"""Hash ``<front door>|<request kind>|<outcome>`` -> count, for front doors that run in
+their own process (the Wyoming server), so status and metrics can show them."""

@@ -55,6 +55,9 @@ class SpeechJob(BaseModel):
     voice: str
     response_format: SpeechFormat = SpeechFormat.MP3
     speed: float = 1.0
+    runs_on: bool = False
+    """The text stops mid-phrase and its speech goes on in the next job (a live reply's
+    first piece, cut by length): the pause after it is trimmed so the join is not heard."""
 
 
 class TranscriptWord(BaseModel):

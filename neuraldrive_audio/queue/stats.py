@@ -102,3 +102,18 @@ async def recent_errors(redis: Redis) -> list[RecentError]:
     """The last errors, newest first."""
     raw = await redis.lrange(keys.STATS_ERRORS, 0, MAX_ERRORS - 1)  # type: ignore[misc]
     return [RecentError.model_validate_json(r) for r in raw]
+
+
+async def record_front_door_request(redis: Redis, door: str, kind: str, outcome: str) -> None:
+    """Count one request a front door answered (``outcome``: ``ok`` or an error code)."""
+    await redis.hincrby(keys.STATS_FRONT_DOOR_REQUESTS, f"{door}|{kind}|{outcome}", 1)  # type: ignore[misc]
+
+
+async def front_door_requests(redis: Redis) -> dict[str, dict[str, dict[str, int]]]:
+    """Counts by front door, then request kind, then outcome."""
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.STATS_FRONT_DOOR_REQUESTS)  # type: ignore[misc]
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for field, value in raw.items():
+        door, kind, outcome = field.decode().split("|", 2)
+        counts.setdefault(door, {}).setdefault(kind, {})[outcome] = int(value)
+    return counts

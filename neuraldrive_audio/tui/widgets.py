@@ -249,7 +249,13 @@ class Summary(Static):
         )
         uptime = f"Up {fmt.duration(status.uptime_s)}"
         engines = " · ".join(_engine_text(e) for e in status.engines)
-        self.update(Text(f"{queue}   {jobs}   {uptime}\nEngines: {engines or fmt.DASH}"))
+        wyoming = ""
+        if status.wyoming_requests is not None:
+            wyoming = (
+                f"   Wyoming {_count(status.wyoming_requests)} requests "
+                f"({_count(status.wyoming_failed)} failed)"
+            )
+        self.update(Text(f"{queue}   {jobs}   {uptime}\nEngines: {engines or fmt.DASH}{wyoming}"))
 
 
 def _engine_text(engine: EngineStats) -> str:

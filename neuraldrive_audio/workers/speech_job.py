@@ -28,16 +28,18 @@ def spoken_sentences(
     speed: float,
     checkpoint: Callable[[], None],
     run_on: int = 0,
+    last_runs_on: bool = False,
 ) -> Iterator[FloatAudio]:
     """Blocking: each sentence (already :func:`speakable`) spoken and resampled to 24 kHz,
     then the resampler's tail. ``checkpoint`` runs before every sentence (it raises once
     the job is cancelled; batch work yields there). The first ``run_on`` pieces end
-    mid-phrase: their trailing pause is trimmed so speech runs on into the next."""
+    mid-phrase, and the last one too with ``last_runs_on`` (its speech goes on in the
+    next job): their trailing pause is trimmed so speech runs on into the next."""
     resampler = Resampler(engine.sample_rate, OUTPUT_SAMPLE_RATE)
     for index, sentence in enumerate(sentences):
         checkpoint()
         audio = engine.synthesize(sentence, voice, speed)
-        if index < run_on:
+        if index < run_on or (last_runs_on and index == len(sentences) - 1):
             audio = trim_tail(audio, engine.sample_rate)
         yield resampler.process(audio)
     yield resampler.flush()
@@ -83,7 +85,9 @@ def speak(
     sentences, run_on = first_clause_apart(spoken_pieces(job.input, max_spoken_chars))
     encoder = make_encoder(job.response_format, OUTPUT_SAMPLE_RATE)
     samples = 0
-    pieces = spoken_sentences(engine, sentences, job.voice, job.speed, run.checkpoint, run_on)
+    pieces = spoken_sentences(
+        engine, sentences, job.voice, job.speed, run.checkpoint, run_on, job.runs_on
+    )
     for audio in pieces:
         samples += len(audio)
         emit(encoder.encode(audio))

@@ -36,10 +36,13 @@ REPO = Path(__file__).resolve().parents[2]
 SNIPPET = REPO / "caddy" / "neuraldrive-audio.caddy"
 KEY = "test-key-5f0c1d"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("caddy") is None or shutil.which("openssl") is None,
-    reason="caddy or openssl is not installed (CI installs both)",
-)
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.skipif(
+        shutil.which("caddy") is None or shutil.which("openssl") is None,
+        reason="caddy or openssl is not installed (CI installs both)",
+    ),
+]
 
 # NeuralDrive's :8443 site (its /etc/neuraldrive/Caddyfile) with our snippet imported first.
 GATEWAY = Template("""\

@@ -26,6 +26,7 @@ EXPECTED = {
     f"{UNITS}/neuraldrive-audio-redis.service": "-rw-r--r--",
     f"{UNITS}/neuraldrive-audio-api.service": "-rw-r--r--",
     f"{UNITS}/neuraldrive-audio-worker@.service": "-rw-r--r--",
+    f"{UNITS}/neuraldrive-audio-wyoming.service": "-rw-r--r--",
     f"{UNITS}/multi-user.target.wants/neuraldrive-audio.target": (
         f"-> {UNITS}/neuraldrive-audio.target"
     ),
@@ -36,10 +37,13 @@ EXPECTED = {
     ),
 }
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("systemctl") is None,
-    reason="systemctl is not installed (the script enables units with systemctl --root)",
-)
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.skipif(
+        shutil.which("systemctl") is None,
+        reason="systemctl is not installed (the script enables units with systemctl --root)",
+    ),
+]
 
 
 def install(destdir: Path, *args: str, **env: str) -> str:

@@ -20,6 +20,8 @@ SERVICES = [
 PYTHON_SERVICES = ["neuraldrive-audio-api.service", "neuraldrive-audio-worker@.service"]
 MAX_EXPOSURE = 3.0
 
+pytestmark = pytest.mark.deploy
+
 needs_systemd_analyze = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None,
     reason="systemd-analyze is not installed (CI installs systemd)",

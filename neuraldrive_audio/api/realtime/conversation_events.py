@@ -25,7 +25,7 @@ from neuraldrive_audio.api.realtime.session_config import (
     voice_name,
 )
 from neuraldrive_audio.api.realtime.transcriber import CommittedTurn
-from neuraldrive_audio.api.voice.reply import ReplyVoice
+from neuraldrive_audio.service.reply import ReplyVoice
 
 if TYPE_CHECKING:
     from neuraldrive_audio.api.realtime.session import RealtimeSession

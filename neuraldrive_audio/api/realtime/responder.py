@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import math
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,12 +22,14 @@ from typing import Any
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.conversation import Conversation, ConversationItem
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
-from neuraldrive_audio.api.realtime.output_audio import REPLY_RATE, OutputEncoder
+from neuraldrive_audio.api.realtime.output_audio import OutputEncoder
 from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_item_id
 from neuraldrive_audio.api.realtime.session_config import AudioFormat, Modality, render_format
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
-from neuraldrive_audio.api.voice.llm import LLMRequestError, LLMUnavailableError, LLMUsage
-from neuraldrive_audio.api.voice.reply import (
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+from neuraldrive_audio.service.llm import LLMUsage
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,
@@ -36,11 +37,9 @@ from neuraldrive_audio.api.voice.reply import (
     ReplyVoice,
     TextDelta,
 )
+from neuraldrive_audio.service.usage import audio_tokens
 
 log = logging.getLogger(__name__)
-
-AUDIO_TOKENS_PER_SECOND = 50
-"""How OpenAI counts audio tokens (as in the speech endpoint's usage)."""
 
 SpeakFn = Callable[
     [str, list[dict[str, Any]], ReplyVoice, dict[str, Any]], AsyncIterator[ReplyEvent]
@@ -88,7 +87,7 @@ class _Response:
     item: ConversationItem | None = None
     previous_item_id: str | None = None
     text: list[str] = field(default_factory=list)
-    spoken: SpokenReply = field(default_factory=lambda: SpokenReply(REPLY_RATE))
+    spoken: SpokenReply = field(default_factory=lambda: SpokenReply(OUTPUT_SAMPLE_RATE))
     usage: LLMUsage = field(default_factory=LLMUsage)
     timings: ReplyTimings | None = None
     completed: bool = False
@@ -113,25 +112,31 @@ class _Response:
         }
 
 
+def realtime_error(exc: ServiceError) -> dict[str, Any]:
+    """The body of a realtime ``error`` (or a failure's ``error`` object) for a service
+    error: OpenAI's error type from its kind, its code, message and param."""
+    server_side = exc.kind.retryable or exc.kind is ErrorKind.INTERNAL
+    return {
+        "type": "server_error" if server_side else "invalid_request_error",
+        "code": exc.code,
+        "message": exc.message,
+        "param": exc.param,
+    }
+
+
 def response_error(exc: Exception) -> dict[str, Any]:
     """The ``status_details.error`` (and ``error`` event body) for a failed reply."""
-    if isinstance(exc, LLMUnavailableError):
-        return {
-            "type": "server_error",
-            "code": "backend_unavailable",
-            "message": f"The language model is unavailable: {exc}.",
-        }
-    if isinstance(exc, LLMRequestError):
-        code = "model_not_found" if exc.status == 404 else "llm_request_refused"
-        return {"type": "invalid_request_error", "code": code, "message": exc.message}
+    if isinstance(exc, ServiceError):
+        error = realtime_error(exc)
+        return {"type": error["type"], "code": error["code"], "message": error["message"]}
     if isinstance(exc, APIError):
         return {"type": exc.type, "code": exc.code, "message": exc.message}
     return {"type": "server_error", "code": None, "message": "The server failed the response."}
 
 
 def _usage(usage: LLMUsage, audio_samples: int) -> dict[str, Any]:
-    audio_tokens = math.ceil(audio_samples / REPLY_RATE * AUDIO_TOKENS_PER_SECOND)
-    output = usage.completion_tokens + audio_tokens
+    spoken = audio_tokens(audio_samples / OUTPUT_SAMPLE_RATE)
+    output = usage.completion_tokens + spoken
     return {
         "total_tokens": usage.prompt_tokens + output,
         "input_tokens": usage.prompt_tokens,
@@ -145,7 +150,7 @@ def _usage(usage: LLMUsage, audio_samples: int) -> dict[str, Any]:
         },
         "output_token_details": {
             "text_tokens": usage.completion_tokens,
-            "audio_tokens": audio_tokens,
+            "audio_tokens": spoken,
         },
     }
 

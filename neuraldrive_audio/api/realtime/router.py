@@ -10,8 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.model_names import resolve_model
+from neuraldrive_audio.api.errors import APIError, http_error
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
 from neuraldrive_audio.api.realtime.conversation_events import ConversationBackend
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
@@ -19,12 +18,11 @@ from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLim
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import ModelResolver, RealtimeSession, SessionLimits
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
-from neuraldrive_audio.api.speech_request import resolve_voice
-from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage, llm_model_for
-from neuraldrive_audio.api.voice.reply import ReplyEvent, ReplyVoice, speak_reply
 from neuraldrive_audio.config import Settings, get_settings
-from neuraldrive_audio.queue.client import JobQueue
-from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.llm import LLMUsage
+from neuraldrive_audio.service.reply import ReplyEvent, ReplyVoice
+from neuraldrive_audio.service.speech_service import SpeechService
 
 log = logging.getLogger(__name__)
 
@@ -50,50 +48,36 @@ async def _deny(websocket: WebSocket, error: APIError) -> None:
         await websocket.close(code=1008, reason=error.message[:120])
 
 
-def _resolver(catalog: ModelCatalog, settings: Settings) -> ModelResolver:
+def _resolver(service: SpeechService) -> ModelResolver:
     def resolve(name: str | None) -> str:
-        model = name or settings.default_asr_model
-        return resolve_model(model, catalog, settings, speech_to_text=True).id
+        try:
+            return service.asr_model(name).id
+        except ServiceError as exc:  # the session reads resolution failures as APIError
+            raise http_error(exc) from exc
 
     return resolve
 
 
-def _llm(app: FastAPI, settings: Settings) -> LLMClient:
-    client: LLMClient | None = getattr(app.state, "llm", None)
-    if client is None:
-        client = LLMClient.from_settings(settings)
-        app.state.llm = client
-    return client
-
-
-def _conversation_backend(
-    app: FastAPI, settings: Settings, queue: JobQueue, catalog: ModelCatalog
-) -> ConversationBackend:
+def _conversation_backend(service: SpeechService) -> ConversationBackend:
     """Replies from the configured LLM, spoken by ``VOICE_TTS_MODEL`` on the workers."""
-    llm = _llm(app, settings)
 
     def speak(
         model: str, messages: list[dict[str, Any]], voice: ReplyVoice, options: dict[str, Any]
     ) -> AsyncIterator[ReplyEvent]:
-        return speak_reply(
-            llm, queue, model=model, messages=messages, voice=voice,
-            job_timeout_s=settings.sync_timeout_s, options=options,
-        )  # fmt: skip
+        return service.reply(model, messages, voice, options)
 
     def write(
         model: str, messages: list[dict[str, Any]], options: dict[str, Any]
     ) -> AsyncIterator[str | LLMUsage]:
-        return llm.stream_text(model, messages, options)
+        return service.reply_text(model, messages, options)
 
     def voice(name: str, speed: float) -> ReplyVoice:
-        tts = settings.voice_tts_model or settings.default_tts_model
-        manifest = resolve_model(tts, catalog, settings, speech_to_text=False)
-        return ReplyVoice(manifest.id, resolve_voice(name, manifest, settings), speed)
+        try:
+            return service.reply_voice(name, speed)
+        except ServiceError as exc:
+            raise http_error(exc) from exc
 
-    def llm_model(name: str | None) -> str:
-        return llm_model_for(name, settings) if name else settings.llm_model
-
-    return ConversationBackend(ReplyBackend(speak, write), llm_model, voice)
+    return ConversationBackend(ReplyBackend(speak, write), service.llm_model, voice)
 
 
 @router.websocket("/v1/realtime")
@@ -150,20 +134,19 @@ async def _serve(
     intent: str | None,
     model: str | None,
 ) -> None:
-    queue: JobQueue = app.state.queue
-    catalog: ModelCatalog = app.state.catalog
+    service: SpeechService = app.state.service
     await websocket.accept(subprotocol=offered_credentials(websocket.headers).subprotocol)
     session = RealtimeSession(
         emitter=EventEmitter(websocket.send_text),
-        queue=queue,
+        queue=service.queue,
         registry=registry,
-        resolve_model=_resolver(catalog, settings),
+        resolve_model=_resolver(service),
         limits=SessionLimits(
             max_buffer_ms=int(settings.realtime_max_buffer_s * 1000),
             turn_timeout_s=settings.sync_timeout_s,
         ),
         config=SessionConfig(type="transcription" if intent == "transcription" else "realtime"),
-        backend=_conversation_backend(app, settings, queue, catalog),
+        backend=_conversation_backend(service),
     )
     log.info("realtime session opened", extra={"session_id": session.id})
     try:

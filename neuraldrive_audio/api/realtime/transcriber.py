@@ -1,7 +1,7 @@
 """Committed turns -> interactive-lane transcription jobs -> transcription events.
 
-Each turn is a task: submit the turn's audio as a WAV upload, follow the job's event
-stream, send ``...transcription.delta`` per finished segment and ``.completed`` at the
+Each turn is a task: the speech service transcribes the turn's audio (a WAV upload);
+the session sends ``...transcription.delta`` per finished segment and ``.completed`` at the
 end, or ``.failed`` when the job fails or its worker dies. The session goes on either way.
 """
 
@@ -19,14 +19,18 @@ import numpy as np
 import numpy.typing as npt
 
 from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.job_wait import events_until_final, submit
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
+from neuraldrive_audio.api.realtime.responder import realtime_error
 from neuraldrive_audio.media.pcm import wav_bytes
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import Transcript, TranscriptionJob
+from neuraldrive_audio.queue.client import JobQueue
+from neuraldrive_audio.queue.payloads import Transcript
+from neuraldrive_audio.service import transcription
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+from neuraldrive_audio.service.transcription import (
+    TranscriptionOptions,
+    TranscriptionRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,7 @@ class TurnTranscriber:
         self._registry.turn_committed()
         self._spawn(self._run(turn, request))
 
-    def start_failed(self, turn: CommittedTurn, error: APIError) -> None:
+    def start_failed(self, turn: CommittedTurn, error: APIError | ServiceError) -> None:
         """Report ``turn`` as failed without running it (e.g. its model is gone)."""
         self._registry.turn_committed()
         self._spawn(self._failed(turn, error))
@@ -109,53 +113,40 @@ class TurnTranscriber:
                 await task
 
     async def _run(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
-        job_id = new_job_id()
-        self.job_ids[turn.item_id] = job_id
-        extra = {"job_id": job_id, "item_id": turn.item_id}
-        finished = False
+        extra: dict[str, str] = {"item_id": turn.item_id}
         try:
-            job = TranscriptionJob(
-                job_id=job_id,
-                model_id=request.model_id,
-                upload_key=keys.upload(job_id),
-                language=request.language,
-                prompt=request.prompt,
-            )
+            options = TranscriptionOptions(language=request.language, prompt=request.prompt)
             upload = wav_bytes(turn.audio, turn.sample_rate)
-            await submit(self._queue, keys.TRANSCRIBE_FUNCTION, job, job_id, upload=upload)
+            run = await transcription.start(
+                self._queue, upload, request.model_id, options, self._timeout_s
+            )
+            self.job_ids[turn.item_id] = extra["job_id"] = run.job_id
             log.info("realtime turn queued (%.2f s of audio)", turn.duration_s, extra=extra)
-            transcript = await self._follow(turn, job_id)
-            finished = True
+            # Cancelled (client gone) before the job settled: the run aborts the job.
+            transcript = await self._follow(turn, run)
             await self._completed(turn, transcript)
-        except APIError as exc:
-            finished = True
+        except ServiceError as exc:
             log.info("realtime turn failed: %s", exc.message, extra=extra)
             await self._failed(turn, exc)
         finally:
             self.job_ids.pop(turn.item_id, None)
-            if not finished:  # cancelled (client gone) before the job settled
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._queue.abort(job_id))
 
-    async def _follow(self, turn: CommittedTurn, job_id: str) -> Transcript:
+    async def _follow(self, turn: CommittedTurn, run: TranscriptionRun) -> Transcript:
         first = True
-        events = events_until_final(self._queue, job_id, self._timeout_s)
-        async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async with contextlib.aclosing(run.events()) as events:
             async for event in events:
-                if event.type is EventType.SEGMENT:
-                    text = str(event.data.get("text", ""))
-                    delta = text.lstrip() if first else text
-                    if delta:
-                        first = False
-                        await self._emitter.emit(
-                            "conversation.item.input_audio_transcription.delta",
-                            item_id=turn.item_id,
-                            content_index=0,
-                            delta=delta,
-                        )
-                elif event.type is EventType.DONE:
-                    return Transcript.model_validate(event.data["transcript"])
-        raise APIError(500, "the transcription job ended without a result")
+                if isinstance(event, Transcript):
+                    return event
+                delta = event.text.lstrip() if first else event.text
+                if delta:
+                    first = False
+                    await self._emitter.emit(
+                        "conversation.item.input_audio_transcription.delta",
+                        item_id=turn.item_id,
+                        content_index=0,
+                        delta=delta,
+                    )
+        raise ServiceError(ErrorKind.INTERNAL, "the transcription job ended without a result")
 
     async def _completed(self, turn: CommittedTurn, transcript: Transcript) -> None:
         text = transcript.text.strip()
@@ -169,17 +160,14 @@ class TurnTranscriber:
         self._registry.turn_completed(time.monotonic() - turn.stopped_at)
         await self._on_settled(turn.item_id, text)
 
-    async def _failed(self, turn: CommittedTurn, exc: APIError) -> None:
+    async def _failed(self, turn: CommittedTurn, exc: APIError | ServiceError) -> None:
         await self._emitter.emit(
             "conversation.item.input_audio_transcription.failed",
             item_id=turn.item_id,
             content_index=0,
-            error={
-                "type": exc.type,
-                "code": exc.code,
-                "message": exc.message,
-                "param": exc.param,
+            error=realtime_error(exc) if isinstance(exc, ServiceError) else {
+                "type": exc.type, "code": exc.code, "message": exc.message, "param": exc.param,
             },
-        )
+        )  # fmt: skip
         self._registry.turn_failed()
         await self._on_settled(turn.item_id, None)

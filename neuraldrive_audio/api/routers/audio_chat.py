@@ -5,59 +5,56 @@ Ollama's. ``input_audio`` message parts are transcribed on the workers and sent 
 LLM as text; with ``modalities: ["text", "audio"]`` the reply is spoken by a TTS model
 (``choices[0].message.audio``, or ``delta.audio`` pieces when streamed, pcm16 only, as
 OpenAI); without, the LLM's answer is passed back unchanged.
+
+``tools``/``tool_choice`` go to the LLM as they came. A spoken reply's tool calls come back
+as OpenAI's do: ``message.tool_calls`` (or a ``delta.tool_calls`` chunk after the reply's
+audio) with ``finish_reason: "tool_calls"``, and no ``audio`` when nothing was said.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import math
+import binascii
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.job_wait import events_until_final, submit
-from neuraldrive_audio.api.model_names import installed_model, resolve_model
-from neuraldrive_audio.api.speech_request import AUDIO_TOKENS_PER_SECOND, VoiceRef, resolve_voice
-from neuraldrive_audio.api.voice.listen import decode_audio, transcribe
-from neuraldrive_audio.api.voice.llm import (
-    RETRY_AFTER_S,
-    LLMClient,
-    LLMRequestError,
-    LLMUnavailableError,
+from neuraldrive_audio.api.dependencies import ServiceDep
+from neuraldrive_audio.api.errors import APIError, http_error
+from neuraldrive_audio.api.response_bodies import ChatCompletion, media
+from neuraldrive_audio.api.speech_request import VoiceRef
+from neuraldrive_audio.api.sse import DONE, sse
+from neuraldrive_audio.media.formats import SpeechFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.llm import (
+    LLMFinish,
+    LLMText,
+    LLMToolCall,
     LLMUsage,
-    llm_client,
-    llm_model_for,
+    ToolCall,
+    whole_tool_calls,
 )
-from neuraldrive_audio.api.voice.reply import (
-    PCM_SAMPLE_RATE,
+from neuraldrive_audio.service.names import ResolvedVoice
+from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
     ReplyEvent,
     ReplyVoice,
     TextDelta,
-    speak_reply,
 )
-from neuraldrive_audio.config import Settings
-from neuraldrive_audio.media.formats import SpeechFormat
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import SpeechJob
-from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.service.speech_service import SpeechService
+from neuraldrive_audio.service.transcription import TranscriptionOptions
+from neuraldrive_audio.service.usage import audio_tokens
 
 router = APIRouter(prefix="/v1/audio", tags=["voice-agent"], dependencies=[ApiKeyRequired])
-
-LLMDep = Annotated[LLMClient, Depends(llm_client)]
 
 AudioFormat = Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
 AUDIO_EXPIRY_S = 3600
@@ -109,24 +106,24 @@ class ChatAudioRequest(BaseModel):
         return {k: v for k, v in (self.model_extra or {}).items() if k not in _OUR_FIELDS}
 
 
-def llm_http_error(exc: LLMUnavailableError | LLMRequestError) -> APIError:
-    """The HTTP error for an LLM failure: 503 + Retry-After, or the LLM's own 4xx."""
-    if isinstance(exc, LLMUnavailableError):
-        return APIError(
-            503,
-            f"The language model is unavailable: {exc}.",
-            code="backend_unavailable",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-    code = "model_not_found" if exc.status == 404 else None
-    return APIError(exc.status, exc.message, code=code)
-
-
 # --- input: audio parts become text ----------------------------------------------------
 
 
+def decode_audio(data: str, param: str) -> bytes:
+    """The bytes of base64 audio from a request; 400 naming ``param`` when it is not."""
+    try:
+        audio = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise APIError(
+            400, "The audio data is not valid base64.", code="invalid_value", param=param
+        ) from exc
+    if not audio:
+        raise APIError(400, "The audio data is empty.", code="invalid_value", param=param)
+    return audio
+
+
 async def _text_messages(
-    messages: list[dict[str, Any]], queue: JobQueue, catalog: ModelCatalog, settings: Settings
+    messages: list[dict[str, Any]], service: SpeechService
 ) -> list[dict[str, Any]]:
     """``messages`` with every ``input_audio`` part replaced by its transcript (all
     transcribed at once), and our own ``audio`` references dropped: the LLM reads text."""
@@ -141,12 +138,9 @@ async def _text_messages(
                     raise APIError(400, "input_audio needs base64 data.", param=param)
                 audio_parts.append((m_index, p_index, decode_audio(data, param)))
     if audio_parts:
-        asr = installed_model(settings.default_asr_model, catalog, settings)
+        options = TranscriptionOptions(model=service.settings.default_asr_model)
         jobs = [
-            asyncio.create_task(
-                transcribe(queue, audio, model_id=asr.id, timeout_s=settings.sync_timeout_s)
-            )
-            for _, _, audio in audio_parts
+            asyncio.create_task(service.transcribe(audio, options)) for _, _, audio in audio_parts
         ]
         try:
             transcripts = await asyncio.gather(*jobs)
@@ -184,10 +178,10 @@ def _as_text(
 # --- output ------------------------------------------------------------------------------
 
 
-def _usage(llm: LLMUsage, reply_text: str, audio_seconds: float) -> dict[str, Any]:
-    audio_tokens = math.ceil(audio_seconds * AUDIO_TOKENS_PER_SECOND)
+def _usage(llm: LLMUsage, audio_seconds: float) -> dict[str, Any]:
+    spoken = audio_tokens(audio_seconds)
     text_tokens = llm.completion_tokens
-    completion = text_tokens + audio_tokens
+    completion = text_tokens + spoken
     return {
         "prompt_tokens": llm.prompt_tokens,
         "completion_tokens": completion,
@@ -195,7 +189,7 @@ def _usage(llm: LLMUsage, reply_text: str, audio_seconds: float) -> dict[str, An
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
-            "audio_tokens": audio_tokens,
+            "audio_tokens": spoken,
             "text_tokens": text_tokens,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -224,52 +218,58 @@ class _Completion:
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return _sse(self.envelope("chat.completion.chunk", choices=[choice]))
+        return sse(self.envelope("chat.completion.chunk", choices=[choice]))
 
 
-def _sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload)}\n\n"
+class _WholeReply:
+    """The LLM's whole reply: text, tool calls, why it stopped, usage."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.call_pieces: list[LLMToolCall] = []
+        self.finish_reason = "stop"
+        self.usage = LLMUsage()
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return whole_tool_calls(self.call_pieces)
 
 
-async def _collect_text(
-    llm: LLMClient, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-) -> tuple[str, LLMUsage]:
+async def _collect_reply(
+    service: SpeechService, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
+) -> _WholeReply:
     """The whole reply (streamed from the LLM, kept only because this response needs it)."""
-    pieces: list[str] = []
-    usage = LLMUsage()
-    try:
-        async for item in llm.stream_text(model, messages, options):
-            if isinstance(item, LLMUsage):
-                usage = item
-            else:
-                pieces.append(item)
-    except (LLMUnavailableError, LLMRequestError) as exc:
-        raise llm_http_error(exc) from exc
-    return "".join(pieces), usage
+    reply = _WholeReply()
+    async for item in service.llm.stream(model, messages, options):
+        if isinstance(item, LLMText):
+            reply.text += item.text
+        elif isinstance(item, LLMToolCall):
+            reply.call_pieces.append(item)
+        elif isinstance(item, LLMFinish):
+            reply.finish_reason = item.reason
+        else:
+            reply.usage = item
+    return reply
+
+
+def _tool_calls_out(calls: list[ToolCall] | tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    """Tool calls as OpenAI's ``message.tool_calls``."""
+    return [
+        {"id": c.call_id, "type": "function",
+         "function": {"name": c.name, "arguments": c.arguments}}
+        for c in calls
+    ]  # fmt: skip
 
 
 async def _speak_whole(
-    queue: JobQueue, settings: Settings, text: str, voice: ReplyVoice, fmt: SpeechFormat
+    service: SpeechService, text: str, voice: ReplyVoice, fmt: SpeechFormat
 ) -> bytes:
     """``text`` spoken in ``fmt`` by one speech job (the worker encodes the format)."""
     if not text.strip():
         return b""
-    job_id = new_job_id()
-    job = SpeechJob(
-        job_id=job_id,
-        model_id=voice.model_id,
-        input=text,
-        voice=voice.voice,
-        response_format=fmt,
-        speed=voice.speed,
-    )
-    await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
-    chunks = [
-        event.audio
-        async for event in events_until_final(queue, job_id, settings.sync_timeout_s)
-        if event.type is EventType.AUDIO
-    ]
-    return b"".join(chunks)
+    resolved = ResolvedVoice(voice.model_id, voice.voice)
+    pieces = service.speak(text, resolved, fmt, voice.speed)
+    return b"".join([piece async for piece in pieces if isinstance(piece, bytes)])
 
 
 async def _spoken_reply(
@@ -277,17 +277,16 @@ async def _spoken_reply(
     messages: list[dict[str, Any]],
     voice: ReplyVoice,
     output: AudioOutput,
-    llm: LLMClient,
-    queue: JobQueue,
-    settings: Settings,
+    service: SpeechService,
 ) -> JSONResponse:
     """Non-streamed: the whole reply, then its audio, in ``choices[0].message.audio``."""
-    model = llm_model_for(body.model, settings)
-    text, llm_usage = await _collect_text(llm, model, messages, body.llm_options())
-    audio = await _speak_whole(queue, settings, text, voice, output.speech_format)
+    model = service.llm_model(body.model)
+    whole = await _collect_reply(service, model, messages, body.llm_options())
+    text, calls = whole.text, whole.tool_calls
+    audio = await _speak_whole(service, text, voice, output.speech_format)
     reply = _Completion(body.model)
     # pcm is 2 bytes a sample; for encoded formats estimate from the text (~15 chars/s).
-    seconds = len(audio) / 2 / PCM_SAMPLE_RATE if output.format == "pcm16" else len(text) / 15
+    seconds = len(audio) / 2 / OUTPUT_SAMPLE_RATE if output.format == "pcm16" else len(text) / 15
     message: dict[str, Any] = {
         "role": "assistant",
         "content": None,
@@ -300,27 +299,33 @@ async def _spoken_reply(
             "transcript": text,
         },
     }
-    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+    if calls:
+        message["tool_calls"] = _tool_calls_out(calls)
+        if not text.strip():
+            message["audio"] = None  # a bare call: nothing was said
+    finish = "tool_calls" if calls else whole.finish_reason
+    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
     return JSONResponse(
-        reply.envelope("chat.completion", choices=[choice], usage=_usage(llm_usage, text, seconds))
+        reply.envelope("chat.completion", choices=[choice], usage=_usage(whole.usage, seconds))
     )
 
 
-async def _first_event(events: AsyncGenerator[ReplyEvent, None]) -> ReplyEvent:
-    """The reply's first event, so a dead LLM is still a 503 status, not an in-band error."""
-    try:
-        return await anext(events)
-    except (LLMUnavailableError, LLMRequestError) as exc:
-        raise llm_http_error(exc) from exc
+def _error_frame(exc: ServiceError) -> str:
+    """An error once the headers are gone; the SDK raises on a data frame carrying it."""
+    error = http_error(exc)
+    body = {"message": error.message, "type": error.type, "param": None, "code": error.code}
+    return sse({"error": body})
 
 
 async def _reply_chunks(
     body: ChatAudioRequest, first: ReplyEvent, events: AsyncGenerator[ReplyEvent, None]
 ) -> AsyncIterator[str]:
-    """The streamed reply: transcript and pcm16 pieces in ``delta.audio``, then the end."""
+    """The streamed reply: transcript and pcm16 pieces in ``delta.audio``, then the tool
+    calls (each whole, in one chunk, as Ollama sends them), then the end."""
     reply = _Completion(body.model)
     yield reply.chunk({"role": "assistant", "content": None, "refusal": None})
     event: ReplyEvent | None = first
+    calls = 0
     try:
         while event is not None:
             if isinstance(event, TextDelta):
@@ -328,52 +333,48 @@ async def _reply_chunks(
             elif isinstance(event, AudioDelta):
                 data = base64.b64encode(event.pcm).decode()
                 yield reply.chunk({"audio": {"id": reply.audio_id, "data": data}})
+            elif isinstance(event, ToolCall):
+                (call,) = _tool_calls_out([event])
+                yield reply.chunk({"tool_calls": [{"index": calls, **call}]})
+                calls += 1
             elif isinstance(event, ReplyDone):
-                expires = reply.created + AUDIO_EXPIRY_S
-                yield reply.chunk({"audio": {"id": reply.audio_id, "expires_at": expires}})
-                yield reply.chunk({}, finish="stop")
+                if event.text.strip() or not calls:  # a bare call has no audio
+                    expires = reply.created + AUDIO_EXPIRY_S
+                    yield reply.chunk({"audio": {"id": reply.audio_id, "expires_at": expires}})
+                finish = "tool_calls" if calls else event.finish_reason
+                yield reply.chunk({}, finish=finish)
                 if body.include_usage:
-                    seconds = event.audio_samples / PCM_SAMPLE_RATE
-                    usage = _usage(event.usage, event.text, seconds)
-                    yield _sse(reply.envelope("chat.completion.chunk", choices=[], usage=usage))
+                    seconds = event.audio_samples / OUTPUT_SAMPLE_RATE
+                    usage = _usage(event.usage, seconds)
+                    yield sse(reply.envelope("chat.completion.chunk", choices=[], usage=usage))
             event = await anext(events, None)
-    except (LLMUnavailableError, LLMRequestError, APIError) as exc:
-        # Headers are gone; the SDK raises on a data frame carrying "error".
-        error = llm_http_error(exc) if not isinstance(exc, APIError) else exc
-        yield _sse(
-            {"error": {"message": error.message, "type": error.type, "param": None,
-                       "code": error.code}}
-        )  # fmt: skip
+    except ServiceError as exc:
+        yield _error_frame(exc)
         return
     finally:
         await events.aclose()
-    yield "data: [DONE]\n\n"
+    yield DONE
 
 
 # --- text out: the LLM's answer as it is ------------------------------------------------
 
 
-async def _proxied(llm: LLMClient, request: dict[str, Any]) -> Response:
+async def _proxied(service: SpeechService, request: dict[str, Any]) -> Response:
     """The LLM's own response to ``request`` (streamed as its chunks, or its JSON)."""
-    try:
-        if not request.get("stream"):
-            return JSONResponse(await llm.complete(request))
-        chunks = llm.stream_chunks(request)
-        first = await anext(chunks)
-    except (LLMUnavailableError, LLMRequestError) as exc:
-        raise llm_http_error(exc) from exc
+    if not request.get("stream"):
+        return JSONResponse(await service.llm.complete(request))
+    chunks = service.llm.stream_chunks(request)
+    first = await anext(chunks)
 
     async def frames() -> AsyncIterator[str]:
-        yield _sse(first)
+        yield sse(first)
         try:
             async for chunk in chunks:
-                yield _sse(chunk)
-        except (LLMUnavailableError, LLMRequestError) as exc:
-            error = llm_http_error(exc)
-            yield _sse({"error": {"message": error.message, "type": error.type,
-                                  "param": None, "code": error.code}})  # fmt: skip
+                yield sse(chunk)
+        except ServiceError as exc:
+            yield _error_frame(exc)
             return
-        yield "data: [DONE]\n\n"
+        yield DONE
 
     return StreamingResponse(frames(), media_type="text/event-stream")
 
@@ -381,20 +382,17 @@ async def _proxied(llm: LLMClient, request: dict[str, Any]) -> Response:
 # --- the endpoint ------------------------------------------------------------------------
 
 
-def _reply_voice(output: AudioOutput, catalog: ModelCatalog, settings: Settings) -> ReplyVoice:
-    name = settings.voice_tts_model or settings.default_tts_model
-    manifest = resolve_model(name, catalog, settings, speech_to_text=False)
-    return ReplyVoice(manifest.id, resolve_voice(output.voice_name, manifest, settings))
-
-
-@router.post("/chat/completions", response_model=None)
-async def create_chat_completion(
-    body: ChatAudioRequest,
-    queue: QueueDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
-    llm: LLMDep,
-) -> Response:
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=media(
+        "text/event-stream",
+        json=ChatCompletion,
+        description="The completion (with `message.audio` when audio was asked), or with "
+        "`stream=true` its `chat.completion.chunk` events.",
+    ),
+)
+async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) -> Response:
     """Chat with the local LLM, with spoken questions and/or spoken answers."""
     output = body.audio
     if body.wants_audio:
@@ -412,24 +410,17 @@ async def create_chat_completion(
                 code="unsupported_value",
                 param="audio.format",
             )
-    voice = _reply_voice(output, catalog, settings) if body.wants_audio and output else None
-    messages = await _text_messages(body.messages, queue, catalog, settings)
+    voice = service.reply_voice(output.voice_name) if body.wants_audio and output else None
+    messages = await _text_messages(body.messages, service)
     if voice is None or output is None:
         request = {**body.model_dump(exclude_unset=True), "messages": messages}
-        request["model"] = llm_model_for(body.model, settings)
-        return await _proxied(llm, request)
+        request["model"] = service.llm_model(body.model)
+        return await _proxied(service, request)
     if not body.stream:
-        return await _spoken_reply(body, messages, voice, output, llm, queue, settings)
-    events = speak_reply(
-        llm,
-        queue,
-        model=llm_model_for(body.model, settings),
-        messages=messages,
-        voice=voice,
-        job_timeout_s=settings.sync_timeout_s,
-        options=body.llm_options(),
-    )
-    first = await _first_event(events)
+        return await _spoken_reply(body, messages, voice, output, service)
+    events = service.reply(service.llm_model(body.model), messages, voice, body.llm_options())
+    # The first event before the headers, so a dead LLM is still a 503 status.
+    first = await anext(events)
     return StreamingResponse(
         _reply_chunks(body, first, events),
         media_type="text/event-stream",

@@ -21,12 +21,22 @@ from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, JobFilesDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
 from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.languages import parse_language
-from neuraldrive_audio.api.model_names import resolve_model
-from neuraldrive_audio.api.speech_request import SpeechRequest, resolve_voice
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Job,
+    JobDeleted,
+    JobList,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
+from neuraldrive_audio.api.speech_request import SpeechRequest
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
+from neuraldrive_audio.api.transcription_fields import parse_language
 from neuraldrive_audio.api.webhook_targets import WebhookTargetError, check_target, parse_networks
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
@@ -43,7 +53,7 @@ from neuraldrive_audio.queue.job_records import (
     announce_end,
 )
 from neuraldrive_audio.queue.payloads import Transcript
-from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
 
 router = APIRouter(prefix="/v1/audio/jobs", tags=["jobs"], dependencies=[ApiKeyRequired])
@@ -102,14 +112,14 @@ async def _check_webhook(url: object, settings: Settings) -> None:
 
 
 async def _create_transcription_job(
-    request: Request, catalog: ModelCatalog, settings: Settings, files: JobFiles
+    request: Request, service: SpeechService, files: JobFiles
 ) -> tuple[JobRecord, list[ChunkJob]]:
     form = await request.form()
     upload = form.get("file")
     fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     fields["timestamp_granularities"] = form.getlist("timestamp_granularities[]")
     body = await _validated(TranscriptionJobForm, fields)
-    await _check_webhook(body.webhook_url, settings)
+    await _check_webhook(body.webhook_url, service.settings)
     if not isinstance(upload, UploadFile):
         raise APIError(
             400,
@@ -117,7 +127,7 @@ async def _create_transcription_job(
             code="missing_required_parameter",
             param="file",
         )
-    manifest = resolve_model(body.model, catalog, settings, speech_to_text=True)
+    manifest = service.asr_model(body.model)
     if body.task == "translate" and manifest.languages == ["en"]:
         raise APIError(
             400,
@@ -149,8 +159,9 @@ async def _create_transcription_job(
 
 
 async def _create_speech_job(
-    request: Request, catalog: ModelCatalog, settings: Settings
+    request: Request, service: SpeechService
 ) -> tuple[JobRecord, list[ChunkJob]]:
+    settings = service.settings
     try:
         data = await request.json()
     except ValueError as exc:
@@ -164,16 +175,15 @@ async def _create_speech_job(
             code="invalid_value",
             param="input",
         )
-    manifest = resolve_model(body.model, catalog, settings, speech_to_text=False)
-    voice = resolve_voice(body.voice_name, manifest, settings)
+    voice = service.resolve_voice(body.model, body.voice_name)
     job_id = new_job_id()
     texts = chunk_text(body.input, settings.speech_job_chunk_chars)
     record = JobRecord(
         id=job_id,
         task=JobTask.SPEECH,
-        model=manifest.id,
+        model=voice.model_id,
         response_format=body.response_format.value,
-        options={"voice": voice, "speed": body.speed},
+        options={"voice": voice.voice, "speed": body.speed},
         input_characters=len(body.input),
         chunks_total=len(texts),
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
@@ -185,12 +195,11 @@ async def _create_speech_job(
     return record, chunks
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=Job)
 async def create_job(
     request: Request,
     queue: QueueDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    service: ServiceDep,
     files: JobFilesDep,
 ) -> dict[str, Any]:
     """Submit a long transcription (multipart) or a long speech synthesis (JSON)."""
@@ -198,9 +207,9 @@ async def create_job(
     try:
         files.check_free_space()
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            record, chunks = await _create_transcription_job(request, catalog, settings, files)
+            record, chunks = await _create_transcription_job(request, service, files)
         else:
-            record, chunks = await _create_speech_job(request, catalog, settings)
+            record, chunks = await _create_speech_job(request, service)
     except DiskFullError as exc:
         raise _disk_full(exc) from exc
     await records.create(record)
@@ -218,7 +227,7 @@ async def _record(queue: JobQueue, job_id: str) -> JobRecord:
         ) from exc
 
 
-@router.get("")
+@router.get("", response_model=JobList)
 async def list_jobs(
     queue: QueueDep,
     status: JobStatus | None = None,
@@ -239,13 +248,22 @@ async def list_jobs(
     }
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """The job's status, progress, timestamps and error."""
     return _with_links(await _record(queue, job_id))
 
 
-@router.get("/{job_id}/result", response_model=None)
+@router.get(
+    "/{job_id}/result",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        *CONTENT_TYPES.values(),
+        json=Transcription | TranscriptionVerbose | Translation | TranslationVerbose,
+        description="The transcript in the asked format (JSON or text), or the audio file.",
+    ),
+)
 async def get_result(
     job_id: str,
     queue: QueueDep,
@@ -284,13 +302,13 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
     return updated
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=Job)
 async def cancel_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """Stop a queued or running job; a job that already ended is returned as it is."""
     return _with_links(await _cancel(queue, await _record(queue, job_id)))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", response_model=JobDeleted)
 async def delete_job(job_id: str, queue: QueueDep, files: JobFilesDep) -> dict[str, Any]:
     """Cancel the job if it still runs, then delete its files and record."""
     record = await _record(queue, job_id)

@@ -19,14 +19,24 @@ from pydantic import BaseModel
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.errors import APIError, http_error
 from neuraldrive_audio.api.metrics import exposition, take_snapshot
-from neuraldrive_audio.api.model_names import installed_model, speech_model_names
+from neuraldrive_audio.api.response_bodies import (
+    AudioModelList,
+    ModelLoaded,
+    ModelUnloaded,
+    ServiceStatus,
+    media,
+)
 from neuraldrive_audio.api.status_report import build_status
+from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.control import ControlAction, ControlCommand, ControlTimeoutError
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.names import installed_model, speech_model_names
+from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 router = APIRouter(tags=["management"], dependencies=[ApiKeyRequired])
@@ -56,6 +66,14 @@ def _model_entry(manifest: ModelManifest, workers: list[WorkerHeartbeat]) -> dic
         if m.id == manifest.id
     ]
     return {**manifest.model_dump(mode="json"), "object": "model", "loaded_on": loaded_on}
+
+
+def _installed(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
+    # As an APIError, so an app without our handlers (NeuralDrive's System API) answers 404.
+    try:
+        return installed_model(name, catalog, settings)
+    except ServiceError as exc:
+        raise http_error(exc) from exc
 
 
 def _pick_worker(workers: list[WorkerHeartbeat], model_id: str, wanted: LoadRequest) -> str:
@@ -88,7 +106,7 @@ async def _command(queue: JobQueue, worker_id: str, command: ControlCommand) -> 
     }
 
 
-@router.get("/v1/audio/models")
+@router.get("/v1/audio/models", response_model=AudioModelList)
 async def list_audio_models(
     queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -105,7 +123,7 @@ async def list_audio_models(
     }
 
 
-@router.post("/v1/audio/models/{name:path}/load")
+@router.post("/v1/audio/models/{name:path}/load", response_model=ModelLoaded)
 async def load_model(
     name: str,
     queue: QueueDep,
@@ -115,14 +133,14 @@ async def load_model(
 ) -> dict[str, Any]:
     """Load (and optionally pin or unpin) a model on a worker; returns when it is resident."""
     request = body or LoadRequest()
-    manifest = installed_model(name, catalog, settings)
+    manifest = _installed(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     worker_id = _pick_worker(workers, manifest.id, request)
     command = ControlCommand(action=ControlAction.LOAD, model=manifest.id, pin=request.pin)
     return await _command(queue, worker_id, command)
 
 
-@router.post("/v1/audio/models/{name:path}/unload")
+@router.post("/v1/audio/models/{name:path}/unload", response_model=ModelUnloaded)
 async def unload_model(
     name: str,
     queue: QueueDep,
@@ -132,7 +150,7 @@ async def unload_model(
 ) -> dict[str, Any]:
     """Unload a model from one worker, or from every worker holding it."""
     request = body or UnloadRequest()
-    manifest = installed_model(name, catalog, settings)
+    manifest = _installed(name, catalog, settings)
     workers = await heartbeat.live_workers(queue.redis)
     holders = [
         w.worker_id
@@ -157,14 +175,18 @@ def _realtime_figures(request: Request) -> dict[str, Any] | None:
     return None if registry is None else registry.figures()  # type: ignore[no-any-return]
 
 
-@router.get("/system/audio/status")
+@router.get("/system/audio/status", response_model=ServiceStatus, response_model_exclude_unset=True)
 async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
     """Every live worker, queue depths, jobs in progress, latency, real-time factors and
     live (realtime) sessions."""
     return await build_status(queue, _realtime_figures(request))
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=media("text/plain", description="Prometheus text exposition."),
+)
 async def metrics(request: Request, queue: QueueDep) -> Response:
     """Prometheus text exposition of the status figures and histograms."""
     body = exposition(await take_snapshot(queue, _realtime_figures(request)))

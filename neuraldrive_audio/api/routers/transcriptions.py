@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.job_wait import events_until_final, submit, wait_for_result
-from neuraldrive_audio.api.languages import parse_language
-from neuraldrive_audio.api.model_names import resolve_model
+from neuraldrive_audio.api.dependencies import ServiceDep
+from neuraldrive_audio.api.disconnect import unless_client_leaves
+from neuraldrive_audio.api.errors import APIError, http_error
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
+from neuraldrive_audio.api.sse import sse
 from neuraldrive_audio.api.transcript_formats import (
     TranscriptFormat,
     all_logprobs,
@@ -25,15 +32,17 @@ from neuraldrive_audio.api.transcription_fields import (
     hotwords,
     parse_chunking_strategy,
     parse_include,
+    parse_languages,
     refuse_speaker_references,
 )
-from neuraldrive_audio.config import Settings
-from neuraldrive_audio.media.languages import language_code
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import Transcript, TranscriptionJob, TranscriptionTask
-from neuraldrive_audio.storage.catalog import ModelCatalog
+from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.speech_service import SpeechService
+from neuraldrive_audio.service.transcription import (
+    SegmentHeard,
+    TranscriptionOptions,
+    TranscriptionRun,
+)
 
 router = APIRouter(prefix="/v1/audio", tags=["speech-to-text"], dependencies=[ApiKeyRequired])
 
@@ -47,83 +56,38 @@ async def _read_upload(file: UploadFile) -> bytes:
     return data
 
 
-async def _submit_transcription(
-    queue: JobQueue,
-    catalog: ModelCatalog,
-    settings: Settings,
-    *,
-    task: TranscriptionTask,
-    file: UploadFile,
-    model: str,
-    language: str | None,
-    prompt: str | None,
-    temperature: float,
-    word_timestamps: bool,
-    **extra: Any,
-) -> str:
-    manifest = resolve_model(model, catalog, settings, speech_to_text=True)
-    data = await _read_upload(file)
-    job_id = new_job_id()
-    job = TranscriptionJob(
-        job_id=job_id,
-        task=task,
-        model_id=manifest.id,
-        upload_key=keys.upload(job_id),
-        language=language,
-        prompt=prompt,
-        temperature=temperature,
-        word_timestamps=word_timestamps,
-        **extra,
-    )
-    await submit(queue, keys.TRANSCRIBE_FUNCTION, job, job_id, upload=data)
-    return job_id
-
-
-def _sse(payload: dict[str, object]) -> str:
-    # No "id:" field: the OpenAI SDK mishandles keep-alive comments after one.
-    return f"data: {json.dumps(payload)}\n\n"
-
-
-async def _stream_transcript(
-    queue: JobQueue, job_id: str, timeout_s: float, logprobs: bool
-) -> AsyncIterator[str]:
+async def _stream_transcript(run: TranscriptionRun, logprobs: bool) -> AsyncIterator[str]:
     try:
-        async for event in events_until_final(queue, job_id, timeout_s):
-            if event.type is EventType.SEGMENT:
-                delta: dict[str, object] = {
-                    "type": "transcript.text.delta",
-                    "delta": event.data["text"],
-                }
-                if logprobs:
-                    delta["logprobs"] = event.data.get("logprobs") or []
-                yield _sse(delta)
-            elif event.type is EventType.DONE:
-                transcript = Transcript.model_validate(event.data["transcript"])
-                done: dict[str, object] = {
-                    "type": "transcript.text.done",
-                    "text": transcript.text,
-                    "usage": token_usage(transcript),
-                }
-                if logprobs:
-                    done["logprobs"] = all_logprobs(transcript)
-                yield _sse(done)
-    except APIError as exc:
+        async with contextlib.aclosing(run.events()) as events:
+            async for event in events:
+                if isinstance(event, SegmentHeard):
+                    delta: dict[str, object] = {
+                        "type": "transcript.text.delta",
+                        "delta": event.text,
+                    }
+                    if logprobs:
+                        delta["logprobs"] = event.logprobs
+                    yield sse(delta)
+                else:
+                    done: dict[str, object] = {
+                        "type": "transcript.text.done",
+                        "text": event.text,
+                        "usage": token_usage(event),
+                    }
+                    if logprobs:
+                        done["logprobs"] = all_logprobs(event)
+                    yield sse(done)
+    except ServiceError as exc:
         # Headers are gone by now; report the failure in-band, as OpenAI does.
-        yield _sse({"type": "error", "error": {"message": exc.message, "code": exc.code}})
+        error = http_error(exc)
+        yield sse({"type": "error", "error": {"message": error.message, "code": error.code}})
 
 
-async def _respond(
-    request: Request,
-    queue: JobQueue,
-    settings: Settings,
-    job_id: str,
-    response_format: TranscriptFormat,
-    granularities: set[str],
-    logprobs: bool = False,
-) -> Response:
-    result = await wait_for_result(request, queue, job_id, settings.sync_timeout_s)
-    transcript = Transcript.model_validate(result["transcript"])
-    return render(transcript, response_format, granularities, logprobs=logprobs)
+async def _transcript(
+    request: Request, service: SpeechService, audio: bytes, options: TranscriptionOptions
+) -> Transcript:
+    """The transcript; the job is aborted if the client disconnects first."""
+    return await unless_client_leaves(request, service.transcribe(audio, options))
 
 
 FileField = Annotated[UploadFile, File(description="The audio file; any format ffmpeg decodes.")]
@@ -133,32 +97,20 @@ FormatField = Annotated[TranscriptFormat, Form()]
 TemperatureField = Annotated[float, Form(ge=0.0, le=1.0)]
 
 
-def _languages(language: str | None, languages: list[str] | None) -> tuple[str | None, list[str]]:
-    """``language`` wins; one ``languages[]`` entry is the language; several are a hint."""
-    codes = []
-    for value in languages or []:
-        code = language_code(value)
-        if code is None:
-            raise APIError(
-                400, f"Unsupported language: '{value}'.", code="invalid_language",
-                param="languages",
-            )  # fmt: skip
-        if code not in codes:
-            codes.append(code)
-    given = parse_language(language)
-    if given is not None:
-        return given, []
-    if len(codes) == 1:
-        return codes[0], []
-    return None, codes
-
-
-@router.post("/transcriptions", response_model=None)
+@router.post(
+    "/transcriptions",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        "text/event-stream",
+        json=Transcription | TranscriptionVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text; with "
+        "`stream=true`, `transcript.text.delta` events then `transcript.text.done`.",
+    ),
+)
 async def create_transcription(
     request: Request,
-    queue: QueueDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    service: ServiceDep,
     file: FileField,
     model: ModelField,
     language: Annotated[str | None, Form()] = None,
@@ -201,15 +153,12 @@ async def create_transcription(
             code="invalid_value",
             param="include",
         )
-    language_given, language_hints = _languages(language, languages)
+    language_given, language_hints = parse_languages(language, languages)
     vad_split = parse_chunking_strategy(await request.form())
-    job_id = await _submit_transcription(
-        queue,
-        catalog,
-        settings,
-        task=TranscriptionTask.TRANSCRIBE,
-        file=file,
+    service.asr_model(model)  # an unknown model is a 404 before the upload is read
+    options = TranscriptionOptions(
         model=model,
+        task=TranscriptionTask.TRANSCRIBE,
         language=language_given,
         prompt=prompt,
         temperature=temperature,
@@ -219,23 +168,30 @@ async def create_transcription(
         languages=language_hints,
         vad_split=vad_split,
     )
+    audio = await _read_upload(file)
     if stream:
+        run = await service.start_transcription(audio, options)
         return StreamingResponse(
-            _stream_transcript(queue, job_id, settings.sync_timeout_s, logprobs),
+            _stream_transcript(run, logprobs),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    return await _respond(
-        request, queue, settings, job_id, response_format, granularities, logprobs
-    )
+    transcript = await _transcript(request, service, audio, options)
+    return render(transcript, response_format, granularities, logprobs=logprobs)
 
 
-@router.post("/translations", response_model=None)
+@router.post(
+    "/translations",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        json=Translation | TranslationVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text.",
+    ),
+)
 async def create_translation(
     request: Request,
-    queue: QueueDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    service: ServiceDep,
     file: FileField,
     model: ModelField,
     prompt: PromptField = None,
@@ -243,16 +199,9 @@ async def create_translation(
     temperature: TemperatureField = 0.0,
 ) -> Response:
     """Translate speech in any language into English text."""
-    job_id = await _submit_transcription(
-        queue,
-        catalog,
-        settings,
-        task=TranscriptionTask.TRANSLATE,
-        file=file,
-        model=model,
-        language=None,
-        prompt=prompt,
-        temperature=temperature,
-        word_timestamps=False,
+    service.asr_model(model)
+    options = TranscriptionOptions(
+        model=model, task=TranscriptionTask.TRANSLATE, prompt=prompt, temperature=temperature
     )
-    return await _respond(request, queue, settings, job_id, response_format, {"segment"})
+    transcript = await _transcript(request, service, await _read_upload(file), options)
+    return render(transcript, response_format, {"segment"})

@@ -4,15 +4,28 @@ Clients send OpenAI's names: model families such as ``gpt-4o-mini-transcribe`` (
 dated snapshot, ``gpt-4o-mini-transcribe-2025-12-15``) and the built-in voice names. The
 families map to installed models through ``Settings.asr_model_aliases`` /
 ``tts_model_aliases``; the voice names map to voices of every text-to-speech model.
+
+One call answers each question a front door has:
+
+- :func:`resolve_asr_model` — a speech-to-text model (None: the default);
+- :func:`resolve_voice` — a text-to-speech model *and* one of its voices (None model: the
+  default TTS model), as a :class:`ResolvedVoice`;
+- :func:`installed_model` — any installed model by id or alias (management, listings).
+
+Failures are :class:`ServiceError`: ``not_found`` (``model_not_found``) for an unknown
+model, ``invalid_request`` (``invalid_model``, ``invalid_voice``,
+``diarization_not_available``) for the rest, each with its ``param``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from neuraldrive_audio.api.errors import APIError, model_not_found
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines import registry
+from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError, model_not_found
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
 
@@ -30,6 +43,14 @@ DIARIZE_FAMILIES = ("gpt-4o-transcribe-diarize",)
 # What may follow a family name in a snapshot: dates (-2025-12-15), old-style -1106,
 # -preview, -latest. Anything else (-diarize, -foo) is a different model.
 _SNAPSHOT_SUFFIX = re.compile(r"(?:-(?:\d+|preview|latest))*")
+
+
+@dataclass(frozen=True)
+class ResolvedVoice:
+    """An installed text-to-speech model and one of its voices (or a voice mix)."""
+
+    model_id: str
+    voice: str
 
 
 def _family(name: str, families: list[str]) -> str | None:
@@ -57,20 +78,25 @@ def alias_names(settings: Settings) -> list[str]:
     return [*settings.asr_model_aliases, *settings.tts_model_aliases]
 
 
+def is_speech_to_text(manifest: ModelManifest) -> bool:
+    """Whether the model transcribes (rather than speaks)."""
+    return registry.of(manifest).is_speech_to_text
+
+
 def speech_model_names(catalog: ModelCatalog, settings: Settings) -> list[str]:
     """Installed text-to-speech model ids, then the OpenAI TTS names that reach one."""
-    names = [m.id for m in catalog.all() if not registry.of(m).is_speech_to_text]
+    names = [m.id for m in catalog.all() if not is_speech_to_text(m)]
     for alias in settings.tts_model_aliases:
         target = catalog.find(alias_target(alias, settings) or "")
-        if target is not None and not registry.of(target).is_speech_to_text and alias not in names:
+        if target is not None and not is_speech_to_text(target) and alias not in names:
             names.append(alias)
     return names
 
 
 def _refuse_diarization(name: str) -> None:
     if _family(name, list(DIARIZE_FAMILIES)) is not None:
-        raise APIError(
-            400,
+        raise ServiceError(
+            ErrorKind.INVALID_REQUEST,
             f"The model '{name}' diarizes speakers; diarization is not available on this "
             "server. Use a transcription model such as gpt-4o-transcribe or whisper-1.",
             code="diarization_not_available",
@@ -79,7 +105,7 @@ def _refuse_diarization(name: str) -> None:
 
 
 def installed_model(name: str, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
-    """The installed model a client calls ``name`` (an id wins over an alias); 404 if none."""
+    """The installed model a client calls ``name`` (an id wins over an alias)."""
     manifest = catalog.find(name)
     if manifest is not None:
         return manifest
@@ -94,17 +120,22 @@ def installed_model(name: str, catalog: ModelCatalog, settings: Settings) -> Mod
 def resolve_model(
     name: str, catalog: ModelCatalog, settings: Settings, *, speech_to_text: bool
 ) -> ModelManifest:
-    """The installed model for ``name``; 404 when unknown, 400 when of the wrong kind."""
+    """The installed model for ``name``, which must be of the wanted kind."""
     manifest = installed_model(name, catalog, settings)
-    if registry.of(manifest).is_speech_to_text != speech_to_text:
+    if is_speech_to_text(manifest) != speech_to_text:
         wanted = "speech-to-text" if speech_to_text else "text-to-speech"
-        raise APIError(
-            400,
+        raise ServiceError(
+            ErrorKind.INVALID_REQUEST,
             f"The model '{name}' is a {manifest.engine} model, not a {wanted} model.",
             code="invalid_model",
             param="model",
         )
     return manifest
+
+
+def resolve_asr_model(name: str | None, catalog: ModelCatalog, settings: Settings) -> ModelManifest:
+    """The speech-to-text model a client names (None: the default ASR model)."""
+    return resolve_model(name or settings.default_asr_model, catalog, settings, speech_to_text=True)
 
 
 def voice_aliases(manifest: ModelManifest, settings: Settings) -> dict[str, str]:
@@ -137,3 +168,46 @@ def mapped_voice(requested: str, manifest: ModelManifest, settings: Settings) ->
     if requested in manifest.voices:
         return requested
     return voice_aliases(manifest, settings).get(requested.lower())
+
+
+def voice_of(requested: str, manifest: ModelManifest, settings: Settings) -> str:
+    """A voice of ``manifest``: itself, ``default``/an OpenAI name mapped, or a mix (for
+    engines that mix voices); ``invalid_voice`` otherwise."""
+    voice = mapped_voice(requested, manifest, settings)
+    if voice is not None:
+        return voice
+    aliases = ", ".join(voice_aliases(manifest, settings))
+    if registry.of(manifest).voice_mixing:
+        try:
+            parse_voice_mix(requested, manifest.voices)
+            return requested
+        except VoiceSpecError as exc:
+            raise _voice_error(f"{exc}; also accepted: {aliases}") from exc
+    raise _voice_error(
+        f"unknown voice {requested!r} for model {manifest.id}; "
+        f"available: {', '.join(manifest.voices)}, {aliases}"
+    )
+
+
+def resolve_voice(
+    model: str | None, voice: str, catalog: ModelCatalog, settings: Settings
+) -> ResolvedVoice:
+    """The text-to-speech model a client names (None: the default TTS model) and the voice
+    of it that ``voice`` means, in one call. An OpenAI model alias paired with a voice of
+    another installed model resolves to that model (a model named by its id never switches)."""
+    name = model or settings.default_tts_model
+    manifest = resolve_model(name, catalog, settings, speech_to_text=False)
+    if catalog.find(name) is None and mapped_voice(voice, manifest, settings) is None:
+        # An OpenAI alias (tts-1) with a voice another model owns: clients such as Open WebUI
+        # pair every voice we list with one alias, so the voice's owner speaks it.
+        manifest = voice_owner(voice, catalog) or manifest
+    return ResolvedVoice(manifest.id, voice_of(voice, manifest, settings))
+
+
+def voice_owner(voice: str, catalog: ModelCatalog) -> ModelManifest | None:
+    """The installed text-to-speech model that has ``voice`` as one of its own voices."""
+    return next((m for m in catalog.all() if not is_speech_to_text(m) and voice in m.voices), None)
+
+
+def _voice_error(message: str) -> ServiceError:
+    return ServiceError(ErrorKind.INVALID_REQUEST, message, code="invalid_voice", param="voice")

@@ -2,9 +2,9 @@
 
 :func:`speak_reply` is an async generator of :data:`ReplyEvent`. Text deltas are yielded
 the moment the LLM sends them; each clause, once complete, becomes an interactive-lane
-speech job (24 kHz s16le pcm), submitted while the previous clause's audio still
-streams (up to ``lookahead`` jobs at once), and its audio is yielded as it arrives,
-always in clause order. Three tasks run under the generator:
+speech job (s16le pcm at the output rate), submitted while the previous clause's audio
+still streams (up to ``lookahead`` jobs at once), and its audio is yielded as it
+arrives, always in clause order. Three tasks run under the generator:
 
     LLM stream --text--> splitter --clauses--> submitter --job ids--> player --audio-->
 
@@ -17,26 +17,30 @@ speech job not yet finished is aborted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neuraldrive_audio.api.job_wait import events_until_final, submit
-from neuraldrive_audio.api.voice.llm import LLMClient, LLMUsage
-from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.clauses import FIRST_PIECE_WORDS, ClauseSplitter, ends_mid_phrase
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.queue.payloads import SpeechJob
+from neuraldrive_audio.service import jobs
+from neuraldrive_audio.service.llm import (
+    LLMClient,
+    LLMFinish,
+    LLMText,
+    LLMToolCall,
+    LLMUsage,
+    ToolCall,
+    whole_tool_calls,
+)
 
 log = logging.getLogger(__name__)
-
-PCM_SAMPLE_RATE = 24_000
-"""Reply audio is raw 16-bit signed little-endian mono at this rate (OpenAI's pcm16)."""
 
 DEFAULT_LOOKAHEAD = 2
 """Speech jobs of one reply in flight at once: the one playing and the next one."""
@@ -60,7 +64,8 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class AudioDelta:
-    """Reply audio (pcm16, 24 kHz mono) of clause ``clause_index`` (``clause`` is its text)."""
+    """Reply audio (pcm16 mono at ``OUTPUT_SAMPLE_RATE``) of clause ``clause_index``
+    (``clause`` is its text)."""
 
     pcm: bytes
     clause_index: int
@@ -79,16 +84,19 @@ class ReplyTimings:
 
 @dataclass(frozen=True)
 class ReplyDone:
-    """The end of a reply: its whole text, the clauses spoken, usage and timings."""
+    """The end of a reply: its whole text, the clauses spoken, usage and timings, the
+    functions the LLM called and why it stopped (``stop``, ``tool_calls``, ``length``)."""
 
     text: str
     clauses: list[str]
     usage: LLMUsage
     audio_samples: int
     timings: ReplyTimings
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str = "stop"
 
 
-ReplyEvent = TextDelta | AudioDelta | ReplyDone
+ReplyEvent = TextDelta | AudioDelta | ToolCall | ReplyDone
 
 
 @dataclass
@@ -102,6 +110,8 @@ class _Reply:
     audio_samples: int = 0
     timings: ReplyTimings = field(default_factory=ReplyTimings)
     unfinished_jobs: set[str] = field(default_factory=set)
+    tool_call_pieces: list[LLMToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -119,31 +129,36 @@ async def speak_reply(
     lookahead: int = DEFAULT_LOOKAHEAD,
     splitter: ClauseSplitter | None = None,
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """Stream the LLM's reply to ``messages`` as text deltas and spoken audio, then
-    :class:`ReplyDone`. ``options`` are passed to the LLM (temperature, max_tokens, ...).
+    """Stream the LLM's reply to ``messages`` as text deltas and spoken audio, then the
+    tool calls it made (each whole), then :class:`ReplyDone`. ``options`` are passed to the
+    LLM (``tools``, ``tool_choice``, temperature, max_tokens, ...).
 
-    Raises ``LLMUnavailableError`` / ``LLMRequestError`` for LLM failures and ``APIError``
-    (429/503, or the worker's error) for speech jobs that could not run, at the point
-    they happen: before the first event if the LLM is down, in mid-stream otherwise.
+    Raises :class:`ServiceError` (``LLMUnavailableError`` / ``LLMRequestError`` for LLM
+    failures; a queue or worker error for speech jobs that could not run) at the point
+    it happens: before the first event if the LLM is down, in mid-stream otherwise.
     """
     reply = _Reply()
     out: asyncio.Queue[ReplyEvent | BaseException | None] = asyncio.Queue()
     clauses: asyncio.Queue[str | None] = asyncio.Queue()
-    jobs: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+    speaking: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
     slots = asyncio.Semaphore(lookahead)
 
     async def write() -> None:
-        cutter = splitter or ClauseSplitter()
-        async for item in llm.stream_text(model, messages, options):
+        cutter = splitter or ClauseSplitter(first_piece_words=FIRST_PIECE_WORDS)
+        async for item in llm.stream(model, messages, options):
             if isinstance(item, LLMUsage):
                 reply.usage = item
-                continue
-            if reply.timings.llm_first_token_s is None:
-                reply.timings.llm_first_token_s = reply.elapsed()
-            reply.text.append(item)
-            out.put_nowait(TextDelta(item))
-            for clause in cutter.feed(item):
-                clauses.put_nowait(clause)
+            elif isinstance(item, LLMFinish):
+                reply.finish_reason = item.reason
+            elif isinstance(item, LLMToolCall):
+                reply.tool_call_pieces.append(item)
+            elif isinstance(item, LLMText):
+                if reply.timings.llm_first_token_s is None:
+                    reply.timings.llm_first_token_s = reply.elapsed()
+                reply.text.append(item.text)
+                out.put_nowait(TextDelta(item.text))
+                for clause in cutter.feed(item.text):
+                    clauses.put_nowait(clause)
         for clause in cutter.flush():
             clauses.put_nowait(clause)
         clauses.put_nowait(None)
@@ -161,18 +176,19 @@ async def speak_reply(
                 voice=voice.voice,
                 response_format=SpeechFormat.PCM,
                 speed=voice.speed,
+                runs_on=ends_mid_phrase(clause),
             )
             reply.unfinished_jobs.add(job_id)
-            await submit(queue, keys.SPEECH_FUNCTION, job, job_id)
-            jobs.put_nowait((job_id, clause))
-        jobs.put_nowait(None)
+            await jobs.submit(queue, keys.SPEECH_FUNCTION, job, job_id)
+            speaking.put_nowait((job_id, clause))
+        speaking.put_nowait(None)
 
     async def play() -> None:
-        while (item := await jobs.get()) is not None:
+        while (item := await speaking.get()) is not None:
             job_id, clause = item
             index = len(reply.clauses)
             reply.clauses.append(clause)
-            async for event in events_until_final(queue, job_id, job_timeout_s):
+            async for event in jobs.follow(queue, job_id, job_timeout_s):
                 if event.type is EventType.AUDIO and event.audio:
                     if reply.timings.first_audio_s is None:
                         reply.timings.first_audio_s = reply.elapsed()
@@ -188,11 +204,16 @@ async def speak_reply(
             if isinstance(event, BaseException):
                 raise event
             yield event
+        # The calls come after what was said before them, whole, as the reply's last word.
+        calls = tuple(whole_tool_calls(reply.tool_call_pieces))
+        for call in calls:
+            yield call
         reply.timings.total_s = reply.elapsed()
         log.info("reply spoken", extra={"timings": reply.timings, "clauses": len(reply.clauses)})
         yield ReplyDone(
-            "".join(reply.text), reply.clauses, reply.usage, reply.audio_samples, reply.timings
-        )
+            "".join(reply.text), reply.clauses, reply.usage, reply.audio_samples, reply.timings,
+            calls, reply.finish_reason,
+        )  # fmt: skip
     finally:
         await _stop(tasks, queue, reply.unfinished_jobs)
 
@@ -216,7 +237,6 @@ async def _stop(tasks: list[asyncio.Task[None]], queue: JobQueue, unfinished: se
     await asyncio.gather(*tasks, return_exceptions=True)
     for job_id in unfinished:
         # Shielded: this also runs while the consumer itself is being cancelled.
-        with contextlib.suppress(Exception):
-            await asyncio.shield(queue.abort(job_id))
+        await jobs.abort(queue, job_id)
     if unfinished:
         log.info("reply stopped; speech jobs aborted", extra={"job_ids": sorted(unfinished)})

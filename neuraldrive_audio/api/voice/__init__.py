@@ -1,1 +1,0 @@
-"""The voice agent: the LLM client, spoken replies, audio input transcription."""
