@@ -167,7 +167,7 @@ def start_serve(root: Path) -> tuple[Service, dict[str, psutil.Process], str]:
     parent = psutil.Process(serve.pid)
     children = parent.children()
     [redis_server] = [c for c in children if "redis-server" in " ".join(c.cmdline())]
-    [worker] = [c for c in children if c.pid != redis_server.pid]
+    [worker] = [c for c in children if c.cmdline()[-1:] == ["worker"]]
     url = (data / "run" / "queue.url").read_text().strip()
     return service, {"serve": parent, "worker": worker, "redis": redis_server}, url
 
