@@ -10,8 +10,8 @@ import signal
 import subprocess
 import sys
 
-from neuraldrive_audio.api import http_server
 from neuraldrive_audio.api.app import create_app
+from neuraldrive_audio.api.http import http_server
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.embedded import EmbeddedQueue, start_embedded_queue
 from neuraldrive_audio.storage.demo_models import register_demo_models

@@ -18,7 +18,7 @@ from fakeredis import TcpFakeServer
 from fastapi.testclient import TestClient
 
 from neuraldrive_audio.api.app import create_app
-from neuraldrive_audio.api.transcription_fields import hotwords, parse_chunking_strategy
+from neuraldrive_audio.api.contract.transcription_fields import hotwords, parse_chunking_strategy
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.payloads import VadSplit
 from neuraldrive_audio.service.errors import ErrorKind, ServiceError

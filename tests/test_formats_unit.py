@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neuraldrive_audio.api.transcript_formats import to_srt, to_verbose_json, to_vtt
+from neuraldrive_audio.api.contract.transcript_formats import to_srt, to_verbose_json, to_vtt
 from neuraldrive_audio.media.languages import language_code, language_name
 from neuraldrive_audio.media.split import clips_per_chunk, group_clips, merge_into_clips
 from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix

@@ -11,8 +11,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from neuraldrive_audio.api import http_server
-from neuraldrive_audio.api.http_server import QuietServer
+from neuraldrive_audio.api.http import http_server
+from neuraldrive_audio.api.http.http_server import QuietServer
 from tests.harness import free_port
 
 

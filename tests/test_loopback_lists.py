@@ -7,7 +7,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from neuraldrive_audio.api.auth import LOOPBACK_LISTS, _keyless_list_from_loopback
+from neuraldrive_audio.api.http.auth import LOOPBACK_LISTS, _keyless_list_from_loopback
 from tests.harness import Service
 
 

@@ -19,7 +19,6 @@ from neuraldrive_audio.api.realtime.items import (
     FunctionCallOutputItem,
     MessageItem,
 )
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import (
     ConversationBackend,
@@ -27,6 +26,7 @@ from neuraldrive_audio.api.realtime.session import (
     SessionLimits,
 )
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.realtime.session_registry import RealtimeRegistry
 from neuraldrive_audio.service.llm import LLMUsage, ToolCall
 from neuraldrive_audio.service.reply import (
     ReplyDone,

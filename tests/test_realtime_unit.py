@@ -11,13 +11,13 @@ from starlette.datastructures import Headers
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
 from neuraldrive_audio.api.realtime.input_buffer import InputAudioBuffer
 from neuraldrive_audio.api.realtime.protocol import ClientEventError, decode_audio
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError
 from neuraldrive_audio.api.realtime.session_config import (
     AudioFormat,
     SessionConfig,
     apply_beta,
     apply_ga,
 )
+from neuraldrive_audio.api.realtime.session_registry import RealtimeRegistry, SessionLimitError
 from neuraldrive_audio.api.realtime.session_render import render_beta
 from neuraldrive_audio.api.realtime.turn_detection import TurnDetectionDriver
 from neuraldrive_audio.media import g711

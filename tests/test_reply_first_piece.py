@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
-from neuraldrive_audio.api.dependencies import make_queue
+from neuraldrive_audio.api.http.dependencies import make_queue
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect

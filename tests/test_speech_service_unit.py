@@ -18,7 +18,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 
-from neuraldrive_audio.api.errors import http_error
+from neuraldrive_audio.api.http.errors import http_error
 from neuraldrive_audio.api.realtime.protocol import realtime_error
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import SpeechFormat

@@ -12,7 +12,7 @@ import pytest
 from arq.constants import abort_jobs_ss, result_key_prefix
 from pydantic import BaseModel
 
-from neuraldrive_audio.api.dependencies import make_queue
+from neuraldrive_audio.api.http.dependencies import make_queue
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import (
     ConversationBackend,
@@ -20,6 +19,7 @@ from neuraldrive_audio.api.realtime.session import (
     SessionLimits,
 )
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.realtime.session_registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
 from neuraldrive_audio.service.llm import LLMEvent, LLMText, LLMUnavailableError, LLMUsage
 from neuraldrive_audio.service.reply import (

@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
-from neuraldrive_audio.api import job_feeder
+from neuraldrive_audio.api.background import job_feeder
 from neuraldrive_audio.api.background.janitor import Janitor
+from neuraldrive_audio.api.background.job_feeder import JobFeeder
 from neuraldrive_audio.api.console import mount_console
-from neuraldrive_audio.api.dependencies import make_queue
-from neuraldrive_audio.api.errors import install_error_handlers
-from neuraldrive_audio.api.job_feeder import JobFeeder
+from neuraldrive_audio.api.http.dependencies import make_queue
+from neuraldrive_audio.api.http.errors import install_error_handlers
+from neuraldrive_audio.api.http.upload_limit import BodySizeLimit
 from neuraldrive_audio.api.realtime import router as realtime
 from neuraldrive_audio.api.routers import (
     audio_chat,
@@ -28,7 +29,6 @@ from neuraldrive_audio.api.routers import (
     system,
     transcriptions,
 )
-from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.queue.connection import connect, redacted, tls_options

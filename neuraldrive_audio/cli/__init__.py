@@ -40,8 +40,8 @@ def _cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _cmd_api(args: argparse.Namespace) -> None:
-    from neuraldrive_audio.api import http_server
     from neuraldrive_audio.api.app import create_app
+    from neuraldrive_audio.api.http import http_server
 
     settings = get_settings()
     http_server.run(create_app(settings), host=settings.host, port=settings.port)

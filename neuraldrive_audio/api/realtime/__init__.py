@@ -9,6 +9,6 @@ and ``items`` (the typed item union), ``spoken``, ``output_audio``. The handlers
 ``session_events``, ``input_audio_events``, ``item_events``, ``response_events``,
 registered in one table in ``session``. The work, on the speech service: ``transcriber``
 (committed turn -> transcription run -> events, in commit order) and ``responder``
-(reply pipeline -> response events). ``registry`` (limits and metrics) and ``router``
-(the endpoint) complete it.
+(reply pipeline -> response events). ``session_registry`` (the live sessions: limits and
+metrics) and ``router`` (the endpoint) complete it.
 """

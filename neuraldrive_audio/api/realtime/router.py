@@ -10,11 +10,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
 from neuraldrive_audio.api.realtime.conversation import ConversationLimits
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError, key_id
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
 from neuraldrive_audio.api.realtime.session import (
     ConversationBackend,
@@ -23,6 +22,11 @@ from neuraldrive_audio.api.realtime.session import (
     SessionLimits,
 )
 from neuraldrive_audio.api.realtime.session_config import ConfigLimits, SessionConfig
+from neuraldrive_audio.api.realtime.session_registry import (
+    RealtimeRegistry,
+    SessionLimitError,
+    key_id,
+)
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.service.llm import LLMEvent
 from neuraldrive_audio.service.reply import ReplyEvent, ReplyVoice

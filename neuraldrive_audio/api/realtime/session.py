@@ -47,8 +47,8 @@ from neuraldrive_audio.api.realtime.context import (
 )
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.protocol import ClientEventError
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.realtime.session_registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.transcriber import TurnTranscriber
 from neuraldrive_audio.queue.client import JobQueue
 

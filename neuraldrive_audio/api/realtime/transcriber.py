@@ -32,7 +32,7 @@ from openai.types.realtime.conversation_item_input_audio_transcription_failed_ev
 
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.protocol import new_event_id, realtime_error
-from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
+from neuraldrive_audio.api.realtime.session_registry import RealtimeRegistry
 from neuraldrive_audio.media.pcm import wav_bytes
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.payloads import Transcript

@@ -25,12 +25,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import ServiceDep
-from neuraldrive_audio.api.errors import APIError, http_error
-from neuraldrive_audio.api.response_bodies import ChatCompletion, media
-from neuraldrive_audio.api.speech_request import VoiceRef
-from neuraldrive_audio.api.sse import DONE, sse, sse_response
+from neuraldrive_audio.api.contract.response_bodies import ChatCompletion, media
+from neuraldrive_audio.api.contract.speech_request import VoiceRef
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import ServiceDep
+from neuraldrive_audio.api.http.errors import APIError, http_error
+from neuraldrive_audio.api.http.sse import DONE, sse, sse_response
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.service.errors import ServiceError

@@ -20,16 +20,13 @@ from fastapi.responses import FileResponse, Response
 from pydantic import AnyHttpUrl, BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
+from neuraldrive_audio.api.background.job_feeder import save_plan
 from neuraldrive_audio.api.background.webhook_targets import (
     WebhookTargetError,
     check_target,
     parse_networks,
 )
-from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.job_feeder import save_plan
-from neuraldrive_audio.api.response_bodies import (
+from neuraldrive_audio.api.contract.response_bodies import (
     TRANSCRIPT_TEXT_TYPES,
     Job,
     JobDeleted,
@@ -40,9 +37,12 @@ from neuraldrive_audio.api.response_bodies import (
     TranslationVerbose,
     media,
 )
-from neuraldrive_audio.api.speech_request import SpeechRequest
-from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
-from neuraldrive_audio.api.transcription_fields import parse_language
+from neuraldrive_audio.api.contract.speech_request import SpeechRequest
+from neuraldrive_audio.api.contract.transcript_formats import TranscriptFormat, render
+from neuraldrive_audio.api.contract.transcription_fields import parse_language
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import JobFilesDep, QueueDep, ServiceDep
+from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.media.text import chunk_text

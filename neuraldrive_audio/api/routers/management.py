@@ -17,18 +17,18 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
-from neuraldrive_audio.api.errors import APIError, http_error
-from neuraldrive_audio.api.observability.metrics import exposition, take_snapshot
-from neuraldrive_audio.api.observability.status_report import build_status
-from neuraldrive_audio.api.response_bodies import (
+from neuraldrive_audio.api.contract.response_bodies import (
     AudioModelList,
     ModelLoaded,
     ModelUnloaded,
     ServiceStatus,
     media,
 )
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import CatalogDep, QueueDep, SettingsDep
+from neuraldrive_audio.api.http.errors import APIError, http_error
+from neuraldrive_audio.api.observability.metrics import exposition, take_snapshot
+from neuraldrive_audio.api.observability.status_report import build_status
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
 from neuraldrive_audio.queue.client import JobQueue

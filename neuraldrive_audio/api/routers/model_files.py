@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import CatalogDep
+from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.storage.box_pull import FILES_PATH, ModelListing, listing_of
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest

@@ -7,9 +7,9 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
-from neuraldrive_audio.api.response_bodies import Model, ModelList
+from neuraldrive_audio.api.contract.response_bodies import Model, ModelList
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import CatalogDep, SettingsDep
 from neuraldrive_audio.service.names import alias_names, alias_target, installed_model
 from neuraldrive_audio.storage.manifest import ModelManifest
 

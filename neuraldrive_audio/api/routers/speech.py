@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import ServiceDep
-from neuraldrive_audio.api.disconnect import unless_client_leaves
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.response_bodies import VoiceList, media
-from neuraldrive_audio.api.speech_request import SpeechRequest
-from neuraldrive_audio.api.sse import sse, sse_response
+from neuraldrive_audio.api.contract.response_bodies import VoiceList, media
+from neuraldrive_audio.api.contract.speech_request import SpeechRequest
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import ServiceDep
+from neuraldrive_audio.api.http.disconnect import unless_client_leaves
+from neuraldrive_audio.api.http.errors import APIError
+from neuraldrive_audio.api.http.sse import sse, sse_response
 from neuraldrive_audio.media import wav_sizes
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.queue.payloads import SpeechSummary

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from neuraldrive_audio.api.dependencies import QueueDep
-from neuraldrive_audio.api.response_bodies import Health
+from neuraldrive_audio.api.contract.response_bodies import Health
+from neuraldrive_audio.api.http.dependencies import QueueDep
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.service.errors import BACKEND_RETRY_AFTER_S
 

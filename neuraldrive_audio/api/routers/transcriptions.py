@@ -9,11 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from neuraldrive_audio.api.auth import ApiKeyRequired
-from neuraldrive_audio.api.dependencies import ServiceDep
-from neuraldrive_audio.api.disconnect import unless_client_leaves
-from neuraldrive_audio.api.errors import APIError, http_error
-from neuraldrive_audio.api.response_bodies import (
+from neuraldrive_audio.api.contract.response_bodies import (
     TRANSCRIPT_TEXT_TYPES,
     Transcription,
     TranscriptionVerbose,
@@ -21,20 +17,24 @@ from neuraldrive_audio.api.response_bodies import (
     TranslationVerbose,
     media,
 )
-from neuraldrive_audio.api.sse import sse, sse_response
-from neuraldrive_audio.api.transcript_formats import (
+from neuraldrive_audio.api.contract.transcript_formats import (
     TranscriptFormat,
     all_logprobs,
     render,
     token_usage,
 )
-from neuraldrive_audio.api.transcription_fields import (
+from neuraldrive_audio.api.contract.transcription_fields import (
     hotwords,
     parse_chunking_strategy,
     parse_include,
     parse_languages,
     refuse_speaker_references,
 )
+from neuraldrive_audio.api.http.auth import ApiKeyRequired
+from neuraldrive_audio.api.http.dependencies import ServiceDep
+from neuraldrive_audio.api.http.disconnect import unless_client_leaves
+from neuraldrive_audio.api.http.errors import APIError, http_error
+from neuraldrive_audio.api.http.sse import sse, sse_response
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask
 from neuraldrive_audio.service.errors import ServiceError
 from neuraldrive_audio.service.speech_service import SpeechService

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.config import get_settings
 
 LOOPBACK_LISTS = frozenset({"/v1/models", "/v1/audio/models", "/v1/audio/voices"})

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.queue.payloads import VadSplit
 

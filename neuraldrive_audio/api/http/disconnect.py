@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from fastapi import Request
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.errors import APIError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

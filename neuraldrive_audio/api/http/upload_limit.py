@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.http.errors import APIError
 
 
 def too_large(limit: int) -> APIError:
