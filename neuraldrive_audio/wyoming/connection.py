@@ -34,13 +34,13 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.clauses import ClauseSplitter
 from neuraldrive_audio.media.markdown import strip_markdown
 from neuraldrive_audio.media.pcm_input import WHISPER_PCM, PcmConverter, PcmFormat
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.queue.payloads import Transcript as JobTranscript
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.wyoming import programs
 from neuraldrive_audio.wyoming.framing import ProtocolError, read_event
 from neuraldrive_audio.wyoming.limits import SharedLimits
 from neuraldrive_audio.wyoming.speech_port import (
-    SPEECH_SAMPLE_RATE,
     RecognisedSegment,
     SpeechFailure,
     SpeechPort,
@@ -60,7 +60,7 @@ LINGER_S = 2.0
 CLIENT_CHECK_S = 0.25
 """How often a connection waiting on a job looks whether its client hung up."""
 
-AUDIO_CHUNK_BYTES = SPEECH_SAMPLE_RATE * 2 // 10
+AUDIO_CHUNK_BYTES = OUTPUT_SAMPLE_RATE * 2 // 10
 """Synthesized audio goes out in 100 ms chunks."""
 
 T = TypeVar("T", bound=Eventable)
@@ -408,7 +408,7 @@ class Connection:
         await self._ctx.record("synthesize", "ok")
 
     def _audio_start(self) -> Event:
-        return AudioStart(rate=SPEECH_SAMPLE_RATE, width=2, channels=1).event()
+        return AudioStart(rate=OUTPUT_SAMPLE_RATE, width=2, channels=1).event()
 
     async def _speak(self, choice: programs.VoiceChoice, text: str, sent_start: bool) -> bool:
         """Speak ``text``; sends ``audio-start`` first if not yet sent. Returns True."""
@@ -419,7 +419,7 @@ class Connection:
             for offset in range(0, len(audio), AUDIO_CHUNK_BYTES):
                 piece = audio[offset : offset + AUDIO_CHUNK_BYTES]
                 await self._write(
-                    AudioChunk(rate=SPEECH_SAMPLE_RATE, width=2, channels=1, audio=piece).event()
+                    AudioChunk(rate=OUTPUT_SAMPLE_RATE, width=2, channels=1, audio=piece).event()
                 )
         return sent_start
 

@@ -17,17 +17,12 @@ import numpy as np
 
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.pcm import wav_bytes
-from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
 from neuraldrive_audio.queue.payloads import Transcript
 from neuraldrive_audio.service.errors import ErrorKind, ServiceError
 from neuraldrive_audio.service.names import ResolvedVoice
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.service.transcription import SegmentHeard, TranscriptionOptions
-
-SPEECH_SAMPLE_RATE = OUTPUT_SAMPLE_RATE
-"""Every spoken stream goes out at this rate (16-bit mono), whatever the voice's model:
-Home Assistant builds one WAV header from the first ``audio-start``."""
 
 
 class SpeechFailure(Exception):
@@ -56,7 +51,8 @@ class SpeechPort(Protocol):
         ...
 
     def speak(self, text: str, model_id: str, voice: str) -> AsyncIterator[bytes]:
-        """16-bit mono PCM at :data:`SPEECH_SAMPLE_RATE`, sentence by sentence."""
+        """16-bit mono PCM at ``OUTPUT_SAMPLE_RATE``, sentence by sentence: one rate whatever
+        the voice's model (Home Assistant builds one WAV header from the first audio-start)."""
         ...
 
 

@@ -7,9 +7,7 @@ import numpy as np
 from neuraldrive_audio.api.realtime.session_config import AudioFormat
 from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.pcm import StreamingResampler, float_to_s16, s16_to_float
-
-REPLY_RATE = 24_000
-"""The reply pipeline's audio: 16-bit mono at this rate."""
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 
 
 class OutputEncoder:
@@ -18,7 +16,9 @@ class OutputEncoder:
     def __init__(self, fmt: AudioFormat) -> None:
         self.format = fmt
         self._resampler = (
-            StreamingResampler(REPLY_RATE, g711.SAMPLE_RATE) if fmt is not AudioFormat.PCM else None
+            StreamingResampler(OUTPUT_SAMPLE_RATE, g711.SAMPLE_RATE)
+            if fmt is not AudioFormat.PCM
+            else None
         )
 
     def encode(self, pcm: bytes) -> bytes:

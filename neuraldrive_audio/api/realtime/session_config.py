@@ -22,10 +22,8 @@ from neuraldrive_audio.api.realtime.tools import (
 )
 from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.languages import language_code
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE  # audio/pcm's only rate
 from neuraldrive_audio.media.vad import TurnSettings
-
-PCM_RATE = 24000
-"""The only rate ``audio/pcm`` has in the Realtime API."""
 
 # semantic_vad's eagerness maps to how long a pause ends the turn.
 _EAGERNESS_SILENCE_MS = {"high": 300, "medium": 500, "auto": 500, "low": 900}
@@ -41,7 +39,7 @@ class AudioFormat(StrEnum):
     @property
     def sample_rate(self) -> int:
         """Samples per second of this format."""
-        return PCM_RATE if self is AudioFormat.PCM else g711.SAMPLE_RATE
+        return OUTPUT_SAMPLE_RATE if self is AudioFormat.PCM else g711.SAMPLE_RATE
 
     @property
     def beta_name(self) -> str:
@@ -184,7 +182,7 @@ def ga_format(value: object, param: str = "session.audio.input.format") -> Audio
             f"Unsupported audio format '{value['type']}'; use audio/pcm, audio/pcmu or audio/pcma.",
             param=param,
         ) from exc
-    if fmt is AudioFormat.PCM and value.get("rate", PCM_RATE) != PCM_RATE:
+    if fmt is AudioFormat.PCM and value.get("rate", OUTPUT_SAMPLE_RATE) != OUTPUT_SAMPLE_RATE:
         raise ClientEventError("audio/pcm must be 24000 Hz.", param=param + ".rate")
     return fmt
 
