@@ -202,8 +202,8 @@ class Settings(BaseSettings):
     """Unpinned models idle longer than this are unloaded."""
 
     worker_serves_batch: bool = True
-    """Also take chunks of asynchronous jobs; they need ``<data_dir>/jobs`` (off on remote
-    hosts that don't mount it)."""
+    """Also take chunks of asynchronous jobs (their audio and results travel through Redis,
+    so a worker on another host takes them too)."""
 
     worker_max_jobs: int = 1
     """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
@@ -454,6 +454,27 @@ class Settings(BaseSettings):
             if key:
                 return key
         return None
+
+    # --- Workers on other hosts (nothing shared but Redis) -----------------------------
+
+    job_inflight_bytes_max: int = Field(default=64 * MIB, ge=1 * MIB)
+    """Cap on the bytes asynchronous jobs keep in Redis at once (chunk audio fed to workers
+    and results not yet collected). The API queues further chunks only within it."""
+
+    job_payload_ttl_s: int = Field(default=24 * 3600, ge=60)
+    """How long a chunk's audio or result may stay in Redis uncollected before it expires."""
+
+    job_feed_interval_s: float = Field(default=0.2, gt=0)
+    """How often the API collects finished chunks and feeds new ones to the queue."""
+
+    redis_tls_ca_file: Path | None = None
+    """CA certificate that signed Redis's TLS certificate (``rediss://`` URLs)."""
+
+    redis_tls_cert_file: Path | None = None
+    """Client certificate presented to a Redis that requires one (``rediss://`` URLs)."""
+
+    redis_tls_key_file: Path | None = None
+    """Private key of ``redis_tls_cert_file``."""
 
 
 @lru_cache(maxsize=1)
