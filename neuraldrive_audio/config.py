@@ -83,11 +83,16 @@ DEFAULT_LLM_MODEL_FAMILIES = [
     # (e.g. gpt-4o-audio-preview-2024-12-17), stands for the appliance's LLM.
     "gpt-realtime",
     "gpt-realtime-mini",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2",
+    "gpt-realtime-2.1",  # the Agents SDK's and Pipecat's default
+    "gpt-realtime-2.1-mini",
     "gpt-4o-realtime-preview",
     "gpt-4o-mini-realtime-preview",
     "gpt-4o-audio-preview",
     "gpt-4o-mini-audio-preview",
     "gpt-audio",
+    "gpt-audio-1.5",
     "gpt-audio-mini",
 ]
 
@@ -326,6 +331,33 @@ class Settings(BaseSettings):
 
     voice_tts_model: str | None = None
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
+
+    # -- realtime conversations: bounds of a live session ------------------------------------
+
+    realtime_max_message_bytes: int = 4 * 1024 * 1024
+    """Largest client message a realtime session reads; a larger one gets an ``error`` event
+    unread (the session goes on). 4 MiB holds about 65 s of 24 kHz audio in base64."""
+
+    realtime_max_items: int = 1000
+    """Conversation items a realtime session keeps; past it the oldest are forgotten (the
+    client gets ``conversation.item.deleted``)."""
+
+    realtime_max_conversation_bytes: int = 1_000_000
+    """Text a realtime conversation keeps (transcripts, replies, tool calls and results);
+    past it the oldest items are forgotten; one larger item is refused."""
+
+    realtime_context_tokens: int = 8000
+    """History sent to the LLM per response, in estimated tokens (4 characters each): the
+    oldest turns are left out first; the system prompt and tool call/result pairs stay whole."""
+
+    realtime_max_instructions_chars: int = 32_768
+    """Longest ``instructions`` a realtime session or response accepts."""
+
+    realtime_max_tools: int = 128
+    """Most function tools a realtime session or response accepts."""
+
+    realtime_max_tools_bytes: int = 65_536
+    """Largest size of a realtime session's tools as sent to the LLM (JSON bytes)."""
 
     # --- Wyoming (Home Assistant) front door ---
 
