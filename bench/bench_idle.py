@@ -216,6 +216,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="measurements after the warm-up")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--requests", type=int, default=12, help="of each kind in the burst")
+    parser.add_argument("--pings", type=int, default=20,
+                        help="no-op jobs sent to the idle worker at the end (0: none)")  # fmt: skip
     parser.add_argument(
         "--serve",
         action="store_true",
