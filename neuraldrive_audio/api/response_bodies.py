@@ -179,16 +179,25 @@ TRANSCRIPT_TEXT_TYPES = ("text/plain", "text/vtt")
 
 _TEXT = {"schema": {"type": "string"}}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_SERVER_SENT_EVENT = {
+    "schema": {
+        "type": "object",
+        "description": "One server-sent event; `data` is a JSON event of the route's stream.",
+        "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+        "required": ["data"],
+    }
+}
 _MEDIA_TYPES = {
     "text/plain": _TEXT,
-    "text/event-stream": _TEXT,
+    "text/event-stream": _SERVER_SENT_EVENT,
     "text/vtt": _TEXT,
 }
 
 
 def media(*media_types: str, json: Any = None, description: str = "") -> dict[int | str, Any]:
-    """A ``responses=`` entry for a 200 that answers ``media_types`` (text and server-sent
-    events as strings, anything else as binary) and, with ``json``, that model as JSON."""
+    """A ``responses=`` entry for a 200 that answers ``media_types`` (text as a string,
+    server-sent events one event at a time, anything else as binary) and, with ``json``,
+    that model as JSON."""
     content = {t: _MEDIA_TYPES.get(t, _BINARY) for t in media_types}
     answer: dict[str, Any] = {"description": description or "Successful Response"}
     answer["content"] = content

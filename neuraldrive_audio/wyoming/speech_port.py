@@ -1,9 +1,9 @@
 """What the Wyoming front door needs from the speech service, and its failures.
 
 The connection handler talks to this small seam only: transcribe 16 kHz audio (segments as
-they are recognised, then the transcript) and speak one piece of text (PCM chunks). The
-implementation runs them through the speech service's job lifecycle
-(``neuraldrive_audio.service``) and maps its errors to Wyoming codes.
+they are recognised, then the transcript) and speak one piece of text (PCM chunks).
+:class:`ServiceSpeech` is it on top of :class:`SpeechService`, which runs every request as
+an interactive-lane job on the workers and aborts it when the caller leaves.
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from typing import Protocol
 
 import numpy as np
 
-from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.pcm import wav_bytes
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.events import EventType
-from neuraldrive_audio.queue.payloads import SpeechJob, Transcript
-from neuraldrive_audio.service import jobs, transcription
-from neuraldrive_audio.service.errors import ServiceError
-from neuraldrive_audio.service.transcription import TranscriptionOptions
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
+from neuraldrive_audio.queue.payloads import Transcript
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+from neuraldrive_audio.service.names import ResolvedVoice
+from neuraldrive_audio.service.speech_service import SpeechService
+from neuraldrive_audio.service.transcription import SegmentHeard, TranscriptionOptions
 
-SPEECH_SAMPLE_RATE = 24_000
+SPEECH_SAMPLE_RATE = OUTPUT_SAMPLE_RATE
 """Every spoken stream goes out at this rate (16-bit mono), whatever the voice's model:
 Home Assistant builds one WAV header from the first ``audio-start``."""
 
@@ -61,52 +60,52 @@ class SpeechPort(Protocol):
         ...
 
 
-_QUEUE_CODES = {"rate_limit_exceeded": "queue-full"}
+_CODE_OF_KIND = {
+    ErrorKind.RATE_LIMITED: "queue-full",
+    ErrorKind.UNAVAILABLE: "backend-unavailable",
+    ErrorKind.TIMEOUT: "timeout",
+    ErrorKind.TOO_LARGE: "too-large",
+    ErrorKind.INVALID_AUDIO: "invalid-audio",
+}
 
 
-def speech_failure(exc: ServiceError) -> SpeechFailure:
-    """The Wyoming failure for a service error: its code in Wyoming's spelling (a full
-    queue is ``queue-full``), and its text."""
-    code = exc.code or exc.kind.value
-    return SpeechFailure(_QUEUE_CODES.get(code, code.replace("_", "-")), exc.message)
+def wyoming_failure(error: ServiceError) -> SpeechFailure:
+    """The Wyoming ``error`` for a service failure: the retryable kinds by name, others by
+    the service's code (``model_not_found`` -> ``model-not-found``)."""
+    code = _CODE_OF_KIND.get(error.kind) or (error.code or error.kind.value).replace("_", "-")
+    return SpeechFailure(code, error.message)
 
 
-class QueueSpeech:
-    """:class:`SpeechPort` on the speech service's job lifecycle: one interactive-lane job
-    per request; leaving early aborts it."""
+class ServiceSpeech:
+    """:class:`SpeechPort` on the speech service."""
 
-    def __init__(self, queue: JobQueue, settings: Settings) -> None:
-        self._queue = queue
-        self._timeout_s = settings.sync_timeout_s
+    def __init__(self, service: SpeechService) -> None:
+        self._service = service
 
     async def transcribe(
         self, pcm16k: bytes, model_id: str, language: str | None
     ) -> AsyncIterator[RecognisedSegment | Transcript]:
-        """Submit a transcription job for the audio and follow it."""
-        wav = wav_bytes(np.frombuffer(pcm16k, "<i2"), 16_000)
-        options = TranscriptionOptions(language=language)
+        """One transcription job for the audio (sent as a 16 kHz WAV), followed."""
+        wav = wav_bytes(np.frombuffer(pcm16k, "<i2"), WHISPER_SAMPLE_RATE)
+        options = TranscriptionOptions(model=model_id, language=language)
         try:
-            run = await transcription.start(self._queue, wav, model_id, options, self._timeout_s)
-            async with contextlib.aclosing(run.events()) as events:
-                async for event in events:
-                    if isinstance(event, Transcript):
-                        yield event
-                    else:
-                        yield RecognisedSegment(event.text)
-        except ServiceError as exc:
-            raise speech_failure(exc) from exc
-
-    async def speak(self, text: str, model_id: str, voice: str) -> AsyncIterator[bytes]:
-        """Submit a speech job (raw PCM) and pass its audio on as it comes."""
-        job = SpeechJob(
-            job_id=new_job_id(), model_id=model_id, input=text, voice=voice,
-            response_format=SpeechFormat.PCM,
-        )  # fmt: skip
-        events = jobs.run(self._queue, keys.SPEECH_FUNCTION, job, job.job_id, self._timeout_s)
-        try:
+            events = self._service.transcribe_events(wav, options)
             async with contextlib.aclosing(events):
                 async for event in events:
-                    if event.type is EventType.AUDIO and event.audio:
-                        yield event.audio
+                    if isinstance(event, SegmentHeard):
+                        yield RecognisedSegment(event.text)
+                    else:
+                        yield event
         except ServiceError as exc:
-            raise speech_failure(exc) from exc
+            raise wyoming_failure(exc) from exc
+
+    async def speak(self, text: str, model_id: str, voice: str) -> AsyncIterator[bytes]:
+        """One speech job (raw PCM), its audio passed on as each sentence is made."""
+        try:
+            pieces = self._service.speak(text, ResolvedVoice(model_id, voice), SpeechFormat.PCM)
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    if isinstance(piece, bytes):
+                        yield piece
+        except ServiceError as exc:
+            raise wyoming_failure(exc) from exc

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
@@ -30,7 +30,7 @@ from neuraldrive_audio.api.dependencies import ServiceDep
 from neuraldrive_audio.api.errors import APIError, http_error
 from neuraldrive_audio.api.response_bodies import ChatCompletion, media
 from neuraldrive_audio.api.speech_request import VoiceRef
-from neuraldrive_audio.api.sse import DONE, sse
+from neuraldrive_audio.api.sse import DONE, sse, sse_response
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.service.errors import ServiceError
@@ -376,7 +376,7 @@ async def _proxied(service: SpeechService, request: dict[str, Any]) -> Response:
             return
         yield DONE
 
-    return StreamingResponse(frames(), media_type="text/event-stream")
+    return sse_response(frames())
 
 
 # --- the endpoint ------------------------------------------------------------------------
@@ -421,8 +421,4 @@ async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) ->
     events = service.reply(service.llm_model(body.model), messages, voice, body.llm_options())
     # The first event before the headers, so a dead LLM is still a 503 status.
     first = await anext(events)
-    return StreamingResponse(
-        _reply_chunks(body, first, events),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache"},
-    )
+    return sse_response(_reply_chunks(body, first, events))

@@ -179,7 +179,8 @@ def _realtime_figures(request: Request) -> dict[str, Any] | None:
 async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
     """Every live worker, queue depths, jobs in progress, latency, real-time factors and
     live (realtime) sessions."""
-    return await build_status(queue, _realtime_figures(request))
+    cap = request.app.state.settings.job_inflight_bytes_max
+    return await build_status(queue, _realtime_figures(request), cap)
 
 
 @router.get(

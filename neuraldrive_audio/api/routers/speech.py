@@ -15,7 +15,7 @@ from neuraldrive_audio.api.disconnect import unless_client_leaves
 from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.response_bodies import VoiceList, media
 from neuraldrive_audio.api.speech_request import SpeechRequest
-from neuraldrive_audio.api.sse import sse
+from neuraldrive_audio.api.sse import sse, sse_response
 from neuraldrive_audio.media import wav_sizes
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.queue.payloads import SpeechSummary
@@ -74,11 +74,7 @@ async def create_speech(request: Request, body: SpeechRequest, service: ServiceD
     # Watch for the client leaving from the start: the first sentence can take seconds.
     first = await unless_client_leaves(request, _first_piece(pieces))
     if body.stream_format == "sse":
-        return StreamingResponse(
-            _sse_frames(body.input, first, pieces),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
+        return sse_response(_sse_frames(body.input, first, pieces))
     media_type = CONTENT_TYPES[body.response_format]
     if body.response_format is SpeechFormat.WAV and "stream_format" not in body.model_fields_set:
         # Not asked to stream: one piece whose header tells the true length. Asking for

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import ServiceDep
@@ -21,7 +21,7 @@ from neuraldrive_audio.api.response_bodies import (
     TranslationVerbose,
     media,
 )
-from neuraldrive_audio.api.sse import sse
+from neuraldrive_audio.api.sse import sse, sse_response
 from neuraldrive_audio.api.transcript_formats import (
     TranscriptFormat,
     all_logprobs,
@@ -171,11 +171,7 @@ async def create_transcription(
     audio = await _read_upload(file)
     if stream:
         run = await service.start_transcription(audio, options)
-        return StreamingResponse(
-            _stream_transcript(run, logprobs),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
+        return sse_response(_stream_transcript(run, logprobs))
     transcript = await _transcript(request, service, audio, options)
     return render(transcript, response_format, granularities, logprobs=logprobs)
 
