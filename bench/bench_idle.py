@@ -163,11 +163,11 @@ def start_serve(root: Path) -> tuple[Service, dict[str, psutil.Process], str]:
     command = [sys.executable, "-m", "neuraldrive_audio.cli", "serve", "--workers", "1"]
     serve = subprocess.Popen(command, env=env)
     service = Service(f"http://127.0.0.1:{port}", env, data, serve)
-    service.wait_healthy(120)
+    service.wait_healthy(300)
     parent = psutil.Process(serve.pid)
     children = parent.children()
     [redis_server] = [c for c in children if "redis-server" in " ".join(c.cmdline())]
-    [worker] = [c for c in children if c.pid != redis_server.pid]
+    [worker] = [c for c in children if c.cmdline()[-1:] == ["worker"]]
     url = (data / "run" / "queue.url").read_text().strip()
     return service, {"serve": parent, "worker": worker, "redis": redis_server}, url
 
@@ -193,7 +193,8 @@ def main() -> None:
         else:
             server = RedisServer.start(root)
             url = f"{server.url}/0"
-            service = Service.start(url, root / "data", root / "models")
+            service = Service.start(url, root / "data", root / "models", wait=False)
+            service.wait_healthy(300)  # a loaded machine takes long to import everything
             processes = {
                 "api": psutil.Process(service.api.pid),
                 "worker": psutil.Process(service.workers[0].pid),

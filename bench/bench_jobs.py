@@ -20,11 +20,20 @@ Every line carries the WER of its transcript against the text the clip was made 
 
 Run: python bench/bench_jobs.py 2>/dev/null   (needs redis-server and the demo extra; the
 services log JSON to stderr). Takes about 5 minutes on 2 cores.
+
+Two-host mode: ``python bench/bench_jobs.py --two-hosts`` (root, ip netns) runs the same
+clip on the namespaces of tests/two_hosts.py ("box": Redis over TLS, API, one worker;
+"gpu2": one worker, nothing shared but Redis) with box's worker alone, then with both, and
+prints wall time, CPU seconds of every process of both hosts, the speedup, and the bytes
+that crossed the veth link per minute of audio. Both "hosts" share this machine's cores, so
+the CPU seconds say more than the wall times on a small box.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +51,7 @@ from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
+from tests.two_hosts import TwoHosts, netns_unavailable, two_hosts
 
 REPEATS = 13  # 104 sentences, ~315 s of speech
 MIN_SECONDS = 300.0
@@ -273,5 +283,82 @@ def main() -> None:
     print(f"{'ratio sequential job/raw sequential:':<36}{one_sj[0] / raw_s[0]:7.3f}")
 
 
+def _link_bytes(hosts: TwoHosts) -> int:
+    """Bytes box's end of the link has sent and received so far."""
+    total = 0
+    for way in ("rx_bytes", "tx_bytes"):
+        path = f"/sys/class/net/{hosts.link[0]}/statistics/{way}"
+        out = subprocess.run(["ip", "netns", "exec", hosts.box.name, "cat", path],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        total += int(out.stdout)
+    return total
+
+
+def _hosts_cpu_s(hosts: TwoHosts) -> float:
+    total = 0.0
+    for popen in [*hosts.box.processes, *hosts.gpu2.processes]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(popen.pid)
+            for p in [process, *process.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def _timed_job(hosts: TwoHosts, clip: bytes) -> tuple[float, float, int, dict[str, str], str]:
+    """(wall s, CPU s, link bytes, chunk -> worker, text) of one job across the hosts."""
+    cpu, link, started = _hosts_cpu_s(hosts), _link_bytes(hosts), time.time()
+    fields = {"model": "whisper-1"}
+    job_id = hosts.http("POST", "/v1/audio/jobs", files={"file": ("a.wav", clip)},
+                        data=fields).json()["id"]  # fmt: skip
+    while (job := hosts.http("GET", f"/v1/audio/jobs/{job_id}").json())["status"] not in (
+        "completed", "failed", "cancelled"
+    ):  # fmt: skip
+        time.sleep(POLL_S)
+    if job["status"] != "completed":
+        raise RuntimeError(f"job ended {job['status']}: {job}")
+    text = hosts.http("GET", f"/v1/audio/jobs/{job_id}/result").json()["text"]
+    wall = float(job["finished_at"]) - started
+    return wall, _hosts_cpu_s(hosts) - cpu, _link_bytes(hosts) - link, job["chunk_workers"], text
+
+
+def two_host_main() -> None:
+    """1 local worker vs 1 local + 1 remote on network namespaces (see the docstring)."""
+    why = netns_unavailable()
+    if why is not None:
+        raise SystemExit(f"two-host mode: {why}")
+    reference = " ".join(SENTENCES * REPEATS)
+    clip = make_clip(reference)
+    minutes = len(decode_audio(io.BytesIO(clip))) / 16_000 / 60
+    settings = {"janitor_interval_s": "0.5", "worker_heartbeat_ttl_s": "3"}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        register_demo_models(ModelStore(root / "models"))
+        with two_hosts(root / "hosts", root / "models", **settings) as hosts:
+            assert hosts.gpu2_worker is not None
+            _timed_job(hosts, make_clip(SENTENCES[0]))  # warm-up: load the model on box
+            hosts.gpu2.stop(hosts.gpu2_worker)
+            alone = _timed_job(hosts, clip)
+            hosts.start_gpu2_worker()
+            hosts.wait_for_workers({hosts.gpu2_worker.pid})
+            _timed_job(hosts, make_clip(SENTENCES[1]))  # warm-up of the new remote worker
+            both = _timed_job(hosts, clip)
+    print(f"clip: {minutes * 60:.1f} s of speech, whisper tiny.en int8; two hosts in network "
+          f"namespaces sharing this machine's cores")  # fmt: skip
+    for label, (wall, cpu, link, ran, text) in (("1 local worker", alone),
+                                                ("1 local + 1 remote", both)):  # fmt: skip
+        spread = ", ".join(
+            f"{w[-6:]}: {list(ran.values()).count(w)}" for w in sorted(set(ran.values()))
+        )
+        wer = word_error_rate(reference, text) * 100
+        print(f"{label + ':':<22}{wall:7.2f} s wall, {cpu:7.2f} CPU s, link "
+              f"{link / minutes / 1e6:6.2f} MB per audio minute, WER {wer:.1f} %, "
+              f"chunks by worker {spread}")  # fmt: skip
+    print(f"{'speedup:':<22}{alone[0] / both[0]:7.3f} (wall), CPU s ratio {both[1] / alone[1]:.3f}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--two-hosts" in sys.argv[1:]:
+        two_host_main()
+    else:
+        main()

@@ -38,6 +38,13 @@
 #   WEBUI_STT_MODEL  default whisper-1;  WEBUI_TTS_MODEL default tts-1
 #   WEBUI_TTS_VOICE  default alloy;      AUDIO_API_URL   default http://127.0.0.1:8001/v1
 #   API_KEY_FILE     default /etc/neuraldrive/api.key (the appliance key)
+#
+# Workers on other hosts (see docs/multi-host.md):
+#   --redis-listen ADDR   main box: Redis also listens on ADDR:6380 over TLS with client
+#                         certificates and one ACL user per role (deploy/redis-listen.sh);
+#                         the local API and workers keep the unix socket, as their users
+#   --redis-allow CIDR    networks the worker hosts are in (default: ADDR/24)
+#   --redis-host ADDR     worker host: its workers may reach the main box's Redis at ADDR
 set -euo pipefail
 
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -59,16 +66,24 @@ WEBUI_ENV=$CONF_DIR/webui-audio.env
 WEBUI_DROPIN=$UNIT_DIR/$WEBUI_UNIT.d/neuraldrive-audio.conf
 OPEN_WEBUI=none
 
+REDIS_LISTEN=""
+REDIS_ALLOW=""
+REDIS_HOST=""
 WYOMING=0
-for arg in "$@"; do
-    case $arg in
+while [ $# -gt 0 ]; do
+    case $1 in
         --no-venv) SKIP_VENV=1 ;;
         --wyoming) WYOMING=1 ;;
         --open-webui) OPEN_WEBUI=add ;;
         --remove-open-webui) OPEN_WEBUI=remove ;;
-        *) echo "usage: $0 [--no-venv] [--wyoming] [--open-webui | --remove-open-webui]" >&2
+        --redis-listen) REDIS_LISTEN=${2:?--redis-listen needs an address}; shift ;;
+        --redis-allow) REDIS_ALLOW=${2:?--redis-allow needs a network}; shift ;;
+        --redis-host) REDIS_HOST=${2:?--redis-host needs an address}; shift ;;
+        *) echo "usage: $0 [--no-venv] [--wyoming] [--open-webui | --remove-open-webui]" \
+                "[--redis-listen ADDR [--redis-allow CIDR]] [--redis-host ADDR]" >&2
            exit 2 ;;
     esac
+    shift
 done
 if [ "$WYOMING" = 1 ]; then
     ENABLE_UNITS="$ENABLE_UNITS neuraldrive-audio-wyoming.service"
@@ -162,6 +177,37 @@ install_once 0640 "$SRC_DIR/systemd/audio.conf" "$DESTDIR$CONF_DIR/audio.conf"
 install_once 0640 "$SRC_DIR/systemd/audio-redis.conf" "$DESTDIR$CONF_DIR/audio-redis.conf"
 install -D -m 0644 "$SRC_DIR/caddy/neuraldrive-audio.caddy" \
     "$DESTDIR$CONF_DIR/caddy.d/neuraldrive-audio.caddy"
+
+# --- Workers on other hosts: Redis over TLS with per-role users (--redis-listen) ----------
+if [ -n "$REDIS_LISTEN" ]; then
+    DESTDIR="$DESTDIR" CONF_DIR=$CONF_DIR LISTEN_ADDR=$REDIS_LISTEN "$SRC_DIR/deploy/redis-listen.sh"
+    listen_conf="$DESTDIR$CONF_DIR/audio-redis.conf"
+    grep -q '^include .*audio-redis-listen.conf' "$listen_conf" ||
+        echo "include $CONF_DIR/audio-redis-listen.conf" >>"$listen_conf"
+    if [ -z "$DESTDIR" ]; then  # Redis and the services read these as the service group
+        chgrp -R neuraldrive-audio "$CONF_DIR/redis-tls" "$CONF_DIR"/audio-redis*.acl \
+            "$CONF_DIR"/audio-redis-*.env "$CONF_DIR/audio-redis-listen.conf" 2>/dev/null || true
+        chmod 0750 "$CONF_DIR/redis-tls"
+        chmod 0640 "$CONF_DIR"/redis-tls/server.* "$CONF_DIR"/audio-redis.acl \
+            "$CONF_DIR"/audio-redis-*.env "$CONF_DIR/audio-redis-listen.conf"
+    fi
+    dropin() {  # unit, file name, [Service] lines
+        install -d "$DESTDIR$UNIT_DIR/$1.d"
+        printf '[Service]\n%s\n' "$3" >"$DESTDIR$UNIT_DIR/$1.d/$2"
+    }
+    dropin neuraldrive-audio-redis.service listen.conf "PrivateNetwork=no
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+IPAddressAllow=${REDIS_ALLOW:-$REDIS_LISTEN/24}"
+    dropin neuraldrive-audio-api.service redis-user.conf \
+        "EnvironmentFile=$CONF_DIR/audio-redis-api.env"
+    dropin neuraldrive-audio-worker@.service redis-user.conf \
+        "EnvironmentFile=-$CONF_DIR/audio-redis-worker.env"
+fi
+if [ -n "$REDIS_HOST" ]; then
+    install -d "$DESTDIR$UNIT_DIR/neuraldrive-audio-worker@.service.d"
+    printf '[Service]\nIPAddressAllow=%s\n' "$REDIS_HOST" \
+        >"$DESTDIR$UNIT_DIR/neuraldrive-audio-worker@.service.d/remote-redis.conf"
+fi
 
 # 3. Apply and enable. `systemctl --root` only writes the [Install] symlinks, which is all a
 # staged tree needs; the live system also gets its user and directories now.

@@ -83,11 +83,16 @@ DEFAULT_LLM_MODEL_FAMILIES = [
     # (e.g. gpt-4o-audio-preview-2024-12-17), stands for the appliance's LLM.
     "gpt-realtime",
     "gpt-realtime-mini",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2",
+    "gpt-realtime-2.1",  # the Agents SDK's and Pipecat's default
+    "gpt-realtime-2.1-mini",
     "gpt-4o-realtime-preview",
     "gpt-4o-mini-realtime-preview",
     "gpt-4o-audio-preview",
     "gpt-4o-mini-audio-preview",
     "gpt-audio",
+    "gpt-audio-1.5",
     "gpt-audio-mini",
 ]
 
@@ -197,8 +202,8 @@ class Settings(BaseSettings):
     """Unpinned models idle longer than this are unloaded."""
 
     worker_serves_batch: bool = True
-    """Also take chunks of asynchronous jobs; they need ``<data_dir>/jobs`` (off on remote
-    hosts that don't mount it)."""
+    """Also take chunks of asynchronous jobs (their audio and results travel through Redis,
+    so a worker on another host takes them too)."""
 
     worker_max_jobs: int = 1
     """Jobs one worker runs at once; one per device keeps inference from fighting over cores."""
@@ -327,6 +332,33 @@ class Settings(BaseSettings):
     voice_tts_model: str | None = None
     """Text-to-speech model for spoken replies; default ``default_tts_model``."""
 
+    # -- realtime conversations: bounds of a live session ------------------------------------
+
+    realtime_max_message_bytes: int = 4 * 1024 * 1024
+    """Largest client message a realtime session reads; a larger one gets an ``error`` event
+    unread (the session goes on). 4 MiB holds about 65 s of 24 kHz audio in base64."""
+
+    realtime_max_items: int = 1000
+    """Conversation items a realtime session keeps; past it the oldest are forgotten (the
+    client gets ``conversation.item.deleted``)."""
+
+    realtime_max_conversation_bytes: int = 1_000_000
+    """Text a realtime conversation keeps (transcripts, replies, tool calls and results);
+    past it the oldest items are forgotten; one larger item is refused."""
+
+    realtime_context_tokens: int = 8000
+    """History sent to the LLM per response, in estimated tokens (4 characters each): the
+    oldest turns are left out first; the system prompt and tool call/result pairs stay whole."""
+
+    realtime_max_instructions_chars: int = 32_768
+    """Longest ``instructions`` a realtime session or response accepts."""
+
+    realtime_max_tools: int = 128
+    """Most function tools a realtime session or response accepts."""
+
+    realtime_max_tools_bytes: int = 65_536
+    """Largest size of a realtime session's tools as sent to the LLM (JSON bytes)."""
+
     # --- Wyoming (Home Assistant) front door ---
 
     wyoming_enabled: bool = False
@@ -422,6 +454,27 @@ class Settings(BaseSettings):
             if key:
                 return key
         return None
+
+    # --- Workers on other hosts (nothing shared but Redis) -----------------------------
+
+    job_inflight_bytes_max: int = Field(default=64 * MIB, ge=1 * MIB)
+    """Cap on the bytes asynchronous jobs keep in Redis at once (chunk audio fed to workers
+    and results not yet collected). The API queues further chunks only within it."""
+
+    job_payload_ttl_s: int = Field(default=24 * 3600, ge=60)
+    """How long a chunk's audio or result may stay in Redis uncollected before it expires."""
+
+    job_feed_interval_s: float = Field(default=0.2, gt=0)
+    """How often the API collects finished chunks and feeds new ones to the queue."""
+
+    redis_tls_ca_file: Path | None = None
+    """CA certificate that signed Redis's TLS certificate (``rediss://`` URLs)."""
+
+    redis_tls_cert_file: Path | None = None
+    """Client certificate presented to a Redis that requires one (``rediss://`` URLs)."""
+
+    redis_tls_key_file: Path | None = None
+    """Private key of ``redis_tls_cert_file``."""
 
 
 @lru_cache(maxsize=1)

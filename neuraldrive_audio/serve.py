@@ -10,8 +10,7 @@ import signal
 import subprocess
 import sys
 
-import uvicorn
-
+from neuraldrive_audio.api import http_server
 from neuraldrive_audio.api.app import create_app
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue.embedded import EmbeddedQueue, start_embedded_queue
@@ -101,7 +100,7 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     print(f"API: {url}  workers: {workers}", file=sys.stderr)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        http_server.run(create_app(settings), host=settings.host, port=settings.port)
     finally:
         withdraw_api(settings, url)
         supervisor.stop()

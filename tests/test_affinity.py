@@ -14,7 +14,6 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines.base import Engine
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.storage.demo_models import PIPER_ID, WHISPER_ID, register_demo_models
-from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.affinity import prefer_holder
@@ -51,7 +50,7 @@ async def _worker(
     await cache.refresh_budget()
     state = WorkerState(
         settings=Settings(data_dir=tmp_path / name), redis=redis, store=store, cache=cache,
-        job_files=JobFiles(tmp_path / name / "jobs", 0), worker_id=name,
+        worker_id=name,
     )  # fmt: skip
     return state
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from arq.connections import ArqRedis
-from arq.worker import Retry
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines.base import EngineInputError, JobCancelledError
@@ -17,7 +16,6 @@ from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus, JobTask
 from neuraldrive_audio.queue.lanes import BATCH, INTERACTIVE, LANES, Lane, by_name
-from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import main as worker_main
@@ -43,7 +41,6 @@ def state(arq_redis: ArqRedis, tmp_path: Path) -> WorkerState:
     return WorkerState(
         settings=settings, redis=arq_redis, store=ModelStore(tmp_path / "models"),
         cache=cache,  # type: ignore[arg-type]  # a cache that must never load
-        job_files=JobFiles.from_settings(settings),
     )  # fmt: skip
 
 
@@ -187,20 +184,6 @@ async def test_a_chunk_that_fails_for_good_fails_the_job_and_its_webhook(
     assert await state.redis.lrange(keys.WEBHOOKS_PENDING, 0, -1) == [b"job-a"]
     assert not await state.redis.hexists(keys.job_chunk_owners("job-a"), "0")
     assert state.running == {}
-
-
-async def test_a_transient_chunk_failure_is_retried_then_gives_up(state: WorkerState) -> None:
-    await _record(state, "job-b", status=JobStatus.PROCESSING)
-    chunk = ChunkJob(function=keys.TRANSCRIBE_CHUNK_FUNCTION, job_id="job-b", index=1)
-
-    async def body(record: JobRecord, run: JobRun) -> None:
-        raise RuntimeError("disk on fire")
-
-    with pytest.raises(Retry):
-        await run_chunk(_ctx(state, job_try=1), chunk, body)
-    assert (await JobRecords(state.redis).get("job-b")).status is JobStatus.PROCESSING
-    await run_chunk(_ctx(state, job_try=2), chunk, body)  # job_max_tries=2: the last try
-    assert (await JobRecords(state.redis).get("job-b")).status is JobStatus.FAILED
 
 
 async def test_chunks_of_ended_jobs_are_skipped(state: WorkerState) -> None:

@@ -17,8 +17,8 @@ from neuraldrive_audio.api.realtime.session_config import (
     SessionConfig,
     apply_beta,
     apply_ga,
-    render_beta,
 )
+from neuraldrive_audio.api.realtime.session_render import render_beta
 from neuraldrive_audio.api.realtime.turn_detection import TurnDetectionDriver
 from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.pcm import StreamingResampler

@@ -19,7 +19,7 @@ from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 
 from neuraldrive_audio.api.errors import http_error
-from neuraldrive_audio.api.realtime.responder import realtime_error
+from neuraldrive_audio.api.realtime.protocol import realtime_error
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import heartbeat
@@ -307,7 +307,8 @@ def test_http_maps_every_kind(kind: ErrorKind, status: int, error_type: str) -> 
     error = http_error(ServiceError(kind, "it broke", param="p", code="c", retry_after_s=7))
     assert (error.status, error.type, error.param, error.code) == (status, error_type, "p", "c")
     assert error.headers is not None and error.headers["Retry-After"] == "7"
-    body = realtime_error(ServiceError(kind, "it broke", param="p", code="c"))
+    event = realtime_error(ServiceError(kind, "it broke", param="p", code="c"))
+    body = {"type": event.type, "code": event.code, "message": event.message, "param": event.param}
     assert body == {
         "type": "server_error" if status >= 500 or status == 429 else "invalid_request_error",
         "code": "c",

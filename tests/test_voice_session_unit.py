@@ -11,14 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from neuraldrive_audio.api.realtime.conversation_events import ConversationBackend
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
-from neuraldrive_audio.api.realtime.session import RealtimeSession, SessionLimits
+from neuraldrive_audio.api.realtime.session import (
+    ConversationBackend,
+    RealtimeSession,
+    SessionLimits,
+)
 from neuraldrive_audio.api.realtime.session_config import SessionConfig
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
-from neuraldrive_audio.service.llm import LLMUnavailableError, LLMUsage
+from neuraldrive_audio.service.llm import LLMEvent, LLMText, LLMUnavailableError, LLMUsage
 from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
@@ -64,10 +67,10 @@ class FakeReplies:
 
     async def write(
         self, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[str | LLMUsage]:
+    ) -> AsyncIterator[LLMEvent]:
         self.requests.append(messages)
         for clause in CLAUSES:
-            yield clause + " "
+            yield LLMText(clause + " ")
         yield LLMUsage(10, 8)
 
 
@@ -228,7 +231,8 @@ async def test_truncate_delete_retrieve() -> None:
     await _send(session, type="conversation.item.retrieve", item_id=item_id)
     # All of the first clause and half of the second, cut back to a whole word.
     assert sent[-1]["item"]["content"][0]["transcript"] == "Hello there. The train"
-    await _send(session, type="conversation.item.truncate", item_id=item_id, audio_end_ms=9000)
+    await _send(session, type="conversation.item.truncate", item_id=item_id, content_index=0,
+                audio_end_ms=9000)  # fmt: skip
     assert sent[-1]["type"] == "error" and sent[-1]["error"]["param"] == "audio_end_ms"
     await _send(session, type="conversation.item.delete", item_id=item_id)
     assert sent[-1] == {**sent[-1], "type": "conversation.item.deleted", "item_id": item_id}

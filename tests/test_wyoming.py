@@ -27,10 +27,11 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.harness import Service
+from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 from tests.wyoming_server import (
     HA_CHUNK_BYTES,
+    patient_service,
     read_until,
     to_16k,
     transcribe_like_ha,
@@ -39,6 +40,17 @@ from tests.wyoming_server import (
 )
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def service(
+    redis_server: RedisServer, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """API + worker for this module on their own Redis db, waited for patiently."""
+    data = tmp_path_factory.mktemp("data")
+    with patient_service(f"{redis_server.url}/6", data, models_dir) as running:
+        yield running
+
 
 PIPER_VOICE = "en_US-joe-medium"
 KOKORO_VOICE = "jf_alpha"
@@ -119,10 +131,11 @@ async def _collect_audio(client: AsyncTcpClient, final: str) -> tuple[list[Event
 async def _heard(port: int, pcm24k: bytes) -> str:
     """Synthesized 24 kHz audio, transcribed back through the Wyoming STT path."""
     samples = np.frombuffer(pcm24k, "<i2").astype(np.float32) / 32768.0
-    from neuraldrive_audio.media.pcm import StreamingResampler
+    from neuraldrive_audio.media.resample import Resampler
     from neuraldrive_audio.media.samples import to_s16le
 
-    pcm16k = to_s16le(StreamingResampler(24_000, 16_000).process(samples))
+    resampler = Resampler(24_000, 16_000)
+    pcm16k = to_s16le(np.concatenate([resampler.process(samples), resampler.flush()]))
     return transcript_text(await transcribe_like_ha(port, pcm16k))
 
 
@@ -189,8 +202,15 @@ async def test_unknown_voice_and_model_are_errors(port: int) -> None:
     voice = SynthesizeVoice(name="no-such-voice")
     error = await _error_for(port, Synthesize("Hello.", voice=voice).event())
     assert error.code == "voice-not-found" and "no-such-voice" in error.text
-    error = await _error_for(port, SynthesizeStart(voice=voice).event())
-    assert error.code == "voice-not-found"
+    async with AsyncTcpClient("127.0.0.1", port) as client:  # HA's streamed shape
+        await client.write_event(SynthesizeStart(voice=voice).event())
+        await client.write_event(SynthesizeChunk("Hello there.").event())
+        await client.write_event(Synthesize("Hello there.", voice=voice).event())
+        await client.write_event(SynthesizeStop().event())
+        await client.write_event(Describe().event())
+        events = await read_until(client, ("info",), 60)
+    assert [e.type for e in events] == ["error", "info"]  # one error, then still serving
+    assert events[0].data["code"] == "voice-not-found"
     pcm = b"\0" * HA_CHUNK_BYTES
     error = await _error_for(
         port,
@@ -239,3 +259,27 @@ def test_wyoming_bench_info_tts_and_streaming_stt(port: int, tmp_path: Path) -> 
                  "--warmup", "0")  # fmt: skip
     assert "error" not in stt.lower(), stt
     print(info, tts, stt)
+
+
+async def test_zeroconf_announcement_is_found_and_withdrawn() -> None:
+    """What Home Assistant's discovery does: resolve ``<name>._wyoming._tcp.local.``."""
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+    from neuraldrive_audio.wyoming.discovery import SERVICE_TYPE, Announcement
+
+    announcement = Announcement("neuraldrive-audio-test", "0.0.0.0", 10399)
+    await announcement.publish()
+    browser = AsyncZeroconf(ip_version=IPVersion.V4Only)
+    try:
+        found = AsyncServiceInfo(SERVICE_TYPE, f"neuraldrive-audio-test.{SERVICE_TYPE}")
+        assert await found.async_request(browser.zeroconf, 3000)
+        assert found.port == 10399 and found.parsed_addresses()
+        await announcement.withdraw()
+        fresh = AsyncZeroconf(ip_version=IPVersion.V4Only)  # no cached answer
+        gone = AsyncServiceInfo(SERVICE_TYPE, f"neuraldrive-audio-test.{SERVICE_TYPE}")
+        assert not await gone.async_request(fresh.zeroconf, 1500)
+        await fresh.async_close()
+    finally:
+        await announcement.withdraw()
+        await browser.async_close()

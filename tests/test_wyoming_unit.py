@@ -160,6 +160,7 @@ def test_pcm_converter_any_layout_to_16k_mono(rate: int, width: int, channels: i
     converter = PcmConverter(PcmFormat(rate, width, channels))
     # Chunks that end mid-frame, as a network delivers them.
     out = b"".join(converter.convert(raw[i : i + 999]) for i in range(0, len(raw), 999))
+    out += converter.finish()
     samples = np.frombuffer(out, "<i2").astype(np.float32) / 32768
     assert abs(len(samples) - 8000) <= 20
     spectrum = np.abs(np.fft.rfft(samples[1000:7000]))

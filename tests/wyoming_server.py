@@ -18,7 +18,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
 
-from tests.harness import free_port
+from tests.harness import Service, free_port
 
 HA_RATE, HA_WIDTH, HA_CHANNELS = 16_000, 2, 1
 HA_CHUNK_BYTES = 320
@@ -31,6 +31,7 @@ class WyomingProcess:
 
     port: int
     process: subprocess.Popen[bytes]
+    log: Path | None = None
 
 
 @contextmanager
@@ -48,7 +49,7 @@ def wyoming_process(
     output = log.open("wb") if log is not None else None
     process = subprocess.Popen(command, env=full_env, stderr=output)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise RuntimeError("the Wyoming server exited")
@@ -59,7 +60,7 @@ def wyoming_process(
                 if time.monotonic() > deadline:
                     raise RuntimeError("the Wyoming server did not start") from None
                 time.sleep(0.05)
-        yield WyomingProcess(port, process)
+        yield WyomingProcess(port, process, log)
     finally:
         process.terminate()
         try:
@@ -83,12 +84,13 @@ def to_16k(wav: bytes) -> bytes:
     """A mono 16-bit WAV's samples at 16 kHz (what a Home Assistant satellite sends)."""
     import numpy as np
 
-    from neuraldrive_audio.media.pcm import StreamingResampler
+    from neuraldrive_audio.media.resample import Resampler
     from neuraldrive_audio.media.samples import to_s16le
 
     frames, rate = pcm_of_wav(wav)
     samples = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
-    return to_s16le(StreamingResampler(rate, HA_RATE).process(samples))
+    resampler = Resampler(rate, HA_RATE)
+    return to_s16le(np.concatenate([resampler.process(samples), resampler.flush()]))
 
 
 async def transcribe_like_ha(
@@ -131,3 +133,14 @@ def transcript_text(events: list[Event]) -> str:
         if Error.is_type(event.type):
             raise AssertionError(f"error instead of a transcript: {event.data}")
     raise AssertionError(f"no transcript in {[e.type for e in events]}")
+
+
+@contextmanager
+def patient_service(redis_url: str, data_dir: Path, models_dir: Path) -> Iterator[Service]:
+    """API + one worker that may take minutes to come up (a loaded shared machine)."""
+    service = Service.start(redis_url, data_dir, models_dir, wait=False)
+    try:
+        service.wait_healthy(timeout_s=600)
+        yield service
+    finally:
+        service.stop()

@@ -11,15 +11,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from neuraldrive_audio import __version__
+from neuraldrive_audio.api import job_feeder
 from neuraldrive_audio.api.console import mount_console
 from neuraldrive_audio.api.dependencies import make_queue
 from neuraldrive_audio.api.errors import install_error_handlers
 from neuraldrive_audio.api.janitor import Janitor
+from neuraldrive_audio.api.job_feeder import JobFeeder
 from neuraldrive_audio.api.realtime import router as realtime
 from neuraldrive_audio.api.routers import (
     audio_chat,
     jobs,
     management,
+    model_files,
     models,
     speech,
     system,
@@ -28,7 +31,7 @@ from neuraldrive_audio.api.routers import (
 from neuraldrive_audio.api.upload_limit import BodySizeLimit
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.engines import registry
-from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.connection import connect, redacted, tls_options
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
@@ -54,15 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.redis_url:
             raise RuntimeError("the API needs NEURALDRIVE_AUDIO_REDIS_URL")
-        redis = await connect(settings.redis_url)
+        redis = await connect(settings.redis_url, tls_options(settings))
         app.state.queue = make_queue(redis, settings)
         app.state.service = SpeechService(app.state.queue, app.state.catalog, settings)
         janitor = Janitor(redis, settings, app.state.job_files, settings.webhook_secret or api_key)
         janitor_task = asyncio.create_task(janitor.run())
-        log.info("API ready", extra={"redis": settings.redis_url})
+        feeder_task = asyncio.create_task(JobFeeder(redis, settings, app.state.job_files).run())
+        log.info("API ready", extra={"redis": redacted(settings.redis_url)})
         try:
             yield
         finally:
+            await job_feeder.stop(feeder_task)
             janitor_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await janitor_task
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.health_router)
     app.include_router(management.router)
     app.include_router(models.router)
+    app.include_router(model_files.router)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)
     app.include_router(audio_chat.router)

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from neuraldrive_audio.config import Settings, get_settings
 from neuraldrive_audio.queue.client import JobQueue
-from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.connection import connect, tls_options
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.job_files import JobFiles
@@ -51,7 +51,9 @@ async def _queue(request: Request) -> JobQueue:
             settings = app_settings(request)
             if not settings.redis_url:
                 raise RuntimeError("NEURALDRIVE_AUDIO_REDIS_URL is not set")
-            request.app.state.queue = make_queue(await connect(settings.redis_url), settings)
+            request.app.state.queue = make_queue(
+                await connect(settings.redis_url, tls_options(settings)), settings
+            )
     queue = request.app.state.queue
     assert queue is not None
     return queue

@@ -124,8 +124,8 @@ class Janitor:
                 if kills >= self.settings.job_max_tries:
                     await self.fail_poisoned(owner.chunk, kills)
                     continue
-                chunk = owner.chunk.model_copy(update={"attempt": kills})
-                await job_chunks.enqueue(self.redis, chunk)
+                # The next attempt keeps away from the dead worker's id (it may come back).
+                await job_chunks.enqueue(self.redis, owner.chunk.retry_without(owner.worker_id))
                 log.warning(
                     "requeued chunk of a dead worker",
                     extra={"job_id": job_id, "chunk": field, "worker_id": owner.worker_id},
@@ -135,8 +135,7 @@ class Janitor:
     async def fail_poisoned(self, chunk: job_chunks.ChunkJob, kills: int) -> None:
         """A chunk whose every attempt killed its worker fails the job instead of going
         round again (each attempt would take down one more worker)."""
-        where = "planning" if chunk.index == job_chunks.PLAN else f"chunk {chunk.index}"
-        message = f"{where} killed its worker {kills} times; the job is not retried"
+        message = f"chunk {chunk.index} killed its worker {kills} times; the job is not retried"
         with contextlib.suppress(JobNotFoundError):
             record = await self.records.update(
                 chunk.job_id,

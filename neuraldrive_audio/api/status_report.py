@@ -6,7 +6,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from neuraldrive_audio.queue import heartbeat, stats
+from neuraldrive_audio.queue import chunk_payloads, heartbeat, stats
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.heartbeat import WorkerHeartbeat
 from neuraldrive_audio.queue.lanes import LANES
@@ -55,8 +55,11 @@ def running_jobs(workers: list[WorkerHeartbeat]) -> list[dict[str, Any]]:
     ]
 
 
-async def build_status(queue: JobQueue, realtime: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole status document; ``realtime``: this API's live-session figures, if any."""
+async def build_status(
+    queue: JobQueue, realtime: dict[str, Any] | None = None, payload_bytes_max: int | None = None
+) -> dict[str, Any]:
+    """The whole status document; ``realtime``: this API's live-session figures, if any;
+    ``payload_bytes_max``: the cap on job payloads in Redis (``job_inflight_bytes_max``)."""
     workers = await heartbeat.live_workers(queue.redis)
     latencies = await stats.recent_latencies(queue.redis)
     errors = await stats.recent_errors(queue.redis)
@@ -68,6 +71,8 @@ async def build_status(queue: JobQueue, realtime: dict[str, Any] | None = None) 
         "workers": [w.model_dump() for w in workers],
         "jobs": {
             "in_progress": running_jobs(workers),
+            "payload_bytes": await chunk_payloads.inflight_bytes(queue.redis),
+            "payload_bytes_max": payload_bytes_max,
             "per_minute": round(len(latencies) / (stats.WINDOW_S / 60), 2),
             "latency_ms": {
                 "p50": None if p50 is None else round(p50 * 1000, 1),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from neuraldrive_audio.media.languages import language_name
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
+from neuraldrive_audio.service.usage import audio_tokens
 
 
 class TranscriptFormat(StrEnum):
@@ -70,21 +70,17 @@ def usage(transcript: Transcript) -> dict[str, Any]:
     return {"type": "duration", "seconds": round(transcript.duration)}
 
 
-# Whisper's encoder turns each second of audio into 50 positions: the audio "tokens".
-AUDIO_TOKENS_PER_SECOND = 50
-
-
 def token_usage(transcript: Transcript) -> dict[str, Any]:
     """Token usage for the stream's done event, whose SDK type only has the token form:
     audio tokens are encoder positions over the audio, output tokens whisper's text tokens."""
-    audio_tokens = math.ceil(transcript.duration * AUDIO_TOKENS_PER_SECOND)
+    heard = audio_tokens(transcript.duration)
     output_tokens = sum(len(s.tokens) for s in transcript.segments)
     return {
         "type": "tokens",
-        "input_tokens": audio_tokens,
+        "input_tokens": heard,
         "output_tokens": output_tokens,
-        "total_tokens": audio_tokens + output_tokens,
-        "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": 0},
+        "total_tokens": heard + output_tokens,
+        "input_token_details": {"audio_tokens": heard, "text_tokens": 0},
     }
 
 

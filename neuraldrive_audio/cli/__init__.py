@@ -40,12 +40,11 @@ def _cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _cmd_api(args: argparse.Namespace) -> None:
-    import uvicorn
-
+    from neuraldrive_audio.api import http_server
     from neuraldrive_audio.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    http_server.run(create_app(settings), host=settings.host, port=settings.port)
 
 
 def _cmd_worker(args: argparse.Namespace) -> None:
@@ -168,13 +167,22 @@ def _models_commands(sub: Subcommands) -> None:
     imp.add_argument("--id", help="model id (default: the directory name)")
     imp.add_argument("--engine", choices=engines, help="engine (default: detect from the files)")
     imp.add_argument("--force", action="store_true", help="replace a model with the same id")
-    pull = command(models_sub, "pull", "download a model from the Hugging Face hub",
-                   "Honours HF_ENDPOINT; an interrupted download resumes.")  # fmt: skip
-    pull.add_argument("repo_id", help="hub repository, e.g. Systran/faster-whisper-small")
+    pull = command(models_sub, "pull", "download a model from the Hugging Face hub, or with "
+                   "--from from another installation (a worker host fetching from its box)",
+                   "Honours HF_ENDPOINT; an interrupted download resumes. With --from, the files "
+                   "are checked against the box's sizes and sha256 before the model is "
+                   "registered; the API key is this host's (NEURALDRIVE_API_KEY).")  # fmt: skip
+    pull.add_argument("repo_id", nargs="?",
+                      help="hub repository, e.g. Systran/faster-whisper-small")  # fmt: skip
+    pull.add_argument("--from", dest="source", metavar="URL",
+                      help="the installation to copy from, e.g. https://box:8443")  # fmt: skip
+    pull.add_argument("--ca-file", help="CA certificate of --from's TLS (default: the system's)")
     pull.add_argument("--revision", help="branch, tag or commit (default: the default branch)")
     pull.add_argument("--id", help="model id (default: the repository id)")
     pull.add_argument("--engine", choices=engines, help="engine (default: detect from the files)")
     pull.add_argument("--force", action="store_true", help="replace a model with the same id")
+    command(models_sub, "demo", "register the demo models of the [demo] extra (in place)",
+            "What serve --demo does, without starting anything: for a worker host.")  # fmt: skip
     rm = command(models_sub, "remove", "delete a model from the store",
                  "Refuses a model a live worker has loaded, and refuses when it cannot ask "
                  "the workers (their Redis is unreachable).")  # fmt: skip

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import httpx2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -16,6 +17,8 @@ from neuraldrive_audio.cli.failures import CommandFailed, ExitCode
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import embedded
 from neuraldrive_audio.queue.heartbeat import holds, live_workers
+from neuraldrive_audio.storage.box_pull import BoxPullError, pull_from_box
+from neuraldrive_audio.storage.demo_models import register_demo_models
 from neuraldrive_audio.storage.hub import (
     HubPullError,
     detect_engine,
@@ -170,7 +173,27 @@ def _import(store: ModelStore, args: argparse.Namespace, settings: Settings) -> 
     print(f"imported {manifest.id} ({manifest.engine}) into {store.path_of(manifest)}")
 
 
+def _pull_from_box(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
+    model_id = args.id or args.repo_id
+    if not model_id:
+        raise CommandFailed("models pull --from needs the model's id (--id ID)")
+    try:
+        manifest = pull_from_box(
+            store, args.source, settings.resolve_api_key(), model_id, force=args.force,
+            verify=args.ca_file or True,
+        )  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise CommandFailed(f"{args.source}: {exc}; nothing was installed") from exc
+    size = manifest.bytes_on_disk / 1e6
+    print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB, verified) from {args.source}")
+
+
 def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
+    if args.source:
+        _pull_from_box(store, args, settings)
+        return
+    if not args.repo_id:
+        raise CommandFailed("models pull needs a hub repository (or --from URL --id ID)")
     try:
         manifest = pull_model(
             store, args.repo_id, revision=args.revision, engine=args.engine, model_id=args.id,
@@ -187,6 +210,14 @@ def _pull(store: ModelStore, args: argparse.Namespace, settings: Settings) -> No
     print(f"pulled {manifest.id} ({manifest.engine}, {size:.1f} MB) into {where}")
 
 
+def _demo(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
+    registered = register_demo_models(store)
+    if not store.list():
+        raise CommandFailed("no demo model found: install the [demo] extra")
+    print(f"registered: {', '.join(registered) or 'nothing new'}; the store {store.root} holds "
+          f"{', '.join(m.id for m in store.list())}")  # fmt: skip
+
+
 def _remove_command(store: ModelStore, args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(_remove(store, args.model_id, args.force, settings))
 
@@ -196,6 +227,7 @@ _COMMANDS: dict[str, Callable[[ModelStore, argparse.Namespace, Settings], None]]
     "import": _import,
     "pull": _pull,
     "remove": _remove_command,
+    "demo": _demo,
 }
 
 
@@ -212,6 +244,7 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
         ) from exc
     except (
         HubPullError,
+        BoxPullError,
         ModelInUseError,
         ModelExistsError,
         WorkersUnknownError,

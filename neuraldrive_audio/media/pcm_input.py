@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from neuraldrive_audio.media.pcm import StreamingResampler
+from neuraldrive_audio.media.resample import Resampler
 from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE, FloatAudio, to_s16le
 
 MAX_RATE = 384_000
@@ -81,10 +81,11 @@ class PcmConverter:
     def __init__(self, source: PcmFormat) -> None:
         self.source = source
         self._carry = b""
+        # FFmpeg's resampler: any ratio (44.1 kHz -> 16 kHz is 160/441) at C speed.
         self._resampler = (
             None
             if source.rate == WHISPER_SAMPLE_RATE
-            else StreamingResampler(source.rate, WHISPER_SAMPLE_RATE)
+            else Resampler(source.rate, WHISPER_SAMPLE_RATE)
         )
 
     def convert(self, chunk: bytes) -> bytes:
@@ -102,3 +103,9 @@ class PcmConverter:
         if self._resampler is not None:
             samples = self._resampler.process(samples)
         return to_s16le(samples)
+
+    def finish(self) -> bytes:
+        """The last converted samples the resampler still holds (call once, at the end)."""
+        if self._resampler is None:
+            return b""
+        return to_s16le(self._resampler.flush())

@@ -8,9 +8,6 @@ from pydantic import BaseModel, Field
 from neuraldrive_audio.queue import keys, wake
 from neuraldrive_audio.queue.lanes import BATCH
 
-PLAN = -1
-"""Index of the planning step (decode and split) of a transcription job."""
-
 
 class ChunkJob(BaseModel):
     """One piece of an asynchronous job."""
@@ -27,16 +24,27 @@ class ChunkJob(BaseModel):
     """Spans of speech (samples, absolute) inside an audio chunk, one whisper window each."""
     text: str = ""
     """The text of a speech chunk."""
+    avoid: list[str] = Field(default_factory=list)
+    """Workers an earlier attempt failed or died on: they hand the chunk back while another
+    live worker could take it, so retries don't keep landing on a broken host."""
+    hops: int = 0
+    """Times this attempt was handed back (part of its arq id, which must be fresh)."""
 
     @property
     def arq_id(self) -> str:
-        """arq's id for this attempt (a retried chunk gets a fresh one)."""
-        return f"{self.job_id}:c{self.index}:a{self.attempt}"
+        """arq's id for this attempt (a retried or handed-back chunk gets a fresh one)."""
+        hop = f":h{self.hops}" if self.hops else ""
+        return f"{self.job_id}:c{self.index}:a{self.attempt}{hop}"
+
+    def retry_without(self, worker_id: str) -> ChunkJob:
+        """The next attempt, kept away from ``worker_id`` where possible."""
+        avoid = [*self.avoid, worker_id] if worker_id not in self.avoid else self.avoid
+        return self.model_copy(update={"attempt": self.attempt + 1, "avoid": avoid, "hops": 0})
 
     @property
     def owner_field(self) -> str:
         """Field of the job's owners hash while a worker runs this chunk."""
-        return "plan" if self.index == PLAN else str(self.index)
+        return str(self.index)
 
 
 class ChunkOwner(BaseModel):
@@ -46,13 +54,14 @@ class ChunkOwner(BaseModel):
     chunk: ChunkJob
 
 
-async def enqueue(redis: ArqRedis, chunk: ChunkJob) -> None:
-    """Put a chunk on the batch lane."""
+async def enqueue(redis: ArqRedis, chunk: ChunkJob, defer_s: float | None = None) -> None:
+    """Put a chunk on the batch lane (after ``defer_s`` seconds if given)."""
     await redis.enqueue_job(
         chunk.function,
         chunk.model_dump(mode="json"),
         _job_id=chunk.arq_id,
         _queue_name=BATCH.queue_name,
+        _defer_by=defer_s,
     )
     await wake.wake(redis, BATCH)
 

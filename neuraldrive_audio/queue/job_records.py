@@ -65,6 +65,8 @@ class JobRecord(BaseModel):
     input_characters: int | None = None
     chunks_total: int = 0
     chunks_done: int = 0
+    chunk_workers: dict[str, str] = Field(default_factory=dict)
+    """Chunk index -> the worker whose result counted (several hosts may share a job)."""
     webhook_url: str | None = None
     webhook: WebhookOutcome | None = None
 
@@ -123,8 +125,10 @@ class JobRecords:
         """Forget a job entirely."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(
-                keys.job(job_id), keys.job_chunk_done(job_id), keys.job_chunk_owners(job_id)
-            )
+                keys.job(job_id), keys.job_chunk_owners(job_id),
+                keys.job_chunk_results(job_id), keys.job_chunk_workers(job_id),
+                keys.job_chunks_fed(job_id),
+            )  # fmt: skip
             pipe.zrem(keys.JOBS, job_id)
             pipe.srem(keys.JOBS_ACTIVE, job_id)
             await pipe.execute()
@@ -169,10 +173,6 @@ class JobRecords:
                 if status is None or record.status is status:
                     records.append(record)
         return records[:limit]
-
-    async def chunk_finished(self, job_id: str) -> int:
-        """Count one more finished chunk; returns how many are done."""
-        return int(await self.redis.incr(keys.job_chunk_done(job_id)))
 
 
 async def announce_end(redis: Redis, record: JobRecord) -> None:

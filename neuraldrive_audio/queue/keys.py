@@ -21,9 +21,6 @@ TRANSCRIBE_FUNCTION = "transcribe"
 SPEECH_FUNCTION = "synthesize"
 """arq function name of speech synthesis jobs."""
 
-PLAN_TRANSCRIPTION_FUNCTION = "plan_transcription"
-"""arq function that decodes and splits the upload of an asynchronous transcription job."""
-
 TRANSCRIBE_CHUNK_FUNCTION = "transcribe_chunk"
 """arq function that transcribes one chunk of an asynchronous job."""
 
@@ -69,13 +66,8 @@ def job(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}"
 
 
-def job_chunk_done(job_id: str) -> str:
-    """Counter of an asynchronous job's finished chunks."""
-    return f"{PREFIX}job:{job_id}:done"
-
-
 def job_chunk_owners(job_id: str) -> str:
-    """Hash: chunk index (or ``plan``) -> ``worker_id|arq_job_id`` while a worker runs it."""
+    """Hash: chunk index -> the ChunkOwner (worker id, chunk) while a worker runs it."""
     return f"{PREFIX}job:{job_id}:owners"
 
 
@@ -107,3 +99,34 @@ def worker_heartbeat(worker_id: str) -> str:
 STATS_FRONT_DOOR_REQUESTS = f"{PREFIX}stats:front_door_requests"
 """Hash ``<front door>|<request kind>|<outcome>`` -> count, for front doors that run in
 their own process (the Wyoming server), so status and metrics can show them."""
+
+
+# Payloads of asynchronous jobs (no shared disk between hosts: see queue.chunk_payloads).
+
+CHUNKS_INFLIGHT = f"{PREFIX}chunks:inflight"
+"""Hash ``<job-id>:<index>`` -> bytes reserved by a chunk fed to workers and not yet
+collected by the API (its input audio, then its result): the in-flight cap's ledger."""
+
+FEEDER_LOCK = f"{PREFIX}feeder:lock"
+"""Held by the API process feeding and collecting job chunks, so two APIs don't both do it."""
+
+
+def chunk_input(job_id: str, index: int) -> str:
+    """Input audio (16 kHz s16le) of one chunk of an asynchronous transcription job."""
+    return f"{PREFIX}job:{job_id}:input:{index}"
+
+
+def job_chunk_results(job_id: str) -> str:
+    """Hash: chunk index -> its result (transcript JSON or 24 kHz s16le speech) until the
+    API collects it."""
+    return f"{PREFIX}job:{job_id}:results"
+
+
+def job_chunk_workers(job_id: str) -> str:
+    """Hash: chunk index -> id of the worker whose result counted."""
+    return f"{PREFIX}job:{job_id}:workers"
+
+
+def job_chunks_fed(job_id: str) -> str:
+    """Counter: how many of a job's chunks the API has put on the queue so far."""
+    return f"{PREFIX}job:{job_id}:fed"

@@ -52,7 +52,6 @@ BATCH = Lane(
     name="batch",
     rank=1,
     functions=(
-        keys.PLAN_TRANSCRIPTION_FUNCTION,
         keys.TRANSCRIBE_CHUNK_FUNCTION,
         keys.SPEECH_CHUNK_FUNCTION,
         keys.PING_FUNCTION,

@@ -6,8 +6,10 @@ that nothing under ``api/`` calls :meth:`JobQueue.submit` or :meth:`JobQueue.fol
 
 - :func:`run` submits a job and yields its events until ``done``; an ``error`` event or a
   queue failure is raised as a :class:`ServiceError`;
-- :func:`result` runs a job for its final ``done`` payload only, so a rerun after
-  partial output is harmless and the sync retry applies even then.
+- :func:`submit` and :func:`follow` are its two halves, for a caller that must know the
+  job was accepted before it follows it; ``follow(retry_after_output=True)`` is the sync
+  retry for a caller that only wants the final event (a rerun after partial output is
+  then harmless).
 
 "The caller leaves" is either closing the event generator (an HTTP client gone, the
 consumer stopping early) or cancelling the task that awaits it (a barge-in, a Wyoming
@@ -20,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -34,8 +35,6 @@ from neuraldrive_audio.queue.client import (
 from neuraldrive_audio.queue.events import EventType, JobEvent
 from neuraldrive_audio.queue.payloads import JobError
 from neuraldrive_audio.service.errors import (
-    ErrorKind,
-    ServiceError,
     from_job_error,
     from_queue_failure,
 )
@@ -108,25 +107,3 @@ async def run(
     async with contextlib.aclosing(events):
         async for event in events:
             yield event
-
-
-async def result(
-    queue: JobQueue,
-    function: str,
-    payload: BaseModel,
-    job_id: str,
-    timeout_s: float,
-    upload: bytes | None = None,
-) -> dict[str, Any]:
-    """Submit a job and return the data of its ``done`` event.
-
-    Only the final event matters here, so the job may run again on another worker even
-    after it sent partial output. Cancelling the caller aborts the job.
-    """
-    await submit(queue, function, payload, job_id, upload)
-    events = follow(queue, job_id, timeout_s, retry_after_output=True)
-    async with contextlib.aclosing(events):
-        async for event in events:
-            if event.type is EventType.DONE:
-                return event.data
-    raise ServiceError(ErrorKind.INTERNAL, "the job ended without a result")

@@ -99,6 +99,30 @@ class LLMUsage:
 LLMEvent = LLMText | LLMToolCall | LLMFinish | LLMUsage
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the LLM called, whole: its id, name and JSON arguments."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+def whole_tool_calls(pieces: list[LLMToolCall]) -> list[ToolCall]:
+    """The calls ``pieces`` make up (joined by ``index``, in index order); a call the LLM
+    sent without an id gets one."""
+    calls: dict[int, dict[str, str]] = {}
+    for piece in pieces:
+        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = call["id"] or (piece.id or "")
+        call["name"] += piece.name or ""
+        call["arguments"] += piece.arguments
+    return [
+        ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+        for index, call in sorted(calls.items())
+    ]
+
+
 def llm_model_for(name: str, settings: Settings) -> str:
     """The LLM model a client's ``model`` means: an OpenAI realtime/audio name (or a dated
     snapshot of one) is the configured LLM; any other name is passed on as it is."""

@@ -23,14 +23,22 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neuraldrive_audio.media.clauses import ClauseSplitter
+from neuraldrive_audio.media.clauses import FIRST_PIECE_WORDS, ClauseSplitter, ends_mid_phrase
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.queue.payloads import SpeechJob
 from neuraldrive_audio.service import jobs
-from neuraldrive_audio.service.llm import LLMClient, LLMUsage
+from neuraldrive_audio.service.llm import (
+    LLMClient,
+    LLMFinish,
+    LLMText,
+    LLMToolCall,
+    LLMUsage,
+    ToolCall,
+    whole_tool_calls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +84,19 @@ class ReplyTimings:
 
 @dataclass(frozen=True)
 class ReplyDone:
-    """The end of a reply: its whole text, the clauses spoken, usage and timings."""
+    """The end of a reply: its whole text, the clauses spoken, usage and timings, the
+    functions the LLM called and why it stopped (``stop``, ``tool_calls``, ``length``)."""
 
     text: str
     clauses: list[str]
     usage: LLMUsage
     audio_samples: int
     timings: ReplyTimings
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str = "stop"
 
 
-ReplyEvent = TextDelta | AudioDelta | ReplyDone
+ReplyEvent = TextDelta | AudioDelta | ToolCall | ReplyDone
 
 
 @dataclass
@@ -99,6 +110,8 @@ class _Reply:
     audio_samples: int = 0
     timings: ReplyTimings = field(default_factory=ReplyTimings)
     unfinished_jobs: set[str] = field(default_factory=set)
+    tool_call_pieces: list[LLMToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -116,8 +129,9 @@ async def speak_reply(
     lookahead: int = DEFAULT_LOOKAHEAD,
     splitter: ClauseSplitter | None = None,
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """Stream the LLM's reply to ``messages`` as text deltas and spoken audio, then
-    :class:`ReplyDone`. ``options`` are passed to the LLM (temperature, max_tokens, ...).
+    """Stream the LLM's reply to ``messages`` as text deltas and spoken audio, then the
+    tool calls it made (each whole), then :class:`ReplyDone`. ``options`` are passed to the
+    LLM (``tools``, ``tool_choice``, temperature, max_tokens, ...).
 
     Raises :class:`ServiceError` (``LLMUnavailableError`` / ``LLMRequestError`` for LLM
     failures; a queue or worker error for speech jobs that could not run) at the point
@@ -130,17 +144,21 @@ async def speak_reply(
     slots = asyncio.Semaphore(lookahead)
 
     async def write() -> None:
-        cutter = splitter or ClauseSplitter()
-        async for item in llm.stream_text(model, messages, options):
+        cutter = splitter or ClauseSplitter(first_piece_words=FIRST_PIECE_WORDS)
+        async for item in llm.stream(model, messages, options):
             if isinstance(item, LLMUsage):
                 reply.usage = item
-                continue
-            if reply.timings.llm_first_token_s is None:
-                reply.timings.llm_first_token_s = reply.elapsed()
-            reply.text.append(item)
-            out.put_nowait(TextDelta(item))
-            for clause in cutter.feed(item):
-                clauses.put_nowait(clause)
+            elif isinstance(item, LLMFinish):
+                reply.finish_reason = item.reason
+            elif isinstance(item, LLMToolCall):
+                reply.tool_call_pieces.append(item)
+            elif isinstance(item, LLMText):
+                if reply.timings.llm_first_token_s is None:
+                    reply.timings.llm_first_token_s = reply.elapsed()
+                reply.text.append(item.text)
+                out.put_nowait(TextDelta(item.text))
+                for clause in cutter.feed(item.text):
+                    clauses.put_nowait(clause)
         for clause in cutter.flush():
             clauses.put_nowait(clause)
         clauses.put_nowait(None)
@@ -158,6 +176,7 @@ async def speak_reply(
                 voice=voice.voice,
                 response_format=SpeechFormat.PCM,
                 speed=voice.speed,
+                runs_on=ends_mid_phrase(clause),
             )
             reply.unfinished_jobs.add(job_id)
             await jobs.submit(queue, keys.SPEECH_FUNCTION, job, job_id)
@@ -185,11 +204,16 @@ async def speak_reply(
             if isinstance(event, BaseException):
                 raise event
             yield event
+        # The calls come after what was said before them, whole, as the reply's last word.
+        calls = tuple(whole_tool_calls(reply.tool_call_pieces))
+        for call in calls:
+            yield call
         reply.timings.total_s = reply.elapsed()
         log.info("reply spoken", extra={"timings": reply.timings, "clauses": len(reply.clauses)})
         yield ReplyDone(
-            "".join(reply.text), reply.clauses, reply.usage, reply.audio_samples, reply.timings
-        )
+            "".join(reply.text), reply.clauses, reply.usage, reply.audio_samples, reply.timings,
+            calls, reply.finish_reason,
+        )  # fmt: skip
     finally:
         await _stop(tasks, queue, reply.unfinished_jobs)
 

@@ -1,7 +1,8 @@
 """Files of asynchronous jobs: ``<data_dir>/jobs/<job-id>/``.
 
-input (the upload), audio.s16 (decoded 16 kHz samples), chunks/ (per-chunk results),
-result.json or result.<format> (the merged result).
+input (the upload), audio.s16 (decoded 16 kHz samples), plan.json (its chunks), chunks/
+(per-chunk results collected from the queue), result.json or result.<format> (the merged
+result). Only the API host keeps these: workers get and return everything through Redis.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class JobFiles:
     def samples(self, job_id: str) -> Path:
         """Decoded 16 kHz mono int16 samples of the input."""
         return self.dir(job_id) / "audio.s16"
+
+    def plan(self, job_id: str) -> Path:
+        """The chunks the job was split into (JSON), written before any is queued."""
+        return self.dir(job_id) / "plan.json"
 
     def chunk(self, job_id: str, index: int, suffix: str) -> Path:
         """One chunk's result."""

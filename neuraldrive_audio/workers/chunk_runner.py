@@ -1,8 +1,10 @@
 """Chunks of an asynchronous job, run in the job frame (``job_frame.in_frame``).
 
-Around the frame: skip chunks of jobs that already ended, record which worker runs the
+Around the frame: skip chunks of jobs that already ended or were delivered, hand back a
+retry to another worker when an earlier attempt failed here, record which worker runs the
 chunk (so the API's janitor can requeue it if that worker dies). On failure: retry
-transient errors, fail the whole job on permanent ones. The last chunk finishes the job.
+transient errors as a new attempt kept away from this worker, fail the whole job on
+permanent ones. Results go back through Redis; the API host merges them.
 """
 
 from __future__ import annotations
@@ -11,12 +13,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-from arq.worker import Retry
-
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue import chunk_payloads, heartbeat, job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob, ChunkOwner
 from neuraldrive_audio.queue.job_records import (
     JobNotFoundError,
@@ -32,6 +31,9 @@ from neuraldrive_audio.workers.state import WorkerState
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 2.0
+HAND_BACK_DEFER_S = 0.5
+MAX_HOPS = 5
+"""Hand-backs of one attempt before a worker runs it anyway (the others may be busy)."""
 ChunkBody = Callable[[JobRecord, JobRun], Awaitable[None]]
 
 
@@ -47,34 +49,30 @@ async def fail_job(state: WorkerState, job_id: str, code: str, message: str) -> 
     await announce_end(state.redis, record)
 
 
-async def complete_job(state: WorkerState, job_id: str) -> None:
-    """Mark the job completed after its result was written."""
-    record = await JobRecords(state.redis).update(
-        job_id, status=JobStatus.COMPLETED, progress=1.0, finished_at=time.time()
-    )
-    log.info("job completed", extra={"job_id": job_id})
-    await announce_end(state.redis, record)
+async def deliver_chunk(state: WorkerState, chunk: ChunkJob, result: bytes) -> None:
+    """Hand a chunk's result to the API through Redis; a twin attempt that was faster wins."""
+    delivered = await chunk_payloads.deliver(
+        state.redis, chunk.job_id, chunk.index, result, state.worker_id,
+        state.settings.job_payload_ttl_s,
+    )  # fmt: skip
+    if not delivered:
+        log.info("chunk result dropped: another attempt delivered it first",
+                 extra={"job_id": chunk.job_id, "chunk": chunk.index})  # fmt: skip
 
 
-async def deliver_chunk(
-    state: WorkerState, record: JobRecord, path: Path, data: bytes, merge: Callable[[], None]
-) -> None:
-    """Store a chunk's result once; the job's last chunk runs ``merge`` (blocking, in a
-    thread) to build the whole result, then completes the job."""
-    if not state.job_files.claim(path, data):
-        return  # another attempt of this chunk got there first
-    if await count_chunk(state, record):
-        await asyncio.to_thread(merge)
-        await complete_job(state, record.id)
-
-
-async def count_chunk(state: WorkerState, record: JobRecord) -> bool:
-    """Count a finished chunk and update progress; True when it was the last one."""
-    records = JobRecords(state.redis)
-    done = await records.chunk_finished(record.id)
-    total = max(record.chunks_total, 1)
-    await records.update(record.id, chunks_done=done, progress=round(min(done / total, 1.0), 4))
-    return done >= total
+async def _hand_back(state: WorkerState, chunk: ChunkJob) -> bool:
+    """True if this worker gave the chunk back because an earlier attempt failed here and
+    another live worker can take it (so a broken host doesn't get every retry)."""
+    if state.worker_id not in chunk.avoid or chunk.hops >= MAX_HOPS:
+        return False
+    others = {w.worker_id for w in await heartbeat.live_workers(state.redis)}
+    if not others - {state.worker_id, *chunk.avoid}:
+        return False  # nobody else: better here than nowhere
+    again = chunk.model_copy(update={"hops": chunk.hops + 1})
+    await job_chunks.enqueue(state.redis, again, defer_s=HAND_BACK_DEFER_S)
+    log.info("chunk handed back: an earlier attempt failed on this worker",
+             extra={"job_id": chunk.job_id, "chunk": chunk.index})  # fmt: skip
+    return True
 
 
 async def run_chunk(ctx: dict[str, Any], chunk: ChunkJob, body: ChunkBody) -> None:
@@ -87,6 +85,11 @@ async def run_chunk(ctx: dict[str, Any], chunk: ChunkJob, body: ChunkBody) -> No
         return  # deleted meanwhile
     if record.status.is_final:
         log.info("chunk skipped: job already %s", record.status.value, extra=extra)
+        return
+    if await chunk_payloads.already_delivered(state.redis, chunk.job_id, chunk.index):
+        log.info("chunk skipped: an earlier attempt delivered it", extra=extra)
+        return
+    if await _hand_back(state, chunk):
         return
     owner = ChunkOwner(worker_id=state.worker_id, chunk=chunk)
     owners_key = keys.job_chunk_owners(chunk.job_id)
@@ -113,10 +116,11 @@ async def _on_failure(
     state: WorkerState, ctx: dict[str, Any], chunk: ChunkJob, exc: Exception, error: JobError
 ) -> None:
     transient = error.status >= 500
-    if transient and ctx.get("job_try", 1) < state.settings.job_max_tries:
-        log.warning("chunk failed, retrying: %s", exc, extra={"job_id": chunk.job_id})
-        raise Retry(defer=RETRY_DELAY_S) from exc
+    if transient and chunk.attempt + 1 < state.settings.job_max_tries:
+        log.warning("chunk failed, retrying elsewhere: %s", exc, extra={"job_id": chunk.job_id})
+        again = chunk.retry_without(state.worker_id)
+        await job_chunks.enqueue(state.redis, again, defer_s=RETRY_DELAY_S)
+        return
     if transient:
         log.exception("chunk failed for good", extra={"job_id": chunk.job_id})
-    where = "planning" if chunk.index < 0 else f"chunk {chunk.index}"
-    await fail_job(state, chunk.job_id, error.code, f"{where}: {error.message}")
+    await fail_job(state, chunk.job_id, error.code, f"chunk {chunk.index}: {error.message}")

@@ -24,6 +24,7 @@ from neuraldrive_audio.engines.base import EngineInputError, JobCancelledError
 from neuraldrive_audio.logs import current_job
 from neuraldrive_audio.media.decode import AudioTooLongError, UndecodableAudioError
 from neuraldrive_audio.queue import stats
+from neuraldrive_audio.queue.chunk_payloads import PayloadMissingError
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.heartbeat import RunningJob
 from neuraldrive_audio.queue.lanes import INTERACTIVE, Lane
@@ -55,6 +56,9 @@ def job_error(exc: Exception) -> JobError:
             return JobError(status=409, code="model_too_large", message=str(exc), param="model")
         case ModelBusyError():
             return JobError(status=503, code="model_busy", message=str(exc), type="server_error")
+        case PayloadMissingError():
+            # Not bad audio: the input never reached this worker (expired, or deleted).
+            return JobError(status=503, code="input_missing", message=str(exc), type="server_error")
         case _:
             return JobError(
                 # The details (paths, hosts) go to the worker's log, not to the client.

@@ -1,4 +1,8 @@
-"""Asynchronous transcription: plan (decode + split at silences), chunks, merge."""
+"""Chunks of asynchronous transcriptions: audio in from Redis, a transcript back to it.
+
+The API host plans the job (decode, split at silences) and merges the chunks
+(``api.job_feeder``); a worker here needs nothing but Redis and its model store.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +13,14 @@ from typing import Any
 import numpy as np
 
 from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text
-from neuraldrive_audio.media.decode import decode_to_file
 from neuraldrive_audio.media.samples import S16LE, WHISPER_SAMPLE_RATE, from_s16le
-from neuraldrive_audio.media.split import plan_chunks
-from neuraldrive_audio.queue import job_chunks, keys
+from neuraldrive_audio.queue import chunk_payloads
 from neuraldrive_audio.queue.job_chunks import ChunkJob
-from neuraldrive_audio.queue.job_records import JobRecord, JobRecords, JobStatus
+from neuraldrive_audio.queue.job_records import JobRecord
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionTask, TranscriptSegment
-from neuraldrive_audio.storage.job_files import JobFiles
-from neuraldrive_audio.workers.chunk_runner import complete_job, deliver_chunk, run_chunk
+from neuraldrive_audio.workers.chunk_runner import deliver_chunk, run_chunk
 from neuraldrive_audio.workers.job_frame import JobRun
 from neuraldrive_audio.workers.state import WorkerState
-
-
-async def plan_transcription(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
-    """arq entry point: decode the upload, cut it at silences, queue one chunk per piece."""
-    state: WorkerState = ctx["state"]
-    plan = ChunkJob.model_validate(payload)
-    files = state.job_files
-
-    async def body(record: JobRecord, run: JobRun) -> None:
-        records = JobRecords(state.redis)
-        await records.update(record.id, status=JobStatus.PROCESSING, started_at=time.time())
-        settings = state.settings
-        # Decoded straight to disk as int16 (half of float32) and planned window by window:
-        # worker memory is bounded by a block, not by the file's length.
-        total = await asyncio.to_thread(
-            _decode_samples, files, record.id, settings.max_job_audio_duration_s
-        )
-        planned = await asyncio.to_thread(
-            plan_chunks, files.samples(record.id), settings.job_chunk_target_s,
-            settings.job_batch_size,
-        )  # fmt: skip
-        duration = round(total / WHISPER_SAMPLE_RATE, 3)
-        await records.update(record.id, input_duration=duration, chunks_total=len(planned))
-        if not planned:  # no speech at all: an empty transcript
-            await asyncio.to_thread(_merge, files, record, duration)
-            await complete_job(state, record.id)
-        for index, part in enumerate(planned):
-            chunk = ChunkJob(
-                function=keys.TRANSCRIBE_CHUNK_FUNCTION, job_id=record.id, index=index,
-                start=part.start, end=part.end, clips=part.clips,
-            )  # fmt: skip
-            await job_chunks.enqueue(state.redis, chunk)
-
-    await run_chunk(ctx, plan, body)
-
-
-def _decode_samples(files: JobFiles, job_id: str, max_duration_s: float) -> int:
-    with files.atomic_output(files.samples(job_id)) as out:
-        return decode_to_file(files.input(job_id), out, max_duration_s)
 
 
 def _options(record: JobRecord, chunk: ChunkJob, batch_size: int) -> TranscribeOptions:
@@ -77,14 +39,13 @@ def _options(record: JobRecord, chunk: ChunkJob, batch_size: int) -> TranscribeO
 
 
 async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
-    """arq entry point: transcribe one chunk; the last one merges the job's result."""
+    """arq entry point: transcribe one chunk and hand its transcript back."""
     state: WorkerState = ctx["state"]
     chunk = ChunkJob.model_validate(payload)
-    files = state.job_files
 
     async def body(record: JobRecord, run: JobRun) -> None:
-        samples = np.memmap(files.samples(record.id), dtype=S16LE, mode="r")
-        audio = from_s16le(samples[chunk.start : chunk.end])
+        data = await chunk_payloads.chunk_input(state.redis, record.id, chunk.index)
+        audio = from_s16le(np.frombuffer(data, dtype=S16LE))
         options = _options(record, chunk, state.settings.job_batch_size)
 
         def between_segments(segment: TranscriptSegment) -> None:
@@ -100,11 +61,7 @@ async def transcribe_chunk(ctx: dict[str, Any], payload: dict[str, Any]) -> None
                 manifest.engine, transcript.duration, time.perf_counter() - started
             )
         shifted = _shift(transcript, chunk.start / WHISPER_SAMPLE_RATE)
-        path = files.chunk(record.id, chunk.index, "json")
-        await deliver_chunk(
-            state, record, path, shifted.model_dump_json().encode(),
-            lambda: _merge(files, record, record.input_duration),
-        )  # fmt: skip
+        await deliver_chunk(state, chunk, shifted.model_dump_json().encode())
 
     await run_chunk(ctx, chunk, body)
 
@@ -136,22 +93,3 @@ def _shift(transcript: Transcript, offset_s: float) -> Transcript:
             )
         )
     return transcript.model_copy(update={"segments": segments})
-
-
-def _merge(files: JobFiles, record: JobRecord, duration: float | None) -> None:
-    """Join the chunk transcripts in order into result.json with global segment ids."""
-    parts = [
-        Transcript.model_validate_json(p.read_text())
-        for p in sorted((files.dir(record.id) / "chunks").glob("*.json"))
-    ]
-    segments = [s for part in parts for s in part.segments]
-    segments = [s.model_copy(update={"id": i}) for i, s in enumerate(segments)]
-    merged = Transcript(
-        task=TranscriptionTask(record.task.value),
-        language=parts[0].language if parts else "en",
-        duration=duration or 0.0,
-        text=" ".join(p.text for p in parts if p.text).strip(),
-        segments=segments,
-    )
-    files.write_atomic(files.result(record.id, "json"), merged.model_dump_json().encode())
-    files.samples(record.id).unlink(missing_ok=True)  # only the chunks needed it

@@ -20,9 +20,13 @@ from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.engines.base import Engine
 from neuraldrive_audio.queue import heartbeat, keys
-from neuraldrive_audio.queue.connection import connect, deserialize_job, serialize_job
+from neuraldrive_audio.queue.connection import (
+    connect,
+    deserialize_job,
+    serialize_job,
+    tls_options,
+)
 from neuraldrive_audio.queue.lanes import LANES, Lane
-from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.manifest import ModelManifest
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory, ollama
@@ -30,7 +34,7 @@ from neuraldrive_audio.workers.affinity import MAX_HAND_BACKS
 from neuraldrive_audio.workers.control_loop import control_loop
 from neuraldrive_audio.workers.lane_worker import LaneWorker
 from neuraldrive_audio.workers.long_speech import speak_chunk
-from neuraldrive_audio.workers.long_transcription import plan_transcription, transcribe_chunk
+from neuraldrive_audio.workers.long_transcription import transcribe_chunk
 from neuraldrive_audio.workers.model_cache import ModelCache
 from neuraldrive_audio.workers.ping_job import ping
 from neuraldrive_audio.workers.speech_job import synthesize
@@ -71,8 +75,7 @@ def build_state(settings: Settings, redis: ArqRedis) -> WorkerState:
         measure_bytes=lambda: memory.device_used_bytes(device),
         reclaim=ollama_reclaimer(settings),
     )
-    files = JobFiles.from_settings(settings)
-    return WorkerState(settings=settings, redis=redis, store=store, cache=cache, job_files=files)
+    return WorkerState(settings=settings, redis=redis, store=store, cache=cache)
 
 
 async def _heartbeat_loop(state: WorkerState) -> None:
@@ -96,7 +99,6 @@ async def _heartbeat_loop(state: WorkerState) -> None:
 JOB_FUNCTIONS: dict[str, WorkerCoroutine] = {
     keys.TRANSCRIBE_FUNCTION: transcribe,
     keys.SPEECH_FUNCTION: synthesize,
-    keys.PLAN_TRANSCRIPTION_FUNCTION: plan_transcription,
     keys.TRANSCRIBE_CHUNK_FUNCTION: transcribe_chunk,
     keys.SPEECH_CHUNK_FUNCTION: speak_chunk,
     keys.PING_FUNCTION: ping,
@@ -146,7 +148,7 @@ async def run_worker(settings: Settings) -> None:
         raise RuntimeError("a worker needs NEURALDRIVE_AUDIO_REDIS_URL")
     memory.limit_malloc_arenas(settings.worker_malloc_arenas)  # before inference threads exist
     registry.import_plugins(settings.engine_plugins)
-    redis = await connect(settings.redis_url)
+    redis = await connect(settings.redis_url, tls_options(settings))
     state = build_state(settings, redis)
     await state.cache.refresh_budget()
     lanes = [_lane_worker(state, lane, redis) for lane in LANES if lane.served(settings)]

@@ -17,7 +17,6 @@ from neuraldrive_audio.engines.base import Engine, JobCancelledError
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.queue.heartbeat import RunningJob, WorkerHeartbeat
 from neuraldrive_audio.queue.lanes import LANES, Lane
-from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.model_cache import ModelCache
 
@@ -93,7 +92,6 @@ class WorkerState:
     redis: ArqRedis
     store: ModelStore
     cache: ModelCache[Engine]
-    job_files: JobFiles
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
     )

@@ -13,8 +13,9 @@ from neuraldrive_audio.engines.base import (
     TranscribeOptions,
     as_speech_to_text,
 )
-from neuraldrive_audio.media.decode import UndecodableAudioError, decode_upload
+from neuraldrive_audio.media.decode import decode_upload
 from neuraldrive_audio.media.samples import FloatAudio, duration_s
+from neuraldrive_audio.queue.chunk_payloads import PayloadMissingError
 from neuraldrive_audio.queue.events import EventSink, EventType, JobEvent
 from neuraldrive_audio.queue.payloads import Transcript, TranscriptionJob, TranscriptSegment
 from neuraldrive_audio.workers import batch_transcription
@@ -63,7 +64,7 @@ def transcription_body(state: WorkerState, job: TranscriptionJob, infer: Infer) 
     async def body(sink: EventSink, run: JobRun) -> dict[str, Any]:
         data = await state.redis.get(job.upload_key)
         if data is None:
-            raise UndecodableAudioError("the upload expired before a worker could read it")
+            raise PayloadMissingError("the upload expired before a worker could read it")
         audio = await asyncio.to_thread(decode_upload, data, state.settings.max_audio_duration_s)
         manifest = state.store.get(job.model_id)
         options = transcription_options(state, job)

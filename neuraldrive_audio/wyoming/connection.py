@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -53,6 +53,12 @@ MAX_TEXT_CHARS = 4096
 
 MAX_STREAM_CHARS = 100_000
 """Longest text one streamed synthesis may carry in all its chunks."""
+
+LINGER_S = 2.0
+"""How long a closing connection keeps reading (and dropping) what the client still sends."""
+
+CLIENT_CHECK_S = 0.25
+"""How often a connection waiting on a job looks whether its client hung up."""
 
 AUDIO_CHUNK_BYTES = SPEECH_SAMPLE_RATE * 2 // 10
 """Synthesized audio goes out in 100 ms chunks."""
@@ -139,6 +145,9 @@ class Connection:
         self._write_lock = asyncio.Lock()
         self._command: _Command | None = None
         self._stream: _Stream | None = None
+        # A synthesize-start that failed: its chunks, compatibility copy and stop are
+        # dropped quietly (the client has its one error already).
+        self._stream_refused = False
         self._max_command_bytes = int(
             self._settings.max_audio_duration_s * WHISPER_PCM.bytes_per_second
         )
@@ -152,9 +161,23 @@ class Connection:
         finally:
             await self._stop_stream()
             self._drop_command()
-            self._writer.close()
-            with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
+            await self._close_gently()
+
+    async def _close_gently(self) -> None:
+        """Close so the client can still read our last event (often the error that ends
+        the connection): shut our side, then drop what it is still sending for a moment.
+        Closing with unread input would reset the connection, and a reset discards the
+        error on its way to the client."""
+        with contextlib.suppress(Exception):
+            if self._writer.can_write_eof():
+                self._writer.write_eof()
+            deadline = asyncio.get_running_loop().time() + LINGER_S
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                if not await asyncio.wait_for(self._reader.read(64 * 1024), left):
+                    break
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
 
     async def _serve(self) -> None:
         timeout_s = self._settings.wyoming_idle_timeout_s
@@ -203,17 +226,36 @@ class Connection:
             await self._finish_command()
         elif SynthesizeStart.is_type(event.type):
             await self._start_stream(_parse(SynthesizeStart, event))
+        elif self._stream_refused and event.type in ("synthesize-chunk", "synthesize"):
+            pass
         elif SynthesizeChunk.is_type(event.type):
             await self._stream_text(_parse(SynthesizeChunk, event).text)
         elif SynthesizeStop.is_type(event.type):
-            await self._finish_stream()
+            if self._stream_refused:
+                self._stream_refused = False
+            else:
+                await self._finish_stream()
         elif Synthesize.is_type(event.type):
             # Home Assistant sends the whole text once more after streaming it (for
             # servers that do not stream): while a stream is open it is a copy, not work.
             if self._stream is None:
-                await self._synthesize(_parse(Synthesize, event))
+                await self._unless_client_leaves(self._synthesize(_parse(Synthesize, event)))
         else:
             log.debug("wyoming event ignored", extra={"peer": self._peer, "type": event.type})
+
+    async def _unless_client_leaves(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work``; if the client hangs up meanwhile, cancel it (which aborts its job
+        on the workers) instead of finishing work nobody will read."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=CLIENT_CHECK_S)
+            if not task.done() and self._reader.at_eof():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                log.info("wyoming client left; job aborted", extra={"peer": self._peer})
+                raise ConnectionResetError("the client closed the connection")
+        task.result()
 
     # --- speech-to-text ---
 
@@ -277,8 +319,12 @@ class Connection:
         command, self._command = self._command, None
         if command is None or command.audio is None:
             raise ClientError("audio-without-start", "audio-stop arrived before audio-start.")
+        if command.converter is not None:
+            command.audio += command.converter.finish()
         try:
-            await self._transcribe(command.request, bytes(command.audio))
+            await self._unless_client_leaves(
+                self._transcribe(command.request, bytes(command.audio))
+            )
         finally:
             self._release_audio(command)
 
@@ -379,10 +425,12 @@ class Connection:
 
     async def _start_stream(self, start: SynthesizeStart) -> None:
         await self._stop_stream()
+        self._stream_refused = False
         try:
             choice = self._voice(start.voice)
         except ClientError as exc:
             await self._ctx.record("synthesize-stream", exc.code)
+            self._stream_refused = True
             raise
         stream = _Stream(choice)
         stream.task = asyncio.create_task(self._speak_stream(stream))

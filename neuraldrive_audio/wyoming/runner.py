@@ -14,6 +14,7 @@ from neuraldrive_audio.engines import registry
 from neuraldrive_audio.queue import stats
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.wyoming.access import parse_networks
@@ -21,7 +22,7 @@ from neuraldrive_audio.wyoming.connection import ConnectionContext, Recorder
 from neuraldrive_audio.wyoming.discovery import Announcement
 from neuraldrive_audio.wyoming.limits import SharedLimits
 from neuraldrive_audio.wyoming.server import WyomingServer
-from neuraldrive_audio.wyoming.speech_port import QueueSpeech
+from neuraldrive_audio.wyoming.speech_port import ServiceSpeech
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,11 @@ async def build_server(settings: Settings, redis: Redis) -> WyomingServer:
         event_ttl_s=settings.event_ttl_s,
         job_ttl_s=settings.sync_timeout_s,
     )
+    catalog = ModelCatalog(ModelStore(settings.resolved_models_dir))
     context = ConnectionContext(
         settings=settings,
-        catalog=ModelCatalog(ModelStore(settings.resolved_models_dir)),
-        speech=QueueSpeech(queue, settings),
+        catalog=catalog,
+        speech=ServiceSpeech(SpeechService(queue, catalog, settings)),
         limits=SharedLimits(settings.wyoming_max_connections, settings.wyoming_max_buffered_bytes),
         record=request_recorder(redis),
     )

@@ -1,13 +1,13 @@
 """What the Wyoming front door needs from the speech service, and its failures.
 
 The connection handler talks to this small seam only: transcribe 16 kHz audio (segments as
-they are recognised, then the transcript) and speak one piece of text (PCM chunks). The
-implementation submits interactive-lane jobs and follows their events.
+they are recognised, then the transcript) and speak one piece of text (PCM chunks).
+:class:`ServiceSpeech` is it on top of :class:`SpeechService`, which runs every request as
+an interactive-lane job on the workers and aborts it when the caller leaves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,28 +15,17 @@ from typing import Protocol
 
 import numpy as np
 
-from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.pcm import wav_bytes
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import (
-    JobQueue,
-    JobTimeoutError,
-    NoWorkerError,
-    QueueFullError,
-    WorkerLostError,
-    new_job_id,
-)
-from neuraldrive_audio.queue.events import EventType, JobEvent
-from neuraldrive_audio.queue.payloads import (
-    JobError,
-    SpeechJob,
-    Transcript,
-    TranscriptionJob,
-    TranscriptSegment,
-)
+from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
+from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
+from neuraldrive_audio.queue.payloads import Transcript
+from neuraldrive_audio.service.errors import ErrorKind, ServiceError
+from neuraldrive_audio.service.names import ResolvedVoice
+from neuraldrive_audio.service.speech_service import SpeechService
+from neuraldrive_audio.service.transcription import SegmentHeard, TranscriptionOptions
 
-SPEECH_SAMPLE_RATE = 24_000
+SPEECH_SAMPLE_RATE = OUTPUT_SAMPLE_RATE
 """Every spoken stream goes out at this rate (16-bit mono), whatever the voice's model:
 Home Assistant builds one WAV header from the first ``audio-start``."""
 
@@ -71,70 +60,52 @@ class SpeechPort(Protocol):
         ...
 
 
-def _queue_failure(exc: Exception) -> SpeechFailure:
-    match exc:
-        case QueueFullError():
-            return SpeechFailure("queue-full", f"The speech queue is full ({exc}); retry later.")
-        case NoWorkerError() | WorkerLostError():
-            return SpeechFailure("backend-unavailable", f"Speech backend unavailable: {exc}.")
-        case JobTimeoutError():
-            return SpeechFailure("timeout", f"Speech backend timed out: {exc}.")
-    raise exc
+_CODE_OF_KIND = {
+    ErrorKind.RATE_LIMITED: "queue-full",
+    ErrorKind.UNAVAILABLE: "backend-unavailable",
+    ErrorKind.TIMEOUT: "timeout",
+    ErrorKind.TOO_LARGE: "too-large",
+    ErrorKind.INVALID_AUDIO: "invalid-audio",
+}
 
 
-def _job_failure(event: JobEvent) -> SpeechFailure:
-    error = JobError.model_validate(event.data)
-    return SpeechFailure(error.code.replace("_", "-"), error.message)
+def wyoming_failure(error: ServiceError) -> SpeechFailure:
+    """The Wyoming ``error`` for a service failure: the retryable kinds by name, others by
+    the service's code (``model_not_found`` -> ``model-not-found``)."""
+    code = _CODE_OF_KIND.get(error.kind) or (error.code or error.kind.value).replace("_", "-")
+    return SpeechFailure(code, error.message)
 
 
-class QueueSpeech:
-    """:class:`SpeechPort` on the job queue: one interactive-lane job per request."""
+class ServiceSpeech:
+    """:class:`SpeechPort` on the speech service."""
 
-    def __init__(self, queue: JobQueue, settings: Settings) -> None:
-        self._queue = queue
-        self._timeout_s = settings.sync_timeout_s
-
-    async def _events(self, function: str, job: TranscriptionJob | SpeechJob,
-                      upload: bytes | None) -> AsyncIterator[JobEvent]:  # fmt: skip
-        try:
-            await self._queue.submit(function, job, job.job_id, upload=upload)
-        except (QueueFullError, NoWorkerError) as exc:
-            raise _queue_failure(exc) from exc
-        finished = False
-        try:
-            async for event in self._queue.follow(job.job_id, self._timeout_s):
-                finished = event.type.is_final
-                if event.type is EventType.ERROR:
-                    raise _job_failure(event)
-                yield event
-        except (WorkerLostError, JobTimeoutError) as exc:
-            raise _queue_failure(exc) from exc
-        finally:
-            if not finished:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._queue.abort(job.job_id))
+    def __init__(self, service: SpeechService) -> None:
+        self._service = service
 
     async def transcribe(
         self, pcm16k: bytes, model_id: str, language: str | None
     ) -> AsyncIterator[RecognisedSegment | Transcript]:
-        """Submit a transcription job for the audio and follow it."""
-        job_id = new_job_id()
-        job = TranscriptionJob(
-            job_id=job_id, model_id=model_id, upload_key=keys.upload(job_id), language=language
-        )
-        wav = wav_bytes(np.frombuffer(pcm16k, "<i2"), 16_000)
-        async for event in self._events(keys.TRANSCRIBE_FUNCTION, job, wav):
-            if event.type is EventType.SEGMENT:
-                yield RecognisedSegment(TranscriptSegment.model_validate(event.data).text)
-            elif event.type is EventType.DONE:
-                yield Transcript.model_validate(event.data["transcript"])
+        """One transcription job for the audio (sent as a 16 kHz WAV), followed."""
+        wav = wav_bytes(np.frombuffer(pcm16k, "<i2"), WHISPER_SAMPLE_RATE)
+        options = TranscriptionOptions(model=model_id, language=language)
+        try:
+            events = self._service.transcribe_events(wav, options)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, SegmentHeard):
+                        yield RecognisedSegment(event.text)
+                    else:
+                        yield event
+        except ServiceError as exc:
+            raise wyoming_failure(exc) from exc
 
     async def speak(self, text: str, model_id: str, voice: str) -> AsyncIterator[bytes]:
-        """Submit a speech job (raw PCM) and pass its audio on as it comes."""
-        job = SpeechJob(
-            job_id=new_job_id(), model_id=model_id, input=text, voice=voice,
-            response_format=SpeechFormat.PCM,
-        )  # fmt: skip
-        async for event in self._events(keys.SPEECH_FUNCTION, job, None):
-            if event.type is EventType.AUDIO and event.audio:
-                yield event.audio
+        """One speech job (raw PCM), its audio passed on as each sentence is made."""
+        try:
+            pieces = self._service.speak(text, ResolvedVoice(model_id, voice), SpeechFormat.PCM)
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    if isinstance(piece, bytes):
+                        yield piece
+        except ServiceError as exc:
+            raise wyoming_failure(exc) from exc

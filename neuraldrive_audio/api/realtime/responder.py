@@ -6,6 +6,11 @@ queues its events, and the *response* task that turns them into ``response.*`` e
 order. Cancelling (barge-in, ``response.cancel``) cancels the producer, which closes the
 LLM stream and aborts the speech jobs, and ends the response at once with the text the
 listener heard; the response task is never cancelled in the middle of a send.
+
+A response's output items are, in order: the assistant message (when the LLM said
+anything), then one ``function_call`` item per tool call. Calls are announced after the
+message is complete (its audio included), as OpenAI orders output items; Ollama sends a
+call whole, so its arguments go out as one ``.delta`` and the ``.done``.
 """
 
 from __future__ import annotations
@@ -17,18 +22,66 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from neuraldrive_audio.api.errors import APIError
-from neuraldrive_audio.api.realtime.conversation import Conversation, ConversationItem
+from openai.types.realtime import (
+    ConversationItemAdded,
+    ConversationItemDone,
+    RealtimeResponse,
+    RealtimeResponseStatus,
+    RealtimeResponseUsage,
+    RealtimeResponseUsageInputTokenDetails,
+    RealtimeResponseUsageOutputTokenDetails,
+    ResponseAudioDeltaEvent,
+    ResponseAudioDoneEvent,
+    ResponseAudioTranscriptDeltaEvent,
+    ResponseAudioTranscriptDoneEvent,
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseCreatedEvent,
+    ResponseDoneEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+)
+from openai.types.realtime import response_content_part_added_event as part_added
+from openai.types.realtime import response_content_part_done_event as part_done
+from openai.types.realtime.realtime_response import Audio, AudioOutput
+from openai.types.realtime.realtime_response_status import Error as StatusError
+
+from neuraldrive_audio.api.realtime.conversation import Conversation
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
+from neuraldrive_audio.api.realtime.items import (
+    ContentPart,
+    ConversationItem,
+    FunctionCallItem,
+    MessageItem,
+    render,
+)
 from neuraldrive_audio.api.realtime.output_audio import OutputEncoder
-from neuraldrive_audio.api.realtime.protocol import ClientEventError, new_item_id
-from neuraldrive_audio.api.realtime.session_config import AudioFormat, Modality, render_format
+from neuraldrive_audio.api.realtime.protocol import (
+    ClientEventError,
+    new_event_id,
+    new_item_id,
+    realtime_error,
+)
+from neuraldrive_audio.api.realtime.session_config import AudioFormat, Modality
+from neuraldrive_audio.api.realtime.session_render import render_format
 from neuraldrive_audio.api.realtime.spoken import SpokenReply
+from neuraldrive_audio.api.realtime.tools import FunctionTool, ToolChoice
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
-from neuraldrive_audio.service.errors import ErrorKind, ServiceError
-from neuraldrive_audio.service.llm import LLMUsage
+from neuraldrive_audio.service.errors import ServiceError
+from neuraldrive_audio.service.llm import (
+    LLMEvent,
+    LLMText,
+    LLMToolCall,
+    LLMUsage,
+    ToolCall,
+    whole_tool_calls,
+)
 from neuraldrive_audio.service.reply import (
     AudioDelta,
     ReplyDone,
@@ -46,8 +99,14 @@ SpeakFn = Callable[
 ]
 """(LLM model, messages, voice, LLM options) -> the spoken reply's events."""
 
-WriteFn = Callable[[str, list[dict[str, Any]], dict[str, Any]], AsyncIterator[str | LLMUsage]]
-"""(LLM model, messages, LLM options) -> the LLM's text deltas, then its usage."""
+WriteFn = Callable[[str, list[dict[str, Any]], dict[str, Any]], AsyncIterator[LLMEvent]]
+"""(LLM model, messages, LLM options) -> the LLM's typed stream (text, tool-call pieces,
+finish, usage)."""
+
+ForgetFn = Callable[[list[str]], Awaitable[None]]
+"""Tells the client which items the conversation forgot to stay in bounds."""
+
+Status = Literal["completed", "cancelled", "failed", "in_progress"]
 
 
 @dataclass(frozen=True)
@@ -72,9 +131,18 @@ class ResponseSettings:
     client_voice: str
     options: dict[str, Any] = field(default_factory=dict)
     max_output_tokens: int | str = "inf"
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
     in_conversation: bool = True
     """False for ``conversation: "none"``: the reply is not added to the conversation."""
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+
+    def llm_options(self) -> dict[str, Any]:
+        """The LLM request's further fields: options, and the tools when there are any."""
+        if not self.tools:
+            return dict(self.options)
+        tools = [tool.chat() for tool in self.tools]
+        return {**self.options, "tools": tools, "tool_choice": self.tool_choice.chat()}
 
 
 _END = object()
@@ -84,15 +152,16 @@ _END = object()
 class _Response:
     settings: ResponseSettings
     id: str = field(default_factory=lambda: "resp_" + secrets.token_hex(12))
-    item: ConversationItem | None = None
-    previous_item_id: str | None = None
+    message: MessageItem | None = None
+    outputs: list[ConversationItem] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     spoken: SpokenReply = field(default_factory=lambda: SpokenReply(OUTPUT_SAMPLE_RATE))
     usage: LLMUsage = field(default_factory=LLMUsage)
     timings: ReplyTimings | None = None
     completed: bool = False
-    cancel_reason: str | None = None
-    error: dict[str, Any] | None = None
+    cancel_reason: Literal["turn_detected", "client_cancelled"] | None = None
+    error: StatusError | None = None
     encoder: OutputEncoder | None = None
     events: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     producer: asyncio.Task[None] | None = None
@@ -102,57 +171,39 @@ class _Response:
     def audio(self) -> bool:
         return self.settings.modality == "audio"
 
-    def ids(self) -> dict[str, Any]:
-        assert self.item is not None
+    def message_ids(self) -> dict[str, Any]:
+        """The fields that place an event in the message's (only) content part."""
+        assert self.message is not None
         return {
             "response_id": self.id,
-            "item_id": self.item.id,
-            "output_index": 0,
+            "item_id": self.message.id,
+            "output_index": self.outputs.index(self.message),
             "content_index": 0,
         }
 
 
-def realtime_error(exc: ServiceError) -> dict[str, Any]:
-    """The body of a realtime ``error`` (or a failure's ``error`` object) for a service
-    error: OpenAI's error type from its kind, its code, message and param."""
-    server_side = exc.kind.retryable or exc.kind is ErrorKind.INTERNAL
-    return {
-        "type": "server_error" if server_side else "invalid_request_error",
-        "code": exc.code,
-        "message": exc.message,
-        "param": exc.param,
-    }
-
-
-def response_error(exc: Exception) -> dict[str, Any]:
+def response_error(exc: Exception) -> StatusError:
     """The ``status_details.error`` (and ``error`` event body) for a failed reply."""
     if isinstance(exc, ServiceError):
         error = realtime_error(exc)
-        return {"type": error["type"], "code": error["code"], "message": error["message"]}
-    if isinstance(exc, APIError):
-        return {"type": exc.type, "code": exc.code, "message": exc.message}
-    return {"type": "server_error", "code": None, "message": "The server failed the response."}
+        return StatusError(type=error.type, code=error.code, message=error.message)
+    return StatusError(type="server_error", code=None, message="The server failed the response.")
 
 
-def _usage(usage: LLMUsage, audio_samples: int) -> dict[str, Any]:
+def _usage(usage: LLMUsage, audio_samples: int) -> RealtimeResponseUsage:
     spoken = audio_tokens(audio_samples / OUTPUT_SAMPLE_RATE)
     output = usage.completion_tokens + spoken
-    return {
-        "total_tokens": usage.prompt_tokens + output,
-        "input_tokens": usage.prompt_tokens,
-        "output_tokens": output,
-        "input_token_details": {
-            "text_tokens": usage.prompt_tokens,
-            "audio_tokens": 0,
-            "image_tokens": 0,
-            "cached_tokens": 0,
-            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
-        },
-        "output_token_details": {
-            "text_tokens": usage.completion_tokens,
-            "audio_tokens": spoken,
-        },
-    }
+    return RealtimeResponseUsage(
+        total_tokens=usage.prompt_tokens + output,
+        input_tokens=usage.prompt_tokens,
+        output_tokens=output,
+        input_token_details=RealtimeResponseUsageInputTokenDetails(
+            text_tokens=usage.prompt_tokens, audio_tokens=0, image_tokens=0, cached_tokens=0
+        ),
+        output_token_details=RealtimeResponseUsageOutputTokenDetails(
+            text_tokens=usage.completion_tokens, audio_tokens=spoken
+        ),
+    )
 
 
 class Responder:
@@ -164,13 +215,17 @@ class Responder:
         conversation: Conversation,
         backend: ReplyBackend,
         input_settled: Callable[[], Awaitable[None]],
+        forget: ForgetFn,
     ) -> None:
         self._emitter = emitter
         self._conversation = conversation
         self._backend = backend
         self._input_settled = input_settled
+        self._forget = forget
         self._active: _Response | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
+        self.last_id: str | None = None
+        """The id of the latest response (active or ended)."""
         self.last_timings: ReplyTimings | None = None
         """The last finished reply's timings (for logs and tests)."""
 
@@ -181,9 +236,9 @@ class Responder:
 
     @property
     def active_item_id(self) -> str | None:
-        """The assistant item of the response in progress (None before its first event)."""
-        item = self._active.item if self._active is not None else None
-        return item.id if item is not None else None
+        """The assistant message of the response in progress (None before its first event)."""
+        message = self._active.message if self._active is not None else None
+        return message.id if message is not None else None
 
     def start(self, settings: ResponseSettings) -> str:
         """Start a response; ClientEventError while another one is in progress."""
@@ -196,6 +251,7 @@ class Responder:
             )
         response = _Response(settings)
         self._active = response
+        self.last_id = response.id
         response.task = asyncio.create_task(self._run(response))
         return response.id
 
@@ -205,9 +261,9 @@ class Responder:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._active.task)
 
-    async def cancel(self, reason: str) -> bool:
-        """End the response in progress as ``cancelled`` (``turn_detected`` or
-        ``client_cancelled``); False when there is none. Returns after ``response.done``."""
+    async def cancel(self, reason: Literal["turn_detected", "client_cancelled"]) -> bool:
+        """End the response in progress as ``cancelled``; False when there is none.
+        Returns after ``response.done``."""
         response = self._active
         if response is None or response.cancel_reason is not None or response.completed:
             return False
@@ -234,39 +290,51 @@ class Responder:
         try:
             await self._input_settled()
             messages = self._conversation.llm_messages(settings.instructions)
+            options = settings.llm_options()
             if response.audio:
-                source = self._backend.speak(
-                    settings.model, messages, settings.voice, settings.options
-                )
+                source = self._backend.speak(settings.model, messages, settings.voice, options)
                 async with contextlib.aclosing(source):  # type: ignore[type-var]
                     async for event in source:
                         response.events.put_nowait(event)
             else:
-                await self._produce_text(response, messages)
+                await self._produce_text(response, messages, options)
         except Exception as exc:
             response.events.put_nowait(exc)
         finally:
             response.events.put_nowait(_END)
 
-    async def _produce_text(self, response: _Response, messages: list[dict[str, Any]]) -> None:
-        settings = response.settings
+    async def _produce_text(
+        self, response: _Response, messages: list[dict[str, Any]], options: dict[str, Any]
+    ) -> None:
         usage = LLMUsage()
         pieces: list[str] = []
-        source = self._backend.write(settings.model, messages, settings.options)
+        calls: list[LLMToolCall] = []
+        source = self._backend.write(response.settings.model, messages, options)
         async with contextlib.aclosing(source):  # type: ignore[type-var]
-            async for item in source:
-                if isinstance(item, LLMUsage):
-                    usage = item
-                else:
-                    pieces.append(item)
-                    response.events.put_nowait(TextDelta(item))
-        response.events.put_nowait(ReplyDone("".join(pieces), [], usage, 0, ReplyTimings()))
+            async for event in source:
+                if isinstance(event, LLMUsage):
+                    usage = event
+                elif isinstance(event, LLMToolCall):
+                    calls.append(event)
+                elif isinstance(event, LLMText):
+                    pieces.append(event.text)
+                    response.events.put_nowait(TextDelta(event.text))
+        whole = tuple(whole_tool_calls(calls))
+        response.events.put_nowait(
+            ReplyDone("".join(pieces), [], usage, 0, ReplyTimings(), tool_calls=whole)
+        )
 
     # -- the response ------------------------------------------------------------------
 
     async def _run(self, response: _Response) -> None:
         try:
-            await self._emitter.emit("response.created", response=self._render(response))
+            await self._emitter.emit(
+                ResponseCreatedEvent(
+                    type="response.created",
+                    event_id=new_event_id(),
+                    response=self._render(response, "in_progress"),
+                )
+            )
             response.producer = asyncio.create_task(self._produce(response))
             while response.cancel_reason is None:
                 event = await response.events.get()
@@ -286,66 +354,136 @@ class Responder:
                 response.producer.add_done_callback(self._cleanups.discard)
 
     async def _failed(self, response: _Response, exc: Exception) -> None:
-        response.error = response_error(exc)
+        error = response.error = response_error(exc)
         log.info("realtime response failed: %s", exc, extra={"response_id": response.id})
         await self._emitter.error(
-            response.error["message"], type=response.error["type"], code=response.error["code"]
+            error.message or "", type=error.type or "server_error", code=error.code
         )
 
-    async def _open_item(self, response: _Response) -> None:
-        """The assistant item, announced when the reply's first event arrives."""
-        item = ConversationItem(new_item_id(), "assistant", [], status="in_progress")
-        item.spoken = response.spoken
-        response.item = item
+    async def _add_output(self, response: _Response, item: ConversationItem) -> str | None:
+        """Announce a new output item (and add it to the conversation); returns the id of
+        the item before it in the conversation."""
+        response.outputs.append(item)
+        previous: str | None = None
+        forgotten: list[str] = []
         if response.settings.in_conversation:
-            response.previous_item_id = self._conversation.add(item)
+            previous, forgotten = self._conversation.add(item)
         await self._emitter.emit(
-            "response.output_item.added", response_id=response.id, output_index=0,
-            item=item.render(),
-        )  # fmt: skip
+            ResponseOutputItemAddedEvent(
+                type="response.output_item.added",
+                event_id=new_event_id(),
+                response_id=response.id,
+                output_index=len(response.outputs) - 1,
+                item=render(item),
+            )
+        )
         if response.settings.in_conversation:
             await self._emitter.emit(
-                "conversation.item.added",
-                previous_item_id=response.previous_item_id,
-                item=item.render(),
+                ConversationItemAdded(
+                    type="conversation.item.added",
+                    event_id=new_event_id(),
+                    previous_item_id=previous,
+                    item=render(item),
+                )
             )
-        item.content = [self._content(response, "")]
-        part = (
-            {"type": "audio", "transcript": ""} if response.audio else {"type": "text", "text": ""}
+        await self._forget(forgotten)
+        return previous
+
+    async def _done_output(self, response: _Response, item: ConversationItem) -> None:
+        await self._emitter.emit(
+            ResponseOutputItemDoneEvent(
+                type="response.output_item.done",
+                event_id=new_event_id(),
+                response_id=response.id,
+                output_index=response.outputs.index(item),
+                item=render(item),
+            )
         )
-        ids = response.ids()
-        ids.pop("output_index")
-        await self._emitter.emit("response.content_part.added", output_index=0, part=part, **ids)
+        if response.settings.in_conversation:
+            await self._emitter.emit(
+                ConversationItemDone(
+                    type="conversation.item.done",
+                    event_id=new_event_id(),
+                    previous_item_id=None,
+                    item=render(item),
+                )
+            )
+
+    async def _open_message(self, response: _Response) -> MessageItem:
+        """The assistant message, announced when the reply's first words or audio arrive."""
+        message = MessageItem(new_item_id(), "assistant", [], status="in_progress")
+        message.spoken = response.spoken
+        response.message = message
+        await self._add_output(response, message)
+        message.content = [self._content(response, "")]
+        kind: Literal["audio", "text"] = "audio" if response.audio else "text"
+        part = part_added.Part(type=kind, transcript="") if response.audio else (
+            part_added.Part(type=kind, text="")
+        )  # fmt: skip
+        await self._emitter.emit(
+            ResponseContentPartAddedEvent(
+                type="response.content_part.added",
+                event_id=new_event_id(),
+                part=part,
+                **response.message_ids(),
+            )
+        )
+        return message
 
     @staticmethod
-    def _content(response: _Response, text: str) -> dict[str, Any]:
+    def _content(response: _Response, text: str) -> ContentPart:
         if response.audio:
-            return {"type": "output_audio", "transcript": text}
-        return {"type": "output_text", "text": text}
+            return ContentPart("output_audio", transcript=text)
+        return ContentPart("output_text", text=text)
 
     async def _on_event(self, response: _Response, event: ReplyEvent) -> None:
-        if response.item is None:
-            await self._open_item(response)
-        if isinstance(event, TextDelta):
-            response.text.append(event.text)
-            kind = (
-                "response.output_audio_transcript.delta"
-                if response.audio
-                else "response.output_text.delta"
-            )
-            await self._emitter.emit(kind, delta=event.text, **response.ids())
-        elif isinstance(event, AudioDelta):
-            if response.encoder is None:
-                response.encoder = OutputEncoder(response.settings.output_format)
-            data = base64.b64encode(response.encoder.encode(event.pcm)).decode()
-            await self._emitter.emit("response.output_audio.delta", delta=data, **response.ids())
-            response.spoken.sent(event.clause_index, event.clause, len(event.pcm) // 2)
-        elif isinstance(event, ReplyDone):
+        if isinstance(event, ToolCall):
+            response.calls.append(event)  # announced once the message is complete
+            return
+        if isinstance(event, ReplyDone):
+            response.calls = response.calls or list(event.tool_calls)
             response.spoken.finish()
             response.usage = event.usage
             response.timings = event.timings
             self.last_timings = event.timings
             response.completed = True
+            return
+        if response.message is None:
+            await self._open_message(response)
+        if isinstance(event, TextDelta):
+            response.text.append(event.text)
+            ids = response.message_ids()
+            if response.audio:
+                await self._emitter.emit(
+                    ResponseAudioTranscriptDeltaEvent(
+                        type="response.output_audio_transcript.delta",
+                        event_id=new_event_id(),
+                        delta=event.text,
+                        **ids,
+                    )
+                )
+            else:
+                await self._emitter.emit(
+                    ResponseTextDeltaEvent(
+                        type="response.output_text.delta",
+                        event_id=new_event_id(),
+                        delta=event.text,
+                        **ids,
+                    )
+                )
+        elif isinstance(event, AudioDelta):
+            if response.encoder is None:
+                response.encoder = OutputEncoder(response.settings.output_format)
+            data = base64.b64encode(response.encoder.encode(event.pcm)).decode()
+            await self._emitter.emit(
+                ResponseAudioDeltaEvent(
+                    type="response.output_audio.delta",
+                    event_id=new_event_id(),
+                    delta=data,
+                    **response.message_ids(),
+                )
+            )
+            response.spoken.sent(event.clause_index, event.clause, len(event.pcm) // 2)
 
     def _final_text(self, response: _Response) -> str:
         whole = "".join(response.text)
@@ -353,68 +491,117 @@ class Responder:
             return whole.strip()
         return response.spoken.heard_text()  # cut short: only what was sent was heard
 
-    async def _finish(self, response: _Response) -> None:
-        status = "completed" if response.completed else "failed" if response.error else "cancelled"
-        item = response.item
-        if item is not None:
-            text = self._final_text(response)
-            ids = response.ids()
-            if response.audio:
-                await self._emitter.emit("response.output_audio.done", **ids)
-                await self._emitter.emit(
-                    "response.output_audio_transcript.done", transcript=text, **ids
-                )
-                part = {"type": "audio", "transcript": text}
-            else:
-                await self._emitter.emit("response.output_text.done", text=text, **ids)
-                part = {"type": "text", "text": text}
-            await self._emitter.emit("response.content_part.done", part=part, **ids)
-            item.content = [self._content(response, text)]
-            item.status = "completed" if status == "completed" else "incomplete"
+    async def _finish_message(self, response: _Response, status: Status) -> None:
+        message = response.message
+        if message is None:
+            return
+        text = self._final_text(response)
+        ids = response.message_ids()
+        if response.audio:
             await self._emitter.emit(
-                "response.output_item.done", response_id=response.id, output_index=0,
-                item=item.render(),
-            )  # fmt: skip
-            if response.settings.in_conversation:
-                await self._emitter.emit(
-                    "conversation.item.done",
-                    previous_item_id=response.previous_item_id,
-                    item=item.render(),
+                ResponseAudioDoneEvent(
+                    type="response.output_audio.done", event_id=new_event_id(), **ids
                 )
-        details: dict[str, Any] | None = None
-        if status == "cancelled":
-            details = {"type": "cancelled", "reason": response.cancel_reason}
-        elif status == "failed":
-            details = {"type": "failed", "error": response.error}
+            )
+            await self._emitter.emit(
+                ResponseAudioTranscriptDoneEvent(
+                    type="response.output_audio_transcript.done",
+                    event_id=new_event_id(),
+                    transcript=text,
+                    **ids,
+                )
+            )
+            part = part_done.Part(type="audio", transcript=text)
+        else:
+            await self._emitter.emit(
+                ResponseTextDoneEvent(
+                    type="response.output_text.done", event_id=new_event_id(), text=text, **ids
+                )
+            )
+            part = part_done.Part(type="text", text=text)
+        await self._emitter.emit(
+            ResponseContentPartDoneEvent(
+                type="response.content_part.done", event_id=new_event_id(), part=part, **ids
+            )
+        )
+        message.content = [self._content(response, text)]
+        message.status = "completed" if status == "completed" else "incomplete"
+        await self._done_output(response, message)
+
+    async def _emit_call(self, response: _Response, call: ToolCall) -> None:
+        item = FunctionCallItem(new_item_id(), call.call_id, call.name, "", status="in_progress")
+        await self._add_output(response, item)
+        ids: dict[str, Any] = {
+            "response_id": response.id,
+            "item_id": item.id,
+            "output_index": response.outputs.index(item),
+            "call_id": call.call_id,
+        }
+        await self._emitter.emit(
+            ResponseFunctionCallArgumentsDeltaEvent(
+                type="response.function_call_arguments.delta",
+                event_id=new_event_id(),
+                delta=call.arguments,
+                **ids,
+            )
+        )
+        item.arguments = call.arguments
+        item.status = "completed"
+        await self._emitter.emit(
+            ResponseFunctionCallArgumentsDoneEvent(
+                type="response.function_call_arguments.done",
+                event_id=new_event_id(),
+                name=call.name,
+                arguments=call.arguments,
+                **ids,
+            )
+        )
+        await self._done_output(response, item)
+
+    async def _finish(self, response: _Response) -> None:
+        status: Status = (
+            "completed" if response.completed else "failed" if response.error else "cancelled"
+        )
+        await self._finish_message(response, status)
+        if status == "completed":
+            for call in response.calls:
+                await self._emit_call(response, call)
         log.info(
             "realtime response %s", status,
             extra={"response_id": response.id, "timings": response.timings},
         )  # fmt: skip
-        await self._emitter.emit("response.done", response=self._render(response, status, details))
+        await self._emitter.emit(
+            ResponseDoneEvent(
+                type="response.done",
+                event_id=new_event_id(),
+                response=self._render(response, status),
+            )
+        )
 
-    def _render(
-        self,
-        response: _Response,
-        status: str = "in_progress",
-        details: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    def _render(self, response: _Response, status: Status) -> RealtimeResponse:
         settings = response.settings
         done = status != "in_progress"
-        return {
-            "object": "realtime.response",
-            "id": response.id,
-            "status": status,
-            "status_details": details,
-            "output": [response.item.render()] if done and response.item else [],
-            "conversation_id": "conv_default" if settings.in_conversation else None,
-            "output_modalities": [settings.modality],
-            "max_output_tokens": settings.max_output_tokens,
-            "audio": {
-                "output": {
-                    "format": render_format(settings.output_format),
-                    "voice": settings.client_voice,
-                }
-            },
-            "metadata": settings.metadata,
-            "usage": _usage(response.usage, response.spoken.samples) if done else None,
-        }
+        details: RealtimeResponseStatus | None = None
+        if status == "cancelled":
+            details = RealtimeResponseStatus(type="cancelled", reason=response.cancel_reason)
+        elif status == "failed":
+            details = RealtimeResponseStatus(type="failed", error=response.error)
+        elif status == "completed":
+            details = None
+        return RealtimeResponse(
+            object="realtime.response",
+            id=response.id,
+            status=status,
+            status_details=details,
+            output=[render(item) for item in response.outputs] if done else [],
+            conversation_id="conv_default" if settings.in_conversation else None,
+            output_modalities=[settings.modality],
+            max_output_tokens=settings.max_output_tokens,  # type: ignore[arg-type]
+            audio=Audio(
+                output=AudioOutput(
+                    format=render_format(settings.output_format), voice=settings.client_voice
+                )
+            ),
+            metadata=settings.metadata,
+            usage=_usage(response.usage, response.spoken.samples) if done else None,
+        )

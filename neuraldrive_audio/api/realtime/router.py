@@ -10,17 +10,21 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from neuraldrive_audio.api.errors import APIError, http_error
+from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.auth import key_matches, offered_credentials
-from neuraldrive_audio.api.realtime.conversation_events import ConversationBackend
+from neuraldrive_audio.api.realtime.conversation import ConversationLimits
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry, SessionLimitError, key_id
 from neuraldrive_audio.api.realtime.responder import ReplyBackend
-from neuraldrive_audio.api.realtime.session import ModelResolver, RealtimeSession, SessionLimits
-from neuraldrive_audio.api.realtime.session_config import SessionConfig
+from neuraldrive_audio.api.realtime.session import (
+    ConversationBackend,
+    ModelResolver,
+    RealtimeSession,
+    SessionLimits,
+)
+from neuraldrive_audio.api.realtime.session_config import ConfigLimits, SessionConfig
 from neuraldrive_audio.config import Settings, get_settings
-from neuraldrive_audio.service.errors import ServiceError
-from neuraldrive_audio.service.llm import LLMUsage
+from neuraldrive_audio.service.llm import LLMEvent
 from neuraldrive_audio.service.reply import ReplyEvent, ReplyVoice
 from neuraldrive_audio.service.speech_service import SpeechService
 
@@ -48,12 +52,28 @@ async def _deny(websocket: WebSocket, error: APIError) -> None:
         await websocket.close(code=1008, reason=error.message[:120])
 
 
+def session_limits(settings: Settings) -> SessionLimits:
+    """A live session's bounds, from the settings."""
+    return SessionLimits(
+        max_buffer_ms=int(settings.realtime_max_buffer_s * 1000),
+        turn_timeout_s=settings.sync_timeout_s,
+        max_message_bytes=settings.realtime_max_message_bytes,
+        config=ConfigLimits(
+            max_instructions_chars=settings.realtime_max_instructions_chars,
+            max_tools=settings.realtime_max_tools,
+            max_tools_bytes=settings.realtime_max_tools_bytes,
+        ),
+        conversation=ConversationLimits(
+            max_items=settings.realtime_max_items,
+            max_bytes=settings.realtime_max_conversation_bytes,
+            context_tokens=settings.realtime_context_tokens,
+        ),
+    )
+
+
 def _resolver(service: SpeechService) -> ModelResolver:
     def resolve(name: str | None) -> str:
-        try:
-            return service.asr_model(name).id
-        except ServiceError as exc:  # the session reads resolution failures as APIError
-            raise http_error(exc) from exc
+        return service.asr_model(name).id
 
     return resolve
 
@@ -68,14 +88,11 @@ def _conversation_backend(service: SpeechService) -> ConversationBackend:
 
     def write(
         model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[str | LLMUsage]:
-        return service.reply_text(model, messages, options)
+    ) -> AsyncIterator[LLMEvent]:
+        return service.llm.stream(model, messages, options)
 
     def voice(name: str, speed: float) -> ReplyVoice:
-        try:
-            return service.reply_voice(name, speed)
-        except ServiceError as exc:
-            raise http_error(exc) from exc
+        return service.reply_voice(name, speed)
 
     return ConversationBackend(ReplyBackend(speak, write), service.llm_model, voice)
 
@@ -141,10 +158,7 @@ async def _serve(
         queue=service.queue,
         registry=registry,
         resolve_model=_resolver(service),
-        limits=SessionLimits(
-            max_buffer_ms=int(settings.realtime_max_buffer_s * 1000),
-            turn_timeout_s=settings.sync_timeout_s,
-        ),
+        limits=session_limits(settings),
         config=SessionConfig(type="transcription" if intent == "transcription" else "realtime"),
         backend=_conversation_backend(service),
     )

@@ -7,12 +7,19 @@ Updates are partial: a field the client leaves out keeps its value; an explicit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neuraldrive_audio.api.realtime.protocol import ClientEventError
+from neuraldrive_audio.api.realtime.tools import (
+    FunctionTool,
+    ToolChoice,
+    read_tool_choice,
+    read_tools,
+)
 from neuraldrive_audio.media import g711
 from neuraldrive_audio.media.languages import language_code
 from neuraldrive_audio.media.vad import TurnSettings
@@ -93,8 +100,20 @@ class TurnDetection(_Loose):
         return TurnSettings(self.threshold, self.prefix_padding_ms, silence)
 
     def render(self) -> dict[str, Any]:
-        """As the client would send it."""
-        return self.model_dump(exclude_none=True)
+        """As the client would send it (the fields the API defines for its type)."""
+        fields = _SEMANTIC_FIELDS if self.type == "semantic_vad" else _SERVER_FIELDS
+        return self.model_dump(include=fields, exclude_none=True)
+
+
+_SERVER_FIELDS = {
+    "type",
+    "threshold",
+    "prefix_padding_ms",
+    "silence_duration_ms",
+    "create_response",
+    "interrupt_response",
+}
+_SEMANTIC_FIELDS = {"type", "eagerness", "create_response", "interrupt_response"}
 
 
 SessionType = Literal["transcription", "realtime"]
@@ -128,6 +147,17 @@ class SessionConfig(BaseModel):
     voice: str = DEFAULT_VOICE
     speed: float = Field(default=1.0, ge=0.25, le=1.5)
     max_output_tokens: int | Literal["inf"] = "inf"
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
+
+
+@dataclass(frozen=True)
+class ConfigLimits:
+    """Caps on what a client may configure (it all goes to the LLM with every response)."""
+
+    max_instructions_chars: int = 32_768
+    max_tools: int = 128
+    max_tools_bytes: int = 65_536
 
 
 def _model(cls: type[BaseModel], value: object, param: str) -> Any:
@@ -188,7 +218,9 @@ def _turn_detection(value: object, param: str) -> TurnDetection | None:
     return None if value is None else _model(TurnDetection, value, param)
 
 
-def apply_ga(config: SessionConfig, session: object) -> SessionConfig:
+def apply_ga(
+    config: SessionConfig, session: object, limits: ConfigLimits | None = None
+) -> SessionConfig:
     """``config`` with a GA ``session.update``'s ``session`` applied."""
     if not isinstance(session, dict):
         raise ClientEventError("'session' must be an object.", param="session")
@@ -216,7 +248,7 @@ def apply_ga(config: SessionConfig, session: object) -> SessionConfig:
         )
     if "include" in session:
         update["include"] = session["include"]
-    update |= _conversation_fields(session, audio)
+    update |= _conversation_fields(session, audio, limits or ConfigLimits())
     return config.model_copy(update=update)
 
 
@@ -235,6 +267,25 @@ def _speed(value: object, param: str) -> float:
     raise ClientEventError(f"Invalid value for '{param}': a number from 0.25 to 1.5.", param=param)
 
 
+def read_instructions(value: object, param: str, limits: ConfigLimits) -> str:
+    """An ``instructions`` string (null = none), within the cap."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ClientEventError(
+            f"Invalid type for '{param}': expected a string.", code="invalid_type", param=param
+        )
+    if len(value) > limits.max_instructions_chars:
+        raise ClientEventError(
+            f"Invalid '{param}': string too long. Expected a string with maximum length "
+            f"{limits.max_instructions_chars}, but got a string with length {len(value)} "
+            "instead.",
+            code="string_above_max_length",
+            param=param,
+        )
+    return value
+
+
 def voice_name(value: object, param: str) -> str:
     """A voice given as a name or as ``{"id": name}``."""
     if isinstance(value, dict):
@@ -250,7 +301,9 @@ def _max_tokens(value: object, param: str) -> int | Literal["inf"]:
     raise ClientEventError(f"'{param}' must be a positive integer or 'inf'.", param=param)
 
 
-def _conversation_fields(session: dict[str, Any], audio: object) -> dict[str, Any]:
+def _conversation_fields(
+    session: dict[str, Any], audio: object, limits: ConfigLimits
+) -> dict[str, Any]:
     """The fields only a conversation session acts on (accepted in any GA update)."""
     update: dict[str, Any] = {}
     if session.get("model") is not None:
@@ -258,11 +311,15 @@ def _conversation_fields(session: dict[str, Any], audio: object) -> dict[str, An
             raise ClientEventError("'session.model' must be a string.", param="session.model")
         update["model"] = session["model"]
     if "instructions" in session:
-        if not isinstance(session["instructions"], str | None):
-            raise ClientEventError(
-                "'session.instructions' must be a string.", param="session.instructions"
-            )
-        update["instructions"] = session["instructions"] or ""
+        update["instructions"] = read_instructions(
+            session["instructions"], "session.instructions", limits
+        )
+    if session.get("tools") is not None:
+        update["tools"] = read_tools(
+            session["tools"], "session.tools", limits.max_tools, limits.max_tools_bytes
+        )
+    if session.get("tool_choice") is not None:
+        update["tool_choice"] = read_tool_choice(session["tool_choice"], "session.tool_choice")
     if session.get("output_modalities") is not None:
         update["output_modalities"] = _modalities(
             session["output_modalities"], "session.output_modalities"
@@ -303,88 +360,3 @@ def apply_beta(config: SessionConfig, session: object) -> SessionConfig:
     if "include" in session:
         update["include"] = session["include"]
     return config.model_copy(update=update)
-
-
-def _transcription_out(config: SessionConfig, model: str) -> dict[str, Any]:
-    return {
-        "model": model,
-        "language": config.transcription.language,
-        "prompt": config.transcription.prompt or "",
-    }
-
-
-def render_format(fmt: AudioFormat) -> dict[str, Any]:
-    """An audio format as the GA API writes it."""
-    rendered: dict[str, Any] = {"type": fmt.value}
-    if fmt is AudioFormat.PCM:
-        rendered["rate"] = PCM_RATE
-    return rendered
-
-
-def render_ga(config: SessionConfig, session_id: str, model: str) -> dict[str, Any]:
-    """The session object of ``session.created`` / ``session.updated``."""
-    fmt = render_format(config.format)
-    return {
-        "type": config.type,
-        "object": "realtime.transcription_session",
-        "id": session_id,
-        "expires_at": 0,
-        "audio": {
-            "input": {
-                "format": fmt,
-                "transcription": _transcription_out(config, model),
-                "noise_reduction": config.noise_reduction,
-                "turn_detection": config.turn_detection and config.turn_detection.render(),
-            }
-        },
-        "include": config.include,
-    }
-
-
-def render_beta(config: SessionConfig, session_id: str, model: str) -> dict[str, Any]:
-    """The session object of the legacy ``transcription_session.updated``."""
-    return {
-        "id": session_id,
-        "object": "realtime.transcription_session",
-        "modalities": ["text"],
-        "input_audio_format": config.format.beta_name,
-        "input_audio_transcription": _transcription_out(config, model),
-        "input_audio_noise_reduction": config.noise_reduction,
-        "turn_detection": config.turn_detection and config.turn_detection.render(),
-        "include": config.include,
-    }
-
-
-def render_conversation(
-    config: SessionConfig, session_id: str, model: str, transcription_model: str
-) -> dict[str, Any]:
-    """The session object of a conversation session (``type: "realtime"``)."""
-    return {
-        "type": "realtime",
-        "object": "realtime.session",
-        "id": session_id,
-        "expires_at": 0,
-        "model": model,
-        "instructions": config.instructions,
-        "output_modalities": config.output_modalities,
-        "audio": {
-            "input": {
-                "format": render_format(config.format),
-                "transcription": _transcription_out(config, transcription_model),
-                "noise_reduction": config.noise_reduction,
-                "turn_detection": config.turn_detection and config.turn_detection.render(),
-            },
-            "output": {
-                "format": render_format(config.output_format),
-                "voice": config.voice,
-                "speed": config.speed,
-            },
-        },
-        "max_output_tokens": config.max_output_tokens,
-        "tool_choice": "auto",
-        "tools": [],
-        "tracing": None,
-        "truncation": "auto",
-        "prompt": None,
-        "include": config.include,
-    }

