@@ -35,7 +35,7 @@ from tests.llm_stand_in import serve_llm
 
 QUESTION = "When does the next train to the city leave?"
 REPLY = "The next train leaves in a few minutes from the main platform."
-GAP_MS = 7000  # long enough for the reply to finish before the next question
+GAP_MS = 15_000  # long enough for the reply to finish before the next question
 
 
 def page_load(browser: object, base_url: str) -> tuple[float, int]:

@@ -10,7 +10,8 @@ load on the machine, unlike a sampled percentage) and the Redis command counts f
 commandstats`` (the two INFO calls of the bench itself are left out).
 
 Prints, per round: percent of one core per process, and Redis commands per second with the
-busiest commands. Target: API and worker each under 1 % of a core.
+busiest commands. Target: API and worker each under 1 % of a core. Then the latency of a
+no-op job sent to the idle worker (a second apart): sleeping must not slow pickup.
 
 Run: python bench/bench_idle.py [--window 60] [--rounds 1] [--settle 5] [--serve]
 (needs redis-server and the demo extra)
@@ -28,12 +29,17 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import psutil
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue.client import JobQueue, new_job_id
+from neuraldrive_audio.queue.connection import connect
+from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service, free_port
@@ -41,6 +47,7 @@ from tests.realtime_audio import CHUNK_MS, spoken_turns
 from tests.speech_clips import SENTENCES, make_clip
 
 RATE = 24000
+PING_GAP_S = 1.0
 BURST_CLIENTS = 4
 FINAL = ("completed", "failed", "cancelled")
 
@@ -118,9 +125,40 @@ async def realtime_session(service: Service) -> int:
     return done
 
 
+class _Ping:
+    """The payload of a no-op job (the queue takes any model with ``model_dump``)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+
+    def model_dump(self, mode: str = "json") -> dict[str, str]:
+        return {"job_id": self.job_id}
+
+
+async def pickup_from_idle(redis_url: str, count: int, gap_s: float) -> list[float]:
+    """Round trips of no-op jobs sent to a worker left idle ``gap_s`` before each: enqueue ->
+    worker -> done event (the latency a sleeping worker adds, DESIGN.md 8)."""
+    redis = await connect(redis_url)
+    queue = JobQueue(redis, max_depth=1000, event_ttl_s=60, job_ttl_s=60)
+    latencies = []
+    try:
+        for _ in range(count):
+            await asyncio.sleep(gap_s)
+            job_id = new_job_id()
+            started = time.perf_counter()
+            await queue.submit(keys.PING_FUNCTION, _Ping(job_id), job_id)  # type: ignore[arg-type]
+            async for event in queue.follow(job_id, timeout_s=10):
+                if event.type is EventType.DONE:
+                    break
+            latencies.append(time.perf_counter() - started)
+    finally:
+        await redis.aclose()
+    return sorted(latencies)
+
+
 def command_counts(client: redis.Redis) -> dict[str, int]:
     """Calls per command since the server started, from INFO commandstats."""
-    stats = client.info("commandstats")
+    stats = cast(dict[str, dict[str, Any]], client.info("commandstats"))
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
 
@@ -178,6 +216,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="measurements after the warm-up")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--requests", type=int, default=12, help="of each kind in the burst")
+    parser.add_argument("--pings", type=int, default=20,
+                        help="no-op jobs sent to the idle worker at the end (0: none)")  # fmt: skip
     parser.add_argument(
         "--serve",
         action="store_true",
@@ -212,6 +252,11 @@ def main() -> None:
             for index in range(args.rounds):
                 print(f"idle round {index + 1}, {args.window:.0f} s:")
                 measure(processes, client, args.window)
+            if args.pings:
+                pings = asyncio.run(pickup_from_idle(url, args.pings, PING_GAP_S))
+                p50, p99 = pings[len(pings) // 2], pings[max(0, int(len(pings) * 0.99) - 1)]
+                print(f"no-op job to an idle worker ({PING_GAP_S:.0f} s apart), {args.pings} "
+                      f"runs: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")  # fmt: skip
         finally:
             client.close()
             service.stop()

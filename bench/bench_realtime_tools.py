@@ -97,7 +97,7 @@ async def one_round_trip(service: Service) -> tuple[float, list[dict[str, Any]],
                 break
     if call is None or not first_audio:
         raise RuntimeError("the round trip ended without a tool call or reply audio")
-    history = [
+    history: list[dict[str, Any]] = [
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": "", "tool_calls": [{
             "id": call["call_id"], "type": "function",
@@ -120,13 +120,14 @@ class RawParts:
 
     def llm_first_token_s(self, history: list[dict[str, Any]]) -> float:
         started = time.perf_counter()
+        function: Any = {k: v for k, v in WEATHER.items() if k != "type"}
+        messages: Any = history
         stream = self.llm.chat.completions.create(
             model="llama3.2",
-            messages=history,  # type: ignore[arg-type]
-            tools=[{"type": "function", "function": {k: v for k, v in WEATHER.items()
-                                                      if k != "type"}}],  # type: ignore[list-item]
+            messages=messages,
+            tools=[{"type": "function", "function": function}],
             stream=True,
-        )  # fmt: skip
+        )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 break

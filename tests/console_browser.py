@@ -36,16 +36,17 @@ def write_fake_mic(path: Path, parts: list[str | int]) -> Path:
 
 @contextmanager
 def chromium(
-    playwright: Playwright, fake_mic: Path | None = None, *extra_args: str
+    playwright: Playwright, fake_mic: Path | None = None, *extra_args: str, loop: bool = False
 ) -> Iterator[Browser]:
-    """Headless chromium; with ``fake_mic`` its microphone plays that WAV once (then silence).
+    """Headless chromium; with ``fake_mic`` its microphone plays that WAV once (then silence),
+    or over and over with ``loop``.
     (Playwright's sync API allows one ``sync_playwright()`` at a time: pass it in.)"""
     args = ["--autoplay-policy=no-user-gesture-required", *extra_args]
     if fake_mic is not None:
         args += [
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={fake_mic}%noloop",
+            f"--use-file-for-fake-audio-capture={fake_mic}{'' if loop else '%noloop'}",
         ]
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
     try:

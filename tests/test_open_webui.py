@@ -194,7 +194,7 @@ def test_its_settings_list_our_models_and_voices(webui: WebUI) -> None:
 
 
 def test_a_listed_piper_voice_speaks_with_the_alias_model(webui: WebUI, service: Service) -> None:
-    text = "Joe reads this sentence."
+    text = SENTENCES[4]
     with webui.client() as audio:
         response = audio.post("/speech", json={"input": text, "voice": "en_US-joe-medium"})
     assert response.status_code == 200, response.text

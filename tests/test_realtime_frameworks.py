@@ -112,8 +112,8 @@ async def test_agents_sdk_realtime_runner_calls_a_function_tool(
 async def _pipecat_round_trip(agent: Service, spoken: bool) -> tuple[list[str], bytes]:
     """Pipecat's OpenAIRealtimeLLMService between its context aggregators in a pipeline
     of its own (no transport): the frames a transport would carry are queued directly."""
-    from pipecat.adapters.schemas.function_schema import FunctionSchema
-    from pipecat.adapters.schemas.tools_schema import ToolsSchema
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
     from pipecat.frames.frames import (
         EndFrame,
         Frame,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from typing import Any
 
 import numpy as np
@@ -143,3 +144,22 @@ async def test_items_unknown_events_and_output_clear_with_the_sdk(
         if e["response_id"] == spoken["id"]
     )
     assert len(audio) > 24000  # a spoken reply came before the clear
+
+
+async def test_a_16_mb_message_gets_an_error_at_once_and_the_session_goes_on(
+    service: Service,
+) -> None:
+    async with _transcription(service) as connection:
+        recorder = StrictRecorder(connection)
+        await recorder.wait_for("session.created")
+        audio = "A" * 16_000_000
+        huge = f'{{"type": "input_audio_buffer.append", "event_id": "evt_big", "audio": "{audio}"}}'
+        sent = time.monotonic()
+        await connection.send_raw(huge)  # type: ignore[attr-defined]
+        error = (await recorder.wait_for("error", timeout_s=10))[0]["error"]
+        answered_s = time.monotonic() - sent
+        await connection.send({"type": "input_audio_buffer.clear"})  # type: ignore[arg-type]
+        await recorder.wait_for("input_audio_buffer.cleared")
+        await recorder.stop()
+    assert error["code"] == "message_too_large" and error["type"] == "invalid_request_error"
+    print(f"16 MB message: error after {answered_s * 1000:.0f} ms")

@@ -28,8 +28,6 @@ from redis.exceptions import RedisError
 
 from neuraldrive_audio.queue import lanes, wake
 
-log = logging.getLogger(__name__)
-
 
 async def _log_redis_info(redis: Redis) -> None:
     """arq's start-up line about the server; a Redis without INFO gets a note instead."""

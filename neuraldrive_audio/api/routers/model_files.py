@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from neuraldrive_audio.api.contract.response_bodies import media
 from neuraldrive_audio.api.http.auth import ApiKeyRequired
 from neuraldrive_audio.api.http.dependencies import CatalogDep
 from neuraldrive_audio.api.http.errors import APIError
@@ -36,7 +37,7 @@ def _store(request: Request) -> ModelStore:
     return ModelStore(request.app.state.settings.resolved_models_dir)
 
 
-@router.get("")
+@router.get("", response_model=ModelListing)
 async def model_listing(request: Request, id: str, catalog: CatalogDep) -> dict[str, Any]:
     """The model's manifest and its files' sizes and sha256 (hashed once per install)."""
     manifest = _installed(catalog, id)
@@ -51,7 +52,12 @@ async def model_listing(request: Request, id: str, catalog: CatalogDep) -> dict[
     return cache[key].model_dump(mode="json")
 
 
-@router.get("/content", response_model=None)
+@router.get(
+    "/content",
+    response_model=None,
+    response_class=FileResponse,
+    responses=media("application/octet-stream", description="The file's bytes."),
+)
 async def model_file(request: Request, id: str, file: str, catalog: CatalogDep) -> FileResponse:
     """One file of the model (only the files its manifest lists)."""
     manifest = _installed(catalog, id)
