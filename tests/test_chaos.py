@@ -229,18 +229,19 @@ def _busy(svc: Service) -> bool:
 
 
 def test_poison_job_fails_after_max_attempts(
-    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, bomb: bytes
+    chaos_redis: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
 ) -> None:
-    """Each attempt of the planning step kills its worker (SIGKILL while it runs, as the
-    out-of-memory killer did); after three the job fails and no worker picks it up again."""
+    """Every attempt at a chunk kills its worker (SIGKILL while it runs, as the out-of-memory
+    killer did); after three attempts at one chunk the job fails and no worker picks it up
+    again. (The API plans jobs since chunks travel through Redis, so the poison is a chunk.)"""
     svc = _start(chaos_redis, models_dir, tmp_path, job_max_tries=3,
                  worker_heartbeat_ttl_s=2, janitor_interval_s=0.5)  # fmt: skip
     try:
         with svc.http() as http:
-            response = _post_audio(http, "/v1/audio/jobs", bomb)
+            response = _post_audio(http, "/v1/audio/jobs", long_clip)
         job_id = response.json()["id"]
         kills = 0
-        while _job(svc, job_id)["status"] not in ("failed", "completed") and kills < 6:
+        while _job(svc, job_id)["status"] not in ("failed", "completed") and kills < 8:
             assert _wait_for(lambda: _busy(svc) or _job(svc, job_id)["status"] == "failed", 60)
             if _job(svc, job_id)["status"] == "failed":
                 break
@@ -248,8 +249,9 @@ def test_poison_job_fails_after_max_attempts(
             kills += 1
             svc.start_worker()
         job = _wait_job(svc, job_id, timeout_s=30)
-        assert kills == 3
-        assert job["status"] == "failed"
+        # Three kills of one chunk end it; with n chunks the kills may alternate (≤ 2n + 1).
+        assert 3 <= kills <= 2 * job["chunks_total"] + 1, (kills, job)
+        assert job["status"] == "failed", job
         assert job["error"]["code"] == "worker_killed"
         assert "killed its worker 3 times" in job["error"]["message"]
         svc.wait_healthy()
