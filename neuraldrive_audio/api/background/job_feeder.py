@@ -28,7 +28,7 @@ from neuraldrive_audio.media.formats import SpeechFormat
 from neuraldrive_audio.media.resample import OUTPUT_SAMPLE_RATE
 from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
 from neuraldrive_audio.media.split import plan_chunks
-from neuraldrive_audio.queue import chunk_payloads, job_chunks, keys
+from neuraldrive_audio.queue import chunk_payloads, job_chunks, keys, wake
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import (
     JobNotFoundError,
@@ -38,6 +38,7 @@ from neuraldrive_audio.queue.job_records import (
     JobTask,
     announce_end,
 )
+from neuraldrive_audio.queue.lanes import BATCH
 from neuraldrive_audio.queue.payloads import TranscriptionTask
 from neuraldrive_audio.storage.job_files import JobFiles
 from neuraldrive_audio.storage.job_results import encode_speech, merge_transcript
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 PLAN = TypeAdapter(list[ChunkJob])
 SPEECH_CHARS_PER_S = 10.0
+IDLE_PASS_S = 5.0
+"""Longest pause between passes with no job active (a safety net: a new job wakes the feeder,
+and another API's feeder may have stopped holding the lock)."""
 """A slow speaker's pace: reserves enough for a speech chunk's audio before it exists."""
 
 
@@ -103,19 +107,33 @@ class JobFeeder:
         self._planning: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
-        """Loop until cancelled."""
+        """Loop until cancelled: a pass every ``job_feed_interval_s`` while jobs are active;
+        idle, wait for a job to be created (the batch lane's wake) instead of polling."""
+        woken = asyncio.Event()
+        listener = asyncio.create_task(wake.listen(self.redis, BATCH, woken.set))
         try:
             while True:
-                try:
-                    await self.one_pass()
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    log.warning("job feeding skipped: Redis unavailable (%s)", type(exc).__name__)
-                except Exception:
-                    log.exception("job feeding pass failed")
-                await asyncio.sleep(self.settings.job_feed_interval_s)
+                woken.clear()  # a job created during the pass ends the wait below
+                if await self._pass_safely():
+                    await asyncio.sleep(self.settings.job_feed_interval_s)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), IDLE_PASS_S)
         finally:
+            listener.cancel()
             for task in self._planning.values():
                 task.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+
+    async def _pass_safely(self) -> bool:
+        """One pass; whether any job was active (False when the pass failed)."""
+        try:
+            return await self.one_pass()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("job feeding skipped: Redis unavailable (%s)", type(exc).__name__)
+        except Exception:
+            log.exception("job feeding pass failed")
+        return False
 
     async def _hold_lock(self) -> bool:
         """One API feeds at a time; the holder keeps renewing the lock while it runs."""
@@ -127,10 +145,11 @@ class JobFeeder:
             return True
         return False
 
-    async def one_pass(self) -> None:
-        """Collect, merge and feed every active job once."""
+    async def one_pass(self) -> bool:
+        """Collect, merge and feed every active job once; whether any job is active (False
+        when another API holds the feeder lock)."""
         if not await self._hold_lock():
-            return
+            return False
         active = await self.records.active_ids()
         await self._drop_payloads_of_ended_jobs(set(active))
         budget = self.settings.job_inflight_bytes_max - await chunk_payloads.inflight_bytes(
@@ -142,6 +161,7 @@ class JobFeeder:
             except JobNotFoundError:
                 continue
             budget = await self._tend(record, budget)
+        return bool(active)
 
     async def _drop_payloads_of_ended_jobs(self, active: set[str]) -> None:
         ledger: list[bytes] = await self.redis.hkeys(keys.CHUNKS_INFLIGHT)  # type: ignore[misc]

@@ -46,7 +46,7 @@ from neuraldrive_audio.api.http.errors import APIError
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import CONTENT_TYPES, SpeechFormat
 from neuraldrive_audio.media.text import chunk_text
-from neuraldrive_audio.queue import job_chunks, keys
+from neuraldrive_audio.queue import job_chunks, keys, wake
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import (
@@ -57,6 +57,7 @@ from neuraldrive_audio.queue.job_records import (
     JobTask,
     announce_end,
 )
+from neuraldrive_audio.queue.lanes import BATCH
 from neuraldrive_audio.queue.payloads import Transcript
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.job_files import DiskFullError, JobFiles
@@ -220,6 +221,7 @@ async def create_job(
     except DiskFullError as exc:
         raise _disk_full(exc) from exc
     await records.create(record)  # the job feeder queues its chunks within the in-flight cap
+    await wake.wake(queue.redis, BATCH)  # an idle feeder waits for this rather than polling
     return _with_links(record)
 
 
