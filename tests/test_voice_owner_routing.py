@@ -18,7 +18,7 @@ from tests.harness import Service
 from tests.speech_clips import word_error_rate
 
 PIPER = "piper/en_US-joe-medium"
-TEXT = "Joe reads this sentence aloud."
+TEXT = "The weather is nice today."
 
 
 @pytest.fixture
