@@ -75,6 +75,7 @@ export class Transcribe {
     button.disabled = true;
     $("transcribe-download").disabled = true;
     $("transcribe-result").textContent = "";
+    $("transcribe-progress").hidden = true; // shown again only for a job
     this.result = null;
     const started = performance.now();
     try {
@@ -93,9 +94,9 @@ export class Transcribe {
       this.state(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (error) {
       this.state(describe(error), true);
-    } finally {
-      button.disabled = false;
       $("transcribe-progress").hidden = true;
+    } finally {
+      button.disabled = false; // a finished job's bar stays at 100 % until the next run
     }
   }
 
