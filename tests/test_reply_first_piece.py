@@ -68,5 +68,7 @@ async def test_the_first_piece_is_the_first_words_and_runs_on(
               for i in range(len(done.clauses))]  # fmt: skip
     # The first piece ends mid-phrase: no pause after it (Piper leaves ~0.2-0.3 s after a
     # phrase; a sentence's end keeps its pause).
-    assert _trailing_quiet_s(pieces[0]) < 0.1, _trailing_quiet_s(pieces[0])
-    assert _trailing_quiet_s(pieces[1]) > 0.1, _trailing_quiet_s(pieces[1])
+    # The cut keeps a breath (30 ms); Piper's pause after a sentence varies (~0.09-0.3 s).
+    run_on, sentence_end = _trailing_quiet_s(pieces[0]), _trailing_quiet_s(pieces[1])
+    assert run_on < 0.06, run_on
+    assert sentence_end > run_on, (run_on, sentence_end)
