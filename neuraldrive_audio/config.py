@@ -330,7 +330,7 @@ class Settings(BaseSettings):
     other name goes to the LLM server as it is."""
 
     voice_tts_model: str | None = None
-    """Text-to-speech model for spoken replies; default ``default_tts_model``."""
+    """Text-to-speech model for spoken replies; unset: chosen by ``voice_tts_policy``."""
 
     # -- realtime conversations: bounds of a live session ------------------------------------
 
@@ -395,6 +395,15 @@ class Settings(BaseSettings):
 
     wyoming_zeroconf_name: str = "neuraldrive-audio"
     """Instance name of the zeroconf announcement."""
+
+    # --- voice agent: who speaks replies ---
+
+    voice_tts_policy: Literal["auto", "default"] = "auto"
+    """Who speaks replies when ``voice_tts_model`` is unset. ``auto``: with no GPU worker,
+    the fastest installed CPU voice (Piper when installed) speaks OpenAI's voice names, for
+    fast first audio, and ``session.updated`` names that voice; a voice only another model
+    has (e.g. a Kokoro voice) is still spoken by that model. ``default``: always
+    ``default_tts_model``, as ``/v1/audio/speech`` does."""
 
     @property
     def device(self) -> Device:

@@ -64,6 +64,10 @@ class EnginePlugin:
     """Voices of a model, from its files keyed by store name."""
     voice_mixing: bool = False
     """Accepts weighted voice mixes such as ``"a(2)+b(1)"`` (see media.voice_mix)."""
+    cpu_real_time_factor: float | None = None
+    """Text-to-speech engines: typical seconds of CPU work per second of speech (measured
+    on a small CPU). The voice agent speaks with the lowest on a box without a GPU; None:
+    unknown, never chosen for speed."""
     demo: DemoModel | None = None
 
     @property

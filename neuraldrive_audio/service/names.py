@@ -10,6 +10,8 @@ One call answers each question a front door has:
 - :func:`resolve_asr_model` — a speech-to-text model (None: the default);
 - :func:`resolve_voice` — a text-to-speech model *and* one of its voices (None model: the
   default TTS model), as a :class:`ResolvedVoice`;
+- :func:`resolve_reply_voice` — the same for the voice agent's spoken replies, where no model
+  is named and ``voice_tts_policy`` may pick the fastest CPU voice;
 - :func:`installed_model` — any installed model by id or alias (management, listings).
 
 Failures are :class:`ServiceError`: ``not_found`` (``model_not_found``) for an unknown
@@ -211,3 +213,37 @@ def voice_owner(voice: str, catalog: ModelCatalog) -> ModelManifest | None:
 
 def _voice_error(message: str) -> ServiceError:
     return ServiceError(ErrorKind.INVALID_REQUEST, message, code="invalid_voice", param="voice")
+
+
+def fastest_cpu_speech_model(catalog: ModelCatalog) -> ModelManifest | None:
+    """The installed text-to-speech model whose engine is fastest on a CPU (lowest
+    ``cpu_real_time_factor``; engines that don't declare one are never chosen)."""
+    timed = [
+        (factor, manifest)
+        for manifest in catalog.all()
+        if not is_speech_to_text(manifest)
+        and manifest.voices
+        and (factor := registry.of(manifest).cpu_real_time_factor) is not None
+    ]
+    return min(timed, key=lambda pair: pair[0])[1] if timed else None
+
+
+def resolve_reply_voice(
+    voice: str, catalog: ModelCatalog, settings: Settings, *, gpu: bool
+) -> ResolvedVoice:
+    """The model and voice that speak a voice-agent reply in ``voice``.
+
+    ``voice_tts_model`` set: that model, always. Otherwise, with the ``auto`` policy and no
+    GPU worker (``gpu`` False), the fastest installed CPU model speaks ``voice`` when it is
+    one of its voices or a name it answers to (OpenAI's names, ``default``); any other voice
+    (one only the default model has, a mix) goes to the default model as
+    :func:`resolve_voice` would send it.
+    """
+    if settings.voice_tts_model:
+        return resolve_voice(settings.voice_tts_model, voice, catalog, settings)
+    fast = None if gpu or settings.voice_tts_policy != "auto" else fastest_cpu_speech_model(catalog)
+    if fast is not None:
+        spoken = mapped_voice(voice, fast, settings)
+        if spoken is not None:
+            return ResolvedVoice(fast.id, spoken)
+    return resolve_voice(None, voice, catalog, settings)

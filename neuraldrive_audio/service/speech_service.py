@@ -17,13 +17,14 @@ the workers.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.media.formats import SpeechFormat
-from neuraldrive_audio.queue import keys
+from neuraldrive_audio.queue import heartbeat, keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.queue.payloads import SpeechJob, SpeechSummary, Transcript
@@ -39,6 +40,9 @@ from neuraldrive_audio.service.transcription import (
 )
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.manifest import ModelManifest
+
+DEVICES_FRESH_S = 5.0
+"""How long what the heartbeats said about the workers' devices is taken as current."""
 
 SpeechPiece = bytes | SpeechSummary
 """What :meth:`SpeechService.speak` yields: audio bytes, then one summary."""
@@ -67,6 +71,8 @@ class SpeechService:
         self.catalog = catalog
         self.settings = settings
         self._llm = llm
+        self._gpu_workers: bool | None = None
+        self._devices_seen_at = float("-inf")
 
     @property
     def llm(self) -> LLMClient:
@@ -106,9 +112,31 @@ class SpeechService:
 
     def reply_voice(self, voice: str, speed: float = 1.0) -> ReplyVoice:
         """How a spoken reply sounds: ``voice`` of the voice agent's TTS model
-        (``VOICE_TTS_MODEL``, else the default TTS model), at ``speed``."""
-        resolved = self.resolve_voice(self.settings.voice_tts_model or None, voice)
+        (``VOICE_TTS_MODEL``, else as ``VOICE_TTS_POLICY`` chooses for the workers' devices
+        last seen: see :func:`names.resolve_reply_voice`), at ``speed``."""
+        resolved = names.resolve_reply_voice(
+            voice, self.catalog, self.settings, gpu=self.workers_have_gpu
+        )
         return ReplyVoice(resolved.model_id, resolved.voice, speed)
+
+    @property
+    def workers_have_gpu(self) -> bool:
+        """Whether a live worker runs on a GPU, as last seen in the heartbeats (see
+        :meth:`refresh_worker_devices`); before any worker was seen, what this host's
+        ``worker_device`` says."""
+        if self._gpu_workers is None:
+            return self.settings.device.type == "cuda"
+        return self._gpu_workers
+
+    async def refresh_worker_devices(self) -> None:
+        """Read the workers' devices from their heartbeats (at most every few seconds), for
+        :meth:`reply_voice`. Front doors call it before they resolve a reply voice."""
+        now = time.monotonic()
+        if now - self._devices_seen_at < DEVICES_FRESH_S:
+            return
+        self._devices_seen_at = now
+        beats = await heartbeat.live_workers(self.queue.redis)
+        self._gpu_workers = any(b.device.startswith("cuda") for b in beats) if beats else None
 
     def llm_model(self, name: str | None) -> str:
         """The LLM model a client's model name means (None: the configured LLM)."""

@@ -121,6 +121,17 @@ class SessionContext:
         """The transcription model's name as the client knows it."""
         return self.config.transcription.model or "whisper-1"
 
+    def spoken_voice(self) -> str:
+        """The voice that speaks the session's replies, as ``session.updated`` names it: the
+        client's voice resolved (OpenAI's ``alloy`` may be a Piper voice on a CPU box), or
+        the client's name when no installed model can speak it."""
+        if self.backend is None:
+            return self.config.voice
+        try:
+            return self.backend.voice(self.config.voice, self.config.speed).voice
+        except ServiceError:
+            return self.config.voice
+
     def reset_turn_detection(self) -> None:
         """A fresh VAD from the buffer's end (new settings, a clear, a forced commit)."""
         detection = self.config.turn_detection

@@ -128,7 +128,7 @@ class ResponseSettings:
     modality: Modality
     output_format: AudioFormat
     voice: ReplyVoice
-    client_voice: str
+    """Who speaks it (``response.created`` names this voice)."""
     options: dict[str, Any] = field(default_factory=dict)
     max_output_tokens: int | str = "inf"
     metadata: dict[str, str] | None = None
@@ -599,7 +599,7 @@ class Responder:
             max_output_tokens=settings.max_output_tokens,  # type: ignore[arg-type]
             audio=Audio(
                 output=AudioOutput(
-                    format=render_format(settings.output_format), voice=settings.client_voice
+                    format=render_format(settings.output_format), voice=settings.voice.voice
                 )
             ),
             metadata=settings.metadata,

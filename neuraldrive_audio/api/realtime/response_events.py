@@ -94,7 +94,6 @@ def settings(ctx: SessionContext, params: dict[str, Any]) -> ResponseSettings:
         modality=_modality(ctx, params.get("output_modalities")),
         output_format=fmt,
         voice=_voice(ctx, client_voice, "response.audio.output.voice"),
-        client_voice=client_voice,
         options={"max_tokens": max_tokens} if isinstance(max_tokens, int) else {},
         max_output_tokens=max_tokens,
         metadata=metadata,

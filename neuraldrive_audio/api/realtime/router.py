@@ -83,7 +83,8 @@ def _resolver(service: SpeechService) -> ModelResolver:
 
 
 def _conversation_backend(service: SpeechService) -> ConversationBackend:
-    """Replies from the configured LLM, spoken by ``VOICE_TTS_MODEL`` on the workers."""
+    """Replies from the configured LLM, spoken on the workers by the reply voice the
+    service chooses (``VOICE_TTS_MODEL``, or ``VOICE_TTS_POLICY``)."""
 
     def speak(
         model: str, messages: list[dict[str, Any]], voice: ReplyVoice, options: dict[str, Any]
@@ -156,6 +157,7 @@ async def _serve(
     model: str | None,
 ) -> None:
     service: SpeechService = app.state.service
+    await service.refresh_worker_devices()  # who speaks replies depends on them
     await websocket.accept(subprotocol=offered_credentials(websocket.headers).subprotocol)
     session = RealtimeSession(
         emitter=EventEmitter(websocket.send_text),

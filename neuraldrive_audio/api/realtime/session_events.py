@@ -23,7 +23,7 @@ from neuraldrive_audio.service.errors import ServiceError
 def _session(ctx: SessionContext) -> BaseModel:
     if ctx.conversing:
         model = ctx.config.model or "gpt-realtime"
-        return render_conversation(ctx.config, model, ctx.model_name())
+        return render_conversation(ctx.config, model, ctx.model_name(), ctx.spoken_voice())
     return render_transcription(ctx.config, ctx.model_name())
 
 

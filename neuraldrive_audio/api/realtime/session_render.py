@@ -90,13 +90,14 @@ def render_transcription(
 
 
 def render_conversation(
-    config: SessionConfig, model: str, transcription_model: str
+    config: SessionConfig, model: str, transcription_model: str, voice: str
 ) -> RealtimeSessionCreateRequest:
-    """The session of a conversation session (``type: "realtime"``)."""
+    """The session of a conversation session (``type: "realtime"``); ``voice`` is the
+    voice that speaks its replies."""
     audio = RealtimeAudioConfig(
         input=RealtimeAudioConfigInput.model_validate(_input(config, transcription_model)),
         output=RealtimeAudioConfigOutput(
-            format=render_format(config.output_format), voice=config.voice, speed=config.speed
+            format=render_format(config.output_format), voice=voice, speed=config.speed
         ),
     )
     return RealtimeSessionCreateRequest(

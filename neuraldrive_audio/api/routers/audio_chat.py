@@ -410,6 +410,7 @@ async def create_chat_completion(body: ChatAudioRequest, service: ServiceDep) ->
                 code="unsupported_value",
                 param="audio.format",
             )
+    await service.refresh_worker_devices()  # who speaks depends on the workers' devices
     voice = service.reply_voice(output.voice_name) if body.wants_audio and output else None
     messages = await _text_messages(body.messages, service)
     if voice is None or output is None:
