@@ -37,6 +37,7 @@ from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.realtime_events import validate_strictly
+from tests.test_voice_session_unit import FakeReplies
 
 KOKORO = "kokoro-82m"
 PIPER = "piper/en_US-joe-medium"
@@ -131,12 +132,10 @@ async def test_session_created_names_the_voice_that_will_speak(
     speech = SpeechService(queue, catalog, Settings(data_dir=tmp_path))
     await speech.refresh_worker_devices()
     sent: list[dict[str, Any]] = []
+    replies = FakeReplies()  # no response is asked for here
 
     async def send(text: str) -> None:
         sent.append(json.loads(text))
-
-    async def unused(*args: Any) -> Any:
-        raise AssertionError("no response is asked for")
 
     session = RealtimeSession(
         emitter=EventEmitter(send),
@@ -146,7 +145,7 @@ async def test_session_created_names_the_voice_that_will_speak(
         limits=SessionLimits(max_buffer_ms=60_000, turn_timeout_s=10),
         config=SessionConfig(type="realtime"),
         backend=ConversationBackend(
-            ReplyBackend(unused, unused), speech.llm_model, speech.reply_voice
+            ReplyBackend(replies.speak, replies.write), speech.llm_model, speech.reply_voice
         ),
     )
     await session.start("gpt-realtime")
