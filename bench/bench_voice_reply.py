@@ -1,4 +1,5 @@
-"""Voice reply latency of POST /v1/audio/chat/completions (streamed), tiny.en + Piper.
+"""Voice reply latency of POST /v1/audio/chat/completions (streamed), tiny.en + Piper
+(``alloy``, no reply model named: the CPU default).
 
 A spoken question (Piper-made WAV) is sent with ``modalities: ["text", "audio"]`` and
 ``stream: true`` to the real API, Redis and one worker, with an instant LLM stand-in.
@@ -7,7 +8,7 @@ raw times of its parts, each measured on its own in-process:
 
 - ASR: faster-whisper tiny.en on the question (the worker's engine, no queue/HTTP);
 - LLM first token: the stand-in's first streamed token through the openai client;
-- first clause TTS: Piper speaking the first clause of the reply;
+- first piece TTS: Piper speaking the reply's first piece (what the pipeline speaks first);
 - our overhead: the rest (HTTP, base64, Redis queue hops, job pickup, clause splitting).
 
 Run: python bench/bench_voice_reply.py   (needs redis-server and the demo extra)
@@ -19,7 +20,6 @@ import base64
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,66 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai
 
-from neuraldrive_audio.config import Device, Settings
-from neuraldrive_audio.engines import registry
-from neuraldrive_audio.engines.base import TranscribeOptions, as_speech_to_text, as_text_to_speech
-from neuraldrive_audio.media.clauses import ClauseSplitter
-from neuraldrive_audio.media.decode import decode_upload
-from neuraldrive_audio.media.text import normalize
-from neuraldrive_audio.queue.payloads import TranscriptionTask
-from neuraldrive_audio.storage.demo_models import PIPER_ID, WHISPER_ID, register_demo_models
+from bench.voice_raw_parts import QUESTION, RawParts, load_average
+from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service
-from tests.llm_stand_in import LLMStandIn, serve_llm, tokens
+from tests.llm_stand_in import serve_llm
 from tests.speech_clips import make_clip
 
 RUNS = 7
-QUESTION = "When does the next train to the city leave?"
-
-
-def first_clause(reply: str) -> str:
-    """The first clause the pipeline speaks (same splitter, fed token by token)."""
-    splitter = ClauseSplitter()
-    for token in tokens(reply):
-        if clauses := splitter.feed(token):
-            return clauses[0]
-    return splitter.flush()[0]
-
-
-class RawParts:
-    """The engines themselves, loaded in this process, timing one run of each part."""
-
-    def __init__(self, store: ModelStore, llm: LLMStandIn, wav: bytes) -> None:
-        whisper, piper = store.get(WHISPER_ID), store.get(PIPER_ID)
-        settings, cpu = Settings(), Device("cpu")
-        asr = registry.of(whisper).load(whisper, store.path_of(whisper), settings, cpu)
-        tts = registry.of(piper).load(piper, store.path_of(piper), settings, cpu)
-        self.asr, self.tts = as_speech_to_text(asr), as_text_to_speech(tts)
-        self.audio = decode_upload(wav, 3600)
-        self.clause = first_clause(llm.reply)
-        self.llm = openai.OpenAI(base_url=llm.base_url, api_key="unused")
-
-    def asr_s(self) -> float:
-        options = TranscribeOptions(TranscriptionTask.TRANSCRIBE, "en", None, 0.0, False)
-        started = time.perf_counter()
-        self.asr.transcribe(self.audio, options, lambda _: None, threading.Event())
-        return time.perf_counter() - started
-
-    def tts_s(self) -> float:
-        started = time.perf_counter()
-        self.tts.synthesize(normalize(self.clause), "en_US-joe-medium", 1.0)
-        return time.perf_counter() - started
-
-    def llm_first_token_s(self) -> float:
-        started = time.perf_counter()
-        stream = self.llm.chat.completions.create(
-            model="llama3.2", messages=[{"role": "user", "content": QUESTION}], stream=True
-        )
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                break
-        stream.close()
-        return time.perf_counter() - started
 
 
 def service_first_audio_s(client: openai.OpenAI, wav: bytes) -> float:
@@ -136,7 +84,7 @@ def main() -> None:
         root = Path(tmp)
         store = ModelStore(root / "models")
         register_demo_models(store)
-        raw = RawParts(store, llm, wav)
+        raw = RawParts(store, llm, wav, PIPER_ID, "en_US-joe-medium")
         redis = RedisServer.start(root)
         service = Service.start(
             f"{redis.url}/0",
@@ -144,10 +92,11 @@ def main() -> None:
             root / "models",
             llm_base_url=llm.base_url,
             llm_model="llama3.2",
-            voice_tts_model=PIPER_ID,
         )
         try:
+            loads = [load_average()]
             runs = measure(service, raw, wav)
+            loads.append(load_average())
         finally:
             service.stop()
             redis.stop()
@@ -157,10 +106,11 @@ def main() -> None:
         return f"median {median:5.0f} ms  (min {low:5.0f})"
 
     print(f"Shape 2 streamed, request -> first reply audio byte, {RUNS} runs:")
+    print(f"  ({loads[0]} at the start, {loads[1]} at the end)")
     print(f"  total                  {ms('total')}")
     print(f"  ASR (tiny.en, raw)     {ms('asr')}   {QUESTION!r}")
     print(f"  LLM first token        {ms('llm')}   (instant stand-in)")
-    print(f"  first clause TTS (raw) {ms('tts')}   {raw.clause!r}")
+    print(f"  first piece TTS (raw)  {ms('tts')}   {raw.piece!r}")
     print(f"  our overhead           {ms('ours')}   (total minus the three, per run)")
 
 

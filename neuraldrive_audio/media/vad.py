@@ -120,6 +120,12 @@ class TurnDetector:
         """True between a start and its stop."""
         return self._in_speech
 
+    @property
+    def pause_ms(self) -> int:
+        """How long the speech in progress has been quiet so far (0 outside speech, and
+        whenever speech is heard): a stop comes when it reaches ``silence_duration_ms``."""
+        return self._silent_frames * FRAME_MS if self._in_speech else 0
+
     def feed(self, probabilities: list[float]) -> list[TurnEvent]:
         """Advance by one frame per probability; returns the decisions taken."""
         events: list[TurnEvent] = []

@@ -68,6 +68,11 @@ class ConversationBackend:
 
 TurnHook = Callable[[], Awaitable[None]]
 
+EARLY_PAUSE_MS = 200
+"""Quiet after speech from which the speech so far is transcribed ahead of speech_stopped
+(or half the VAD's pause, if shorter). Pauses between words are shorter; a longer pause
+that does not end the turn costs one job, aborted when speech resumes."""
+
 
 class SessionContext:
     """Everything one session's handlers share."""
@@ -136,6 +141,7 @@ class SessionContext:
         """A fresh VAD from the buffer's end (new settings, a clear, a forced commit)."""
         detection = self.config.turn_detection
         self.speech_item_id = None
+        self.transcriber.discard_early()
         self.driver = (
             TurnDetectionDriver(
                 self.buffer.sample_rate, detection.vad_settings(), self.buffer.end_ms
@@ -210,19 +216,46 @@ class SessionContext:
 
     # -- transcription ----------------------------------------------------------------------
 
+    def transcription_request(self) -> TranscriptionRequest:
+        """What the session's configuration asks of a turn's transcription; ServiceError
+        when its model is not installed."""
+        language = self.config.transcription.language
+        return TranscriptionRequest(
+            self.model_id(),
+            language_code(language) if language else None,
+            self.config.transcription.prompt,
+        )
+
     def transcribe(self, turn: CommittedTurn) -> None:
         """Transcribe a user audio item (a committed turn or a created audio item)."""
         try:
-            language = self.config.transcription.language
-            request = TranscriptionRequest(
-                self.model_id(),
-                language_code(language) if language else None,
-                self.config.transcription.prompt,
-            )
+            request = self.transcription_request()
         except ServiceError as exc:
             self.transcriber.start_failed(turn, exc)
             return
         self.transcriber.start(turn, request)
+
+    def follow_pause(self) -> None:
+        """While the VAD holds its pause after speech, transcribe the speech so far ahead of
+        speech_stopped (from ``EARLY_PAUSE_MS`` of quiet on), so the turn's transcript is
+        ready sooner; speech that resumes discards that job."""
+        driver, item_id = self.driver, self.speech_item_id
+        if driver is None or item_id is None or not driver.in_speech:
+            return
+        pause = driver.pause_ms
+        if pause == 0:
+            self.transcriber.discard_early()
+            return
+        settings = driver.settings
+        if pause < min(EARLY_PAUSE_MS, settings.silence_duration_ms // 2):
+            return
+        if self.transcriber.has_early(item_id):
+            return
+        try:
+            request = self.transcription_request()
+        except ServiceError:
+            return  # the commit reports it
+        self.transcriber.start_early(item_id, self.buffer.peek(), self.buffer.sample_rate, request)
 
     async def on_transcript(self, item_id: str, transcript: str | None) -> None:
         """A turn's transcript is known (None: it failed)."""

@@ -44,6 +44,7 @@ async def append(ctx: SessionContext, event: InputAudioBufferAppend) -> None:
     if driver is not None:
         for decision in await asyncio.to_thread(driver.process, samples):
             await _on_turn_event(ctx, decision)
+        ctx.follow_pause()
         if not driver.in_speech:
             padding = driver.settings.prefix_padding_ms
             ctx.buffer.drop_before(ctx.buffer.end_ms - padding - IDLE_KEEP_MS)

@@ -70,6 +70,10 @@ class InputAudioBuffer:
             self._length -= cut
             self.start_sample += cut
 
+    def peek(self) -> npt.NDArray[np.int16]:
+        """All the audio held, left in place."""
+        return self._all()
+
     def take(self, end_ms: int | None = None) -> npt.NDArray[np.int16]:
         """Remove and return the audio up to ``end_ms`` (all of it when None)."""
         audio = self._all()

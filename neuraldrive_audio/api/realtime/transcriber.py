@@ -4,6 +4,11 @@ Each turn is a task: the speech service transcribes the turn's audio (a WAV uplo
 the session sends ``...transcription.delta`` per finished segment and ``.completed`` at the
 end, or ``.failed`` when the job fails or its worker dies. The session goes on either way.
 Turns run at once, but their ``.completed``/``.failed`` go out in commit order.
+
+A turn may be transcribed early: while the VAD holds its pause before speech_stopped, the
+session hands the speech so far to :meth:`TurnTranscriber.start_early`; when the pause ends
+the turn, the turn follows that job instead of submitting its own (its transcript is ready
+sooner by most of the pause). Speech that resumes discards it.
 """
 
 from __future__ import annotations
@@ -74,6 +79,15 @@ class TranscriptionRequest:
     prompt: str | None
 
 
+@dataclass
+class _Early:
+    """A job started on a turn's speech before the turn was committed."""
+
+    item_id: str
+    request: TranscriptionRequest
+    submitted: asyncio.Task[TranscriptionRun]
+
+
 class _InOrder:
     """A turn's place in commit order: its result goes out after the turn before it has
     settled (completed, failed or cancelled), so a short turn that a batch finished first
@@ -107,6 +121,7 @@ class TurnTranscriber:
         self._on_settled = on_settled
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_settled: asyncio.Event | None = None
+        self._early: _Early | None = None
         self.job_ids: dict[str, str] = {}
         """item id -> job id of turns in flight (for logs and tests)."""
 
@@ -116,10 +131,57 @@ class TurnTranscriber:
         return len(self._tasks)
 
     def start(self, turn: CommittedTurn, request: TranscriptionRequest) -> None:
-        """Transcribe ``turn`` in the background."""
+        """Transcribe ``turn`` in the background (with the job started early on its speech,
+        when there is one for the same item and request)."""
         self._registry.turn_committed()
         order = self._next_in_order()
-        self._spawn(self._run(turn, request, order), order)
+        early = self._early
+        self._early = None
+        if early is not None and (early.item_id, early.request) != (turn.item_id, request):
+            self._abandon(early)
+            early = None
+        submitted = early.submitted if early is not None else None
+        self._spawn(self._run(turn, request, order, submitted), order)
+
+    def start_early(
+        self,
+        item_id: str,
+        audio: npt.NDArray[np.int16],
+        sample_rate: int,
+        request: TranscriptionRequest,
+    ) -> None:
+        """Start transcribing item ``item_id``'s speech so far, ahead of its commit."""
+        self.discard_early()
+        upload = wav_bytes(audio, sample_rate)
+        submitted = asyncio.create_task(
+            transcription.start(
+                self._queue,
+                upload,
+                request.model_id,
+                TranscriptionOptions(language=request.language, prompt=request.prompt),
+                self._timeout_s,
+            )
+        )
+        self._early = _Early(item_id, request, submitted)
+
+    def has_early(self, item_id: str | None) -> bool:
+        """Whether item ``item_id``'s speech is being transcribed ahead of its commit."""
+        return self._early is not None and self._early.item_id == item_id
+
+    def discard_early(self) -> None:
+        """Speech resumed (or the buffer changed): the early job is not the turn's."""
+        if self._early is not None:
+            self._abandon(self._early)
+            self._early = None
+
+    def _abandon(self, early: _Early) -> None:
+        async def abort() -> None:
+            with contextlib.suppress(ServiceError):
+                await (await early.submitted).abort()
+
+        task = asyncio.create_task(abort())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def start_failed(self, turn: CommittedTurn, error: ServiceError) -> None:
         """Report ``turn`` as failed without running it (e.g. its model is gone)."""
@@ -140,6 +202,7 @@ class TurnTranscriber:
 
     async def close(self) -> None:
         """Cancel every turn in flight; their jobs are aborted on the workers."""
+        self.discard_early()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -148,17 +211,24 @@ class TurnTranscriber:
                 await task
 
     async def _run(
-        self, turn: CommittedTurn, request: TranscriptionRequest, order: _InOrder
+        self,
+        turn: CommittedTurn,
+        request: TranscriptionRequest,
+        order: _InOrder,
+        early: asyncio.Task[TranscriptionRun] | None,
     ) -> None:
         extra: dict[str, str] = {"item_id": turn.item_id}
         try:
-            options = TranscriptionOptions(language=request.language, prompt=request.prompt)
-            upload = wav_bytes(turn.audio, turn.sample_rate)
-            run = await transcription.start(
-                self._queue, upload, request.model_id, options, self._timeout_s
-            )
+            run, how = await self._early_run(early), "started early"
+            if run is None:
+                options = TranscriptionOptions(language=request.language, prompt=request.prompt)
+                upload = wav_bytes(turn.audio, turn.sample_rate)
+                run = await transcription.start(
+                    self._queue, upload, request.model_id, options, self._timeout_s
+                )
+                how = "queued"
             self.job_ids[turn.item_id] = extra["job_id"] = run.job_id
-            log.info("realtime turn queued (%.2f s of audio)", turn.duration_s, extra=extra)
+            log.info("realtime turn %s (%.2f s of audio)", how, turn.duration_s, extra=extra)
             # Cancelled (client gone) before the job settled: the run aborts the job.
             transcript = await self._follow(turn, run)
             await self._completed(turn, transcript, order)
@@ -167,6 +237,16 @@ class TurnTranscriber:
             await self._failed(turn, exc, order)
         finally:
             self.job_ids.pop(turn.item_id, None)
+
+    @staticmethod
+    async def _early_run(early: asyncio.Task[TranscriptionRun] | None) -> TranscriptionRun | None:
+        """The early job, or None (none, or it could not be submitted: submit anew)."""
+        if early is None:
+            return None
+        try:
+            return await early
+        except ServiceError:
+            return None
 
     async def _follow(self, turn: CommittedTurn, run: TranscriptionRun) -> Transcript:
         first = True

@@ -28,6 +28,11 @@ class TurnDetectionDriver:
         """True between speech_started and speech_stopped."""
         return self._vad.detector.in_speech
 
+    @property
+    def pause_ms(self) -> int:
+        """How long the speech in progress has been quiet so far (see TurnDetector)."""
+        return self._vad.detector.pause_ms
+
     def process(self, samples: npt.NDArray[np.int16]) -> list[TurnEvent]:
         """Feed appended samples; returns decisions with times on the session timeline."""
         events = self._vad.process(self._resampler.process(s16_to_float(samples)))
