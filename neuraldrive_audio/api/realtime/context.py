@@ -16,16 +16,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from openai.types.realtime import (
-    ConversationItemAdded,
     ConversationItemDeletedEvent,
-    ConversationItemDone,
     InputAudioBufferCommittedEvent,
 )
 
 from neuraldrive_audio.api.realtime.conversation import Conversation, ConversationLimits
 from neuraldrive_audio.api.realtime.emitter import EventEmitter
 from neuraldrive_audio.api.realtime.input_buffer import InputAudioBuffer
-from neuraldrive_audio.api.realtime.items import ConversationItem, MessageItem, render
+from neuraldrive_audio.api.realtime.items import (
+    ConversationItem,
+    MessageItem,
+    added_event,
+    done_event,
+)
 from neuraldrive_audio.api.realtime.protocol import new_event_id, new_session_id
 from neuraldrive_audio.api.realtime.responder import ReplyBackend, Responder
 from neuraldrive_audio.api.realtime.session_config import ConfigLimits, SessionConfig
@@ -178,27 +181,13 @@ class SessionContext:
             return
         if item.status == "in_progress" and isinstance(item, MessageItem):
             self._pending[item_id] = asyncio.Event()
-        await self.emitter.emit(
-            ConversationItemAdded(
-                type="conversation.item.added",
-                event_id=new_event_id(),
-                previous_item_id=previous,
-                item=render(item),
-            )
-        )
+        await self.emitter.emit(added_event(item, previous))
         if item.status != "in_progress":
             await self.item_done(item, previous)
 
     async def item_done(self, item: ConversationItem, previous: str | None) -> None:
         """``conversation.item.done`` for an item that is complete."""
-        await self.emitter.emit(
-            ConversationItemDone(
-                type="conversation.item.done",
-                event_id=new_event_id(),
-                previous_item_id=previous,
-                item=render(item),
-            )
-        )
+        await self.emitter.emit(done_event(item, previous))
 
     async def forget(self, item_ids: list[str]) -> None:
         """Tell the client the conversation forgot these (oldest) items to stay in bounds."""

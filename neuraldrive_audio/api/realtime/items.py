@@ -19,6 +19,8 @@ from openai.types.realtime import (
     ConversationItem as WireItem,
 )
 from openai.types.realtime import (
+    ConversationItemAdded,
+    ConversationItemDone,
     RealtimeConversationItemAssistantMessage,
     RealtimeConversationItemFunctionCall,
     RealtimeConversationItemFunctionCallOutput,
@@ -39,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from neuraldrive_audio.api.realtime.protocol import (
     ClientEventError,
     decode_audio,
+    new_event_id,
     new_item_id,
     validation_error,
 )
@@ -148,6 +151,26 @@ def render(item: ConversationItem) -> WireItem:
         role="user",
         content=[UserContent(**_part_fields(part)) for part in item.content],
         **common,
+    )
+
+
+def added_event(item: ConversationItem, previous: str | None) -> ConversationItemAdded:
+    """``conversation.item.added``: ``item`` joined the conversation after ``previous``."""
+    return ConversationItemAdded(
+        type="conversation.item.added",
+        event_id=new_event_id(),
+        previous_item_id=previous,
+        item=render(item),
+    )
+
+
+def done_event(item: ConversationItem, previous: str | None) -> ConversationItemDone:
+    """``conversation.item.done``: ``item`` is complete."""
+    return ConversationItemDone(
+        type="conversation.item.done",
+        event_id=new_event_id(),
+        previous_item_id=previous,
+        item=render(item),
     )
 
 

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from openai.types.realtime import (
-    ConversationItemAdded,
-    ConversationItemDone,
     RealtimeResponse,
     RealtimeResponseStatus,
     RealtimeResponseUsage,
@@ -59,6 +57,8 @@ from neuraldrive_audio.api.realtime.items import (
     ConversationItem,
     FunctionCallItem,
     MessageItem,
+    added_event,
+    done_event,
     render,
 )
 from neuraldrive_audio.api.realtime.output_audio import OutputEncoder
@@ -378,14 +378,7 @@ class Responder:
             )
         )
         if response.settings.in_conversation:
-            await self._emitter.emit(
-                ConversationItemAdded(
-                    type="conversation.item.added",
-                    event_id=new_event_id(),
-                    previous_item_id=previous,
-                    item=render(item),
-                )
-            )
+            await self._emitter.emit(added_event(item, previous))
         await self._forget(forgotten)
         return previous
 
@@ -400,14 +393,7 @@ class Responder:
             )
         )
         if response.settings.in_conversation:
-            await self._emitter.emit(
-                ConversationItemDone(
-                    type="conversation.item.done",
-                    event_id=new_event_id(),
-                    previous_item_id=None,
-                    item=render(item),
-                )
-            )
+            await self._emitter.emit(done_event(item, None))
 
     async def _open_message(self, response: _Response) -> MessageItem:
         """The assistant message, announced when the reply's first words or audio arrive."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from openai import BaseModel
 from openai.types.realtime import (
     ConversationItemInputAudioTranscriptionCompletedEvent,
     ConversationItemInputAudioTranscriptionDeltaEvent,
@@ -272,37 +273,39 @@ class TurnTranscriber:
         self, turn: CommittedTurn, transcript: Transcript, order: _InOrder
     ) -> None:
         text = transcript.text.strip()
-        await order.turn_comes()
-        await self._emitter.emit(
-            ConversationItemInputAudioTranscriptionCompletedEvent(
-                type="conversation.item.input_audio_transcription.completed",
-                event_id=new_event_id(),
-                item_id=turn.item_id,
-                content_index=0,
-                transcript=text,
-                usage=UsageTranscriptTextUsageDuration(
-                    type="duration", seconds=round(turn.duration_s, 3)
-                ),
-            )
+        usage = UsageTranscriptTextUsageDuration(type="duration", seconds=round(turn.duration_s, 3))
+        completed = ConversationItemInputAudioTranscriptionCompletedEvent(
+            type="conversation.item.input_audio_transcription.completed",
+            event_id=new_event_id(),
+            item_id=turn.item_id,
+            content_index=0,
+            transcript=text,
+            usage=usage,
         )
-        order.settled.set()
-        self._registry.turn_completed(time.monotonic() - turn.stopped_at)
-        await self._on_settled(turn.item_id, text)
+        await self._settle(turn, order, completed, text)
 
     async def _failed(self, turn: CommittedTurn, exc: ServiceError, order: _InOrder) -> None:
-        await order.turn_comes()
         error = realtime_error(exc)
-        await self._emitter.emit(
-            ConversationItemInputAudioTranscriptionFailedEvent(
-                type="conversation.item.input_audio_transcription.failed",
-                event_id=new_event_id(),
-                item_id=turn.item_id,
-                content_index=0,
-                error=TranscriptionError(
-                    type=error.type, code=error.code, message=error.message, param=error.param
-                ),
-            )
+        failed = ConversationItemInputAudioTranscriptionFailedEvent(
+            type="conversation.item.input_audio_transcription.failed",
+            event_id=new_event_id(),
+            item_id=turn.item_id,
+            content_index=0,
+            error=TranscriptionError(
+                type=error.type, code=error.code, message=error.message, param=error.param
+            ),
         )
+        await self._settle(turn, order, failed, None)
+
+    async def _settle(
+        self, turn: CommittedTurn, order: _InOrder, event: BaseModel, transcript: str | None
+    ) -> None:
+        """Send a turn's ``.completed`` (``transcript``) or ``.failed`` (None) in its turn."""
+        await order.turn_comes()
+        await self._emitter.emit(event)
         order.settled.set()
-        self._registry.turn_failed()
-        await self._on_settled(turn.item_id, None)
+        if transcript is None:
+            self._registry.turn_failed()
+        else:
+            self._registry.turn_completed(time.monotonic() - turn.stopped_at)
+        await self._on_settled(turn.item_id, transcript)
