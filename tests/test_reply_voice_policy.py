@@ -2,7 +2,8 @@
 on a box whose workers have no GPU, OpenAI's voice names go to the fastest CPU voice (Piper),
 a voice only Kokoro has stays Kokoro's; with a GPU, or with the policy ``default``, the
 default TTS model speaks. The workers' devices come from their heartbeats (fakeredis here),
-and a conversation session's ``session.created`` names the voice that will speak."""
+and a conversation session's ``session.created`` names the voice that will speak (also
+checked once on the shared CPU service)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from neuraldrive_audio.service.names import (
 from neuraldrive_audio.service.speech_service import SpeechService
 from neuraldrive_audio.storage.catalog import ModelCatalog
 from neuraldrive_audio.storage.model_store import ModelStore
+from tests.harness import Service
 from tests.realtime_events import validate_strictly
 from tests.test_voice_session_unit import FakeReplies
 
@@ -160,3 +162,13 @@ async def test_session_created_names_the_voice_that_will_speak(
     voices = [e["session"]["audio"]["output"]["voice"] for e in sent]
     assert [e["type"] for e in sent] == ["session.created", "session.updated", "session.updated"]
     assert voices == [JOE, JOE, own]
+
+
+@pytest.mark.service
+async def test_the_cpu_service_names_piper_in_session_created(service: Service) -> None:
+    client = service.async_client()
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        created = json.loads(await connection.recv_bytes())
+        validate_strictly(created)
+        assert created["type"] == "session.created"
+        assert created["session"]["audio"]["output"]["voice"] == JOE
