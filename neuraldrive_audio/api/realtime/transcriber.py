@@ -123,6 +123,7 @@ class TurnTranscriber:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_settled: asyncio.Event | None = None
         self._early: _Early | None = None
+        self._aborting: set[asyncio.Task[None]] = set()
         self.job_ids: dict[str, str] = {}
         """item id -> job id of turns in flight (for logs and tests)."""
 
@@ -136,11 +137,12 @@ class TurnTranscriber:
         when there is one for the same item and request)."""
         self._registry.turn_committed()
         order = self._next_in_order()
-        early = self._early
-        self._early = None
-        if early is not None and (early.item_id, early.request) != (turn.item_id, request):
-            self._abandon(early)
-            early = None
+        early = self._early if self.has_early(turn.item_id) else None
+        if early is not None:
+            self._early = None
+            if early.request != request:  # the session's transcription settings changed
+                self._abandon(early)
+                early = None
         submitted = early.submitted if early is not None else None
         self._spawn(self._run(turn, request, order, submitted), order)
 
@@ -181,8 +183,8 @@ class TurnTranscriber:
                 await (await early.submitted).abort()
 
         task = asyncio.create_task(abort())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._aborting.add(task)
+        task.add_done_callback(self._aborting.discard)
 
     def start_failed(self, turn: CommittedTurn, error: ServiceError) -> None:
         """Report ``turn`` as failed without running it (e.g. its model is gone)."""
@@ -210,6 +212,7 @@ class TurnTranscriber:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.gather(*self._aborting, return_exceptions=True)
 
     async def _run(
         self,
