@@ -25,6 +25,7 @@ Run: python bench/bench_wyoming.py   (needs redis-server, the demo and test extr
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import statistics
@@ -59,7 +60,8 @@ from tests.wyoming_server import HA_CHUNK_BYTES, to_16k, wyoming_process
 
 PEERS = ("wyoming-faster-whisper==3.8.1", "wyoming-piper==2.5.2")
 VOICE = "en_US-joe-medium"
-ROUNDS = 3
+ROUNDS = 5
+SATELLITE_RUNS = 3
 SATELLITES = 4
 COMMANDS_PER_SATELLITE = 3
 DECODING = (
@@ -255,8 +257,13 @@ def batch_ceiling(models: Path, commands: list[bytes]) -> None:
     print(f"Batch ceiling, in-process, {len(clips)} of the commands, median of 3: "
           f"one after another {seq * 1000:.0f} ms, as one lockstep batch {batch * 1000:.0f} ms "
           f"(x{seq / batch:.2f}); the encoder alone, one window each: {enc * 1000:.0f} ms "
-          f"({enc / seq:.0%} of the sequential time)")  # fmt: skip
+          f"({enc / seq:.0%} of the sequential time); load average {load_average()}")  # fmt: skip
     engine.close()
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages (2 cores: above 2 means queueing)."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def ratio(ours: float, theirs: float) -> str:
@@ -265,6 +272,7 @@ def ratio(ours: float, theirs: float) -> str:
 
 async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[bytes],
                   texts: list[str]) -> None:  # fmt: skip
+    loads_before = load_average()
     for side in (ours, theirs):  # warm-up: models load on first use
         await stt_latency(side["stt"], commands[0])
         await tts_first_audio(side["tts"], REPLY)
@@ -280,19 +288,22 @@ async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[b
         for name, side in (("ours", ours), ("theirs", theirs)):
             tts[name].append(await tts_first_audio(side["tts"], REPLY))
     throughput = {name: [] for name in ("ours", "theirs")}  # type: dict[str, list[float]]
-    for _ in range(2):
+    for _ in range(SATELLITE_RUNS):
         for name, side in (("ours", ours), ("theirs", theirs)):
             throughput[name].append(await satellites(side["stt"], commands))
 
+    print(f"\nload average before: {loads_before}, after: {load_average()}")
     med = {k: {n: statistics.median(v) for n, v in d.items()}
            for k, d in (("stt", stt), ("tts", tts), ("sat", throughput))}  # fmt: skip
     durations = ", ".join(f"{len(c) / 32_000:.1f}" for c in commands)
-    print(f"\nDecoding, both sides: {DECODING}")
+    print(f"Decoding, both sides: {DECODING}")
     print(f"STT commands: {durations} s; {ROUNDS} rounds, alternating")
+    paired = statistics.median(o / t for o, t in zip(stt["ours"], stt["theirs"], strict=True))
     print(
         f"  audio-stop -> transcript, median: ours {med['stt']['ours'] * 1000:.0f} ms, "
         f"wyoming-faster-whisper {med['stt']['theirs'] * 1000:.0f} ms, "
-        f"ours/theirs {ratio(med['stt']['ours'], med['stt']['theirs'])} (target <= 1.0)"
+        f"ours/theirs {ratio(med['stt']['ours'], med['stt']['theirs'])} (target <= 1.0); "
+        f"median of the {len(stt['ours'])} back-to-back pairs' ratios {paired:.2f}"
     )
     print(
         f"  mean WER: ours {statistics.mean(wer['ours']):.3f}, "
@@ -305,7 +316,8 @@ async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[b
         f"ours/theirs {ratio(med['tts']['ours'], med['tts']['theirs'])} (target <= 1.0)"
     )
     print(f"{SATELLITES} satellites x {COMMANDS_PER_SATELLITE} commands, audio s per wall s, "
-          f"median of 2: ours {med['sat']['ours']:.2f}, theirs {med['sat']['theirs']:.2f}, "
+          f"median of {SATELLITE_RUNS}: ours {med['sat']['ours']:.2f}, "
+          f"theirs {med['sat']['theirs']:.2f}, "
           f"ours/theirs {ratio(med['sat']['ours'], med['sat']['theirs'])} "
           "(target >= 1.5)")  # fmt: skip
 
