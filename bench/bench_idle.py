@@ -26,20 +26,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import psutil
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.connection import connect
-from neuraldrive_audio.queue.events import EventType
+from bench.demo_service import from_clients, ping_latencies, transcription_session
 from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service, free_port
@@ -56,29 +53,16 @@ def burst(service: Service, requests: int) -> None:
     """``requests`` transcriptions and as many speech requests from a few clients, and a job."""
     clip = make_clip(SENTENCES[0])
     speech = {"model": PIPER_ID, "voice": "en_US-joe-medium", "input": SENTENCES[1]}
-    counter = iter(range(2 * requests))
-    lock = threading.Lock()
 
-    def client() -> None:
-        with service.http() as http:
-            while True:
-                with lock:
-                    index = next(counter, None)
-                if index is None:
-                    return
-                if index % 2:
-                    response = http.post("/v1/audio/speech", json=speech)
-                else:
-                    response = http.post("/v1/audio/transcriptions",
-                                         files={"file": ("a.wav", clip)},
-                                         data={"model": "whisper-1"})  # fmt: skip
-                response.raise_for_status()
+    def send(http: httpx.Client, index: int) -> None:
+        if index % 2:
+            response = http.post("/v1/audio/speech", json=speech)
+        else:
+            response = http.post("/v1/audio/transcriptions", files={"file": ("a.wav", clip)},
+                                 data={"model": "whisper-1"})  # fmt: skip
+        response.raise_for_status()
 
-    threads = [threading.Thread(target=client) for _ in range(BURST_CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    from_clients(service, BURST_CLIENTS, 2 * requests, send)
     with service.http() as http:
         job = http.post("/v1/audio/jobs", files={"file": ("a.wav", clip)},
                         data={"model": "whisper-1"})  # fmt: skip
@@ -97,19 +81,7 @@ async def realtime_session(service: Service) -> int:
     client = service.async_client()
     done = 0
     async with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
-        await connection.send(
-            {  # type: ignore[arg-type]
-                "type": "session.update",
-                "session": {
-                    "type": "transcription",
-                    "audio": {"input": {
-                        "format": {"type": "audio/pcm", "rate": RATE},
-                        "transcription": {"model": "whisper-1", "language": "en"},
-                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
-                    }},
-                },
-            }
-        )  # fmt: skip
+        await connection.send(transcription_session(RATE, 500))  # type: ignore[arg-type]
         step = RATE * CHUNK_MS // 1000
         for start in range(0, len(audio), step):
             chunk = base64.b64encode(audio[start : start + step].tobytes()).decode()
@@ -123,37 +95,6 @@ async def realtime_session(service: Service) -> int:
             if done == 2:
                 break
     return done
-
-
-class _Ping:
-    """The payload of a no-op job (the queue takes any model with ``model_dump``)."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-
-    def model_dump(self, mode: str = "json") -> dict[str, str]:
-        return {"job_id": self.job_id}
-
-
-async def pickup_from_idle(redis_url: str, count: int, gap_s: float) -> list[float]:
-    """Round trips of no-op jobs sent to a worker left idle ``gap_s`` before each: enqueue ->
-    worker -> done event (the latency a sleeping worker adds, DESIGN.md 8)."""
-    redis = await connect(redis_url)
-    queue = JobQueue(redis, max_depth=1000, event_ttl_s=60, job_ttl_s=60)
-    latencies = []
-    try:
-        for _ in range(count):
-            await asyncio.sleep(gap_s)
-            job_id = new_job_id()
-            started = time.perf_counter()
-            await queue.submit(keys.PING_FUNCTION, _Ping(job_id), job_id)  # type: ignore[arg-type]
-            async for event in queue.follow(job_id, timeout_s=10):
-                if event.type is EventType.DONE:
-                    break
-            latencies.append(time.perf_counter() - started)
-    finally:
-        await redis.aclose()
-    return sorted(latencies)
 
 
 def command_counts(client: redis.Redis) -> dict[str, int]:
@@ -253,7 +194,7 @@ def main() -> None:
                 print(f"idle round {index + 1}, {args.window:.0f} s:")
                 measure(processes, client, args.window)
             if args.pings:
-                pings = asyncio.run(pickup_from_idle(url, args.pings, PING_GAP_S))
+                pings = asyncio.run(ping_latencies(url, args.pings, PING_GAP_S))
                 p50, p99 = pings[len(pings) // 2], pings[max(0, int(len(pings) * 0.99) - 1)]
                 print(f"no-op job to an idle worker ({PING_GAP_S:.0f} s apart), {args.pings} "
                       f"runs: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")  # fmt: skip

@@ -29,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.demo_service import from_clients
 from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import RedisServer, Service
@@ -88,7 +89,6 @@ def load(service: Service, kind: str, clip: bytes, clients: int, requests: int) 
     run = Run()
     send = _requester(service, kind, clip)
     lock = threading.Lock()
-    counter = iter(range(requests))
     finished = threading.Event()
 
     def sample() -> None:
@@ -97,35 +97,25 @@ def load(service: Service, kind: str, clip: bytes, clients: int, requests: int) 
                 done = len(run.latencies) + sum(run.errors.values())
             run.rss_samples.append((done, _rss_mb(service)))
 
-    def client() -> None:
-        with service.http() as http:
-            while True:
-                with lock:
-                    index = next(counter, None)
-                if index is None:
-                    break
-                started = time.perf_counter()
-                try:
-                    status = send(http)
-                except httpx.HTTPError as exc:
-                    status = -1
-                    with lock:
-                        run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
-                took = time.perf_counter() - started
-                with lock:
-                    if status == 200:
-                        run.latencies.append(took)
-                    elif status != -1:
-                        run.errors[str(status)] = run.errors.get(str(status), 0) + 1
+    def call(http: httpx.Client, index: int) -> None:
+        started = time.perf_counter()
+        try:
+            status = send(http)
+        except httpx.HTTPError as exc:
+            with lock:
+                run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+            return
+        took = time.perf_counter() - started
+        with lock:
+            if status == 200:
+                run.latencies.append(took)
+            else:
+                run.errors[str(status)] = run.errors.get(str(status), 0) + 1
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    from_clients(service, clients, requests, call)
     run.wall_s = time.perf_counter() - started
     finished.set()
     sampler.join()

@@ -30,12 +30,13 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
 
+from bench.demo_service import running_service, transcription_session
 from neuraldrive_audio.engines.whisper import FALLBACK_TEMPERATURES
 from neuraldrive_audio.media.decode import decode_upload
 from neuraldrive_audio.media.pcm import wav_bytes
 from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from tests.harness import RedisServer, Service
+from tests.harness import Service
 from tests.realtime_audio import CHUNK_MS, spoken_turns
 from tests.speech_clips import SENTENCES, word_error_rate
 
@@ -50,20 +51,7 @@ async def stream_clip(
     client = service.async_client()
     turns: dict[str, dict[str, Any]] = {}
     async with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
-        await connection.send(
-            {  # type: ignore[arg-type]
-                "type": "session.update",
-                "session": {
-                    "type": "transcription",
-                    "audio": {"input": {
-                        "format": {"type": "audio/pcm", "rate": RATE},
-                        "transcription": {"model": "whisper-1", "language": "en"},
-                        "turn_detection": {"type": "server_vad",
-                                           "silence_duration_ms": SILENCE_MS},
-                    }},
-                },
-            }
-        )  # fmt: skip
+        await connection.send(transcription_session(RATE, SILENCE_MS))  # type: ignore[arg-type]
 
         async def send() -> None:
             loop = asyncio.get_running_loop()
@@ -118,9 +106,7 @@ def main() -> None:
         root = Path(tmp)
         store = ModelStore(root / "models")
         register_demo_models(store)
-        redis = RedisServer.start(root)
-        service = Service.start(f"{redis.url}/0", root / "data", root / "models")
-        try:
+        with running_service(root) as service:
             warm = wav_bytes(audio[: RATE * 3], RATE)  # the worker loads the model once
             service.client().audio.transcriptions.create(model="whisper-1", file=("w.wav", warm))
             turns = [
@@ -128,9 +114,6 @@ def main() -> None:
                 for _ in range(args.passes)
                 for t in asyncio.run(stream_clip(service, audio, len(SENTENCES)))
             ]
-        finally:
-            service.stop()
-            redis.stop()
         model = WhisperModel(str(store.path_of(store.get(WHISPER_ID))), device="cpu",
                              compute_type="int8")  # fmt: skip
         raw_time(model, audio[: RATE * 3])  # warm-up

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.demo_service import running_service
 from neuraldrive_audio.config import Device, Settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.engines.base import as_text_to_speech
@@ -28,7 +29,7 @@ from neuraldrive_audio.media.clauses import split_first_clause
 from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.storage.demo_models import KOKORO_ID, PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from tests.harness import RedisServer, Service
+from tests.harness import Service
 
 RUNS = 3
 TEXT = (
@@ -91,9 +92,7 @@ def main() -> None:
         root = Path(tmp)
         store = ModelStore(root / "models")
         register_demo_models(store)
-        redis = RedisServer.start(root)
-        service = Service.start(f"{redis.url}/0", root / "data", root / "models")
-        try:
+        with running_service(root) as service:
             for model_id in (PIPER_ID, KOKORO_ID):
                 raw_clause, raw_first, raw_total = raw_times(store, model_id)
                 svc_first, svc_total = service_times(service, model_id)
@@ -108,9 +107,6 @@ def main() -> None:
                 )
                 print(f"  total:       service {svc_total:.3f} s, raw {raw_total:.3f} s, "
                       f"ratio {svc_total / raw_total:.3f} (target <= 1.05)")  # fmt: skip
-        finally:
-            service.stop()
-            redis.stop()
 
 
 if __name__ == "__main__":

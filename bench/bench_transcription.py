@@ -31,15 +31,12 @@ import httpx
 import openai
 from faster_whisper import WhisperModel
 
+from bench.demo_service import ping_latencies, running_service
 from neuraldrive_audio.engines.whisper import FALLBACK_TEMPERATURES
 from neuraldrive_audio.media.decode import decode_upload
-from neuraldrive_audio.queue import keys
-from neuraldrive_audio.queue.client import JobQueue, new_job_id
-from neuraldrive_audio.queue.connection import connect
-from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.storage.demo_models import WHISPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
-from tests.harness import API_KEY, RedisServer, Service, free_port
+from tests.harness import API_KEY, free_port
 from tests.speech_clips import SENTENCES, make_clip
 
 RUNS = 7
@@ -65,31 +62,6 @@ def compare(model: WhisperModel, client: openai.OpenAI, clip: bytes) -> tuple[fl
         client.audio.transcriptions.create(model="whisper-1", file=("c.wav", clip))
         via_service.append(time.perf_counter() - started)
     return statistics.median(raw), statistics.median(via_service)
-
-
-async def ping_latencies(redis_url: str) -> list[float]:
-    """Round trips of no-op jobs: enqueue -> worker -> done event read by XREAD BLOCK."""
-    redis = await connect(redis_url)
-    queue = JobQueue(redis, max_depth=1000, event_ttl_s=60, job_ttl_s=60)
-
-    class Ping:
-        def __init__(self, job_id: str) -> None:
-            self.job_id = job_id
-
-        def model_dump(self, mode: str = "json") -> dict[str, str]:
-            return {"job_id": self.job_id}
-
-    latencies = []
-    for _ in range(PINGS):
-        job_id = new_job_id()
-        started = time.perf_counter()
-        await queue.submit(keys.PING_FUNCTION, Ping(job_id), job_id)  # type: ignore[arg-type]
-        async for event in queue.follow(job_id, timeout_s=10):
-            if event.type is EventType.DONE:
-                break
-        latencies.append(time.perf_counter() - started)
-    await redis.aclose()
-    return latencies
 
 
 @contextmanager
@@ -147,14 +119,10 @@ def main() -> None:
         print(
             f"clip: {seconds:.1f} s of speech, whisper tiny.en int8, beam 5, {RUNS} runs (median)"
         )
-        redis = RedisServer.start(root)
-        service = Service.start(f"{redis.url}/0", root / "data", root / "models")
-        try:
+        with running_service(root) as service:
             report("configured redis-server   ", *compare(model, service.client(), clip))
-            pings = sorted(asyncio.run(ping_latencies(f"{redis.url}/0")))
-        finally:
-            service.stop()
-            redis.stop()
+            redis_url = service.env["NEURALDRIVE_AUDIO_REDIS_URL"]
+            pings = asyncio.run(ping_latencies(redis_url, PINGS))
         for on_path in (True, False):
             data_dir = root / f"serve-{on_path}"
             register_demo_models(ModelStore(data_dir / "models"))

@@ -141,12 +141,12 @@ def test_bomb_sync_is_refused_while_decoding(
 ) -> None:
     svc = _start(chaos_redis, models_dir, tmp_path)  # default limit: 30 min
     try:
-        with RssSampler(svc.workers) as rss, svc.http() as http:
+        with RssSampler([svc.api, *svc.workers]) as rss, svc.http() as http:
             started = time.monotonic()
             response = _post_audio(http, "/v1/audio/transcriptions", bomb)
             took = time.monotonic() - started
         print(f"\nsync bomb ({BOMB_HOURS:g} h, {len(bomb) / 1e6:.1f} MB): {response.status_code} "
-              f"in {took:.1f} s, worker RSS peak +{rss.growth_mb():.0f} MB")  # fmt: skip
+              f"in {took:.1f} s, RSS peak (API, workers) +{rss.growth_mb():.0f} MB")  # fmt: skip
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error["code"] == "audio_too_long" and error["param"] == "file"
@@ -163,11 +163,11 @@ def test_bomb_job_is_refused_while_planning(
 ) -> None:
     svc = _start(chaos_redis, models_dir, tmp_path, max_job_audio_duration_s=3600)
     try:
-        with RssSampler(svc.workers) as rss, svc.http() as http:
+        with RssSampler([svc.api, *svc.workers]) as rss, svc.http() as http:
             response = _post_audio(http, "/v1/audio/jobs", bomb)
             assert response.status_code == 202, response.text
             job = _wait_job(svc, response.json()["id"])
-        print(f"\njob bomb: {job['status']}, worker RSS peak +{rss.growth_mb():.0f} MB")
+        print(f"\njob bomb: {job['status']}, RSS peak (API, workers) +{rss.growth_mb():.0f} MB")
         assert job["status"] == "failed"
         assert job["error"]["code"] == "audio_too_long"
         assert "60 minutes" in job["error"]["message"]
@@ -184,12 +184,12 @@ def test_long_job_plans_in_bounded_memory(
     """Within the job limit, the whole 2 h file is decoded and planned, memory flat."""
     svc = _start(chaos_redis, models_dir, tmp_path)
     try:
-        with RssSampler(svc.workers) as rss, svc.http() as http:
+        with RssSampler([svc.api, *svc.workers]) as rss, svc.http() as http:
             response = _post_audio(http, "/v1/audio/jobs", bomb)
             assert response.status_code == 202, response.text
             job = _wait_job(svc, response.json()["id"], timeout_s=300)
         print(f"\n{BOMB_HOURS:g} h job: {job['status']} (duration {job['input_duration']} s), "
-              f"worker RSS peak +{rss.growth_mb():.0f} MB")  # fmt: skip
+              f"RSS peak (API, workers) +{rss.growth_mb():.0f} MB")  # fmt: skip
         assert job["status"] == "completed", job
         assert job["input_duration"] == pytest.approx(BOMB_HOURS * 3600, abs=1)
         # Whole-file decoding held 2 h as float32 (460 MB) plus its int16 copy.

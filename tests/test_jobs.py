@@ -247,9 +247,11 @@ def test_job_errors_and_listing(jobs_service: Service, tmp_path: Path) -> None:
         voice = http.post("/v1/audio/jobs", json={"task": "speech", "model": "tts-1",
                                                   "voice": "nobody", "input": "Hi."})  # fmt: skip
         assert voice.status_code == 400 and voice.json()["error"]["param"] == "voice"
-        corrupt = _submit(jobs_service, b"not audio at all" * 100)
-        failed, _ = _wait(jobs_service, corrupt["id"])
-        assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_audio"
+        # Three jobs of its own, so the listing pages whatever ran before (or nothing did).
+        corrupt, *others = [_submit(jobs_service, b"not audio at all" * 100) for _ in range(3)]
+        for job in (corrupt, *others):
+            failed, _ = _wait(jobs_service, job["id"])
+            assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_audio"
 
         listing = http.get("/v1/audio/jobs", params={"limit": 2}).json()
         assert len(listing["data"]) == 2 and listing["has_more"]

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, NoReturn
 import httpx
 
 from neuraldrive_audio.cli.arguments import URL_HELP, command, url_option
-
-if TYPE_CHECKING:
-    from neuraldrive_audio.cli.arguments import Subcommands
 from neuraldrive_audio.cli.failures import (
     EXIT_CODES_HELP,
     ClientTarget,
@@ -30,6 +27,9 @@ from neuraldrive_audio.cli.speech_format import SPEECH_FORMATS, output_format
 from neuraldrive_audio.config import Device, get_settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.logs import setup_logging
+
+if TYPE_CHECKING:
+    from neuraldrive_audio.cli.arguments import Subcommands
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:

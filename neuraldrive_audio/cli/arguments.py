@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+Parser = argparse.ArgumentParser
+
 if TYPE_CHECKING:
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-Parser = argparse.ArgumentParser
 
 URL_HELP = (
     "service base URL (default: NEURALDRIVE_AUDIO_URL, else the running serve's, "

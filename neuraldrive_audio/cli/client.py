@@ -6,15 +6,19 @@ here: a missing or mistyped value becomes ``None`` (rendered as ``—``), never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from typing import TYPE_CHECKING, Any, get_type_hints
 from urllib.parse import quote
 
 import httpx
 
 from neuraldrive_audio.cli.failures import ClientTarget, api_failure, error_fields
 from neuraldrive_audio.config import get_settings
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Json = Mapping[str, Any]
 
@@ -45,6 +49,43 @@ def _str(data: Json, key: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def _flag(data: Json, key: str) -> bool:
+    return data.get(key) is True
+
+
+_READERS: dict[object, Callable[[Json, str], object]] = {
+    str: _str,
+    float | None: _float,
+    int | None: _int,
+    bool: _flag,
+}
+
+
+@cache
+def _scalar_fields(
+    record: type[DataclassInstance],
+) -> tuple[tuple[str, Callable[[Json, str], object]], ...]:
+    """The fields of a record read straight from the key of their name, with their reader."""
+    hints = get_type_hints(record)
+    return tuple(
+        (field.name, _READERS[hints[field.name]])
+        for field in fields(record)
+        if hints[field.name] in _READERS
+    )
+
+
+def _read(record: type[DataclassInstance], data: Json, **given: object) -> dict[str, Any]:
+    """Keyword arguments that build ``record`` from one JSON object.
+
+    Each scalar field is read by its declared type from the key of the same name; ``given``
+    supplies the others (nested records, values from elsewhere) as they are.
+    """
+    values: dict[str, Any] = {
+        name: read(data, name) for name, read in _scalar_fields(record) if name not in given
+    }
+    return values | given
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model resident in one worker's cache."""
@@ -60,15 +101,7 @@ class LoadedModel:
     @classmethod
     def parse(cls, data: Json) -> LoadedModel:
         """Build from one entry of a heartbeat's ``loaded_models``."""
-        return cls(
-            id=_str(data, "id"),
-            engine=_str(data, "engine"),
-            bytes=_int(data, "bytes"),
-            pinned=data.get("pinned") is True,
-            in_use=_int(data, "in_use"),
-            last_used=_float(data, "last_used"),
-            idle_until=_float(data, "idle_until"),
-        )
+        return cls(**_read(cls, data))
 
 
 @dataclass(frozen=True)
@@ -91,20 +124,8 @@ class Worker:
     @classmethod
     def parse(cls, data: Json) -> Worker:
         """Build from a WorkerHeartbeat object."""
-        return cls(
-            worker_id=_str(data, "worker_id"),
-            hostname=_str(data, "hostname"),
-            device=_str(data, "device"),
-            last_seen=_float(data, "last_seen"),
-            budget_bytes=_int(data, "budget_bytes"),
-            used_bytes=_int(data, "used_bytes"),
-            loaded_models=tuple(LoadedModel.parse(m) for m in _list(data.get("loaded_models"))),
-            jobs_in_progress=_int(data, "jobs_in_progress"),
-            jobs_done=_int(data, "jobs_done"),
-            jobs_failed=_int(data, "jobs_failed"),
-            loads=_int(data, "loads"),
-            evictions=_int(data, "evictions"),
-        )
+        models = tuple(LoadedModel.parse(m) for m in _list(data.get("loaded_models")))
+        return cls(**_read(cls, data, loaded_models=models))
 
     @property
     def budget_fraction(self) -> float | None:
@@ -128,14 +149,7 @@ class RunningJob:
     @classmethod
     def parse(cls, data: Json) -> RunningJob:
         """Build from one entry of ``jobs.in_progress``."""
-        return cls(
-            id=_str(data, "id"),
-            task=_str(data, "task"),
-            model=_str(data, "model"),
-            progress=_float(data, "progress"),
-            worker_id=_str(data, "worker_id"),
-            started_at=_float(data, "started_at"),
-        )
+        return cls(**_read(cls, data))
 
 
 @dataclass(frozen=True)
@@ -149,11 +163,7 @@ class EngineStats:
     @classmethod
     def parse(cls, engine: str, data: Json) -> EngineStats:
         """Build from one value of the ``engines`` map."""
-        return cls(
-            engine=engine,
-            real_time_factor=_float(data, "real_time_factor"),
-            audio_seconds=_float(data, "audio_seconds"),
-        )
+        return cls(**_read(cls, data, engine=engine))
 
 
 @dataclass(frozen=True)
@@ -168,12 +178,7 @@ class RecentError:
     @classmethod
     def parse(cls, data: Json) -> RecentError:
         """Build from one entry of ``recent_errors``."""
-        return cls(
-            time=_float(data, "time"),
-            job_id=_str(data, "job_id"),
-            code=_str(data, "code"),
-            message=_str(data, "message"),
-        )
+        return cls(**_read(cls, data))
 
 
 @dataclass(frozen=True)
@@ -246,11 +251,7 @@ class InstalledModel:
     @classmethod
     def parse(cls, data: Json) -> InstalledModel:
         """Build from one entry of the list."""
-        return cls(
-            id=_str(data, "id"),
-            engine=_str(data, "engine"),
-            bytes_on_disk=_int(data, "bytes_on_disk"),
-        )
+        return cls(**_read(cls, data))
 
 
 @dataclass(frozen=True)
@@ -267,14 +268,7 @@ class Job:
     @classmethod
     def parse(cls, data: Json) -> Job:
         """Build from one entry of the list."""
-        return cls(
-            id=_str(data, "id"),
-            task=_str(data, "task"),
-            status=_str(data, "status"),
-            progress=_float(data, "progress"),
-            model=_str(data, "model"),
-            created_at=_float(data, "created_at"),
-        )
+        return cls(**_read(cls, data))
 
 
 class ServiceError(Exception):

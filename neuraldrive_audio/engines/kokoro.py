@@ -22,7 +22,9 @@ from neuraldrive_audio.engines.plugin import (
     ModelFilesError,
     single_file,
 )
-from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.engines.speaking_speed import check_speed, stretch_to_speed
+from neuraldrive_audio.media.samples import EMPTY, FloatAudio
+from neuraldrive_audio.media.text import says_something
 from neuraldrive_audio.media.voice_mix import VoiceSpecError, parse_voice_mix
 from neuraldrive_audio.storage.manifest import ModelManifest
 
@@ -37,8 +39,7 @@ VOICES_FILE: Final = "voices.npz"
 SAMPLE_RATE: Final = 24000
 DEFAULT_LANGUAGE: Final = "en-us"
 
-# What the API accepts, and what the Kokoro graph accepts; the rest is time-stretched.
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
+# What the Kokoro graph accepts; the rest of the API's range is time-stretched.
 MODEL_MIN_SPEED, MODEL_MAX_SPEED = 0.5, 2.0
 
 # kokoro-onnx trims the silence around each piece it speaks. Speaking sentence by
@@ -72,20 +73,14 @@ class KokoroEngine:
         sentence has nothing to pronounce.
         """
         style = self.voice_style(voice)
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise EngineInputError(f"speed must be {MIN_SPEED}-{MAX_SPEED}, got {speed}", "speed")
-        if not any(ch.isalnum() for ch in sentence):
-            return np.zeros(0, dtype=np.float32)
+        check_speed(speed)
+        if not says_something(sentence):
+            return EMPTY
         model_speed = min(max(speed, MODEL_MIN_SPEED), MODEL_MAX_SPEED)
         audio, _ = self._kokoro.create(sentence, voice=style, speed=model_speed, lang=self.language)
         pause = np.zeros(int(SAMPLE_RATE * SENTENCE_PAUSE_S / model_speed), dtype=np.float32)
         spoken = np.concatenate([np.asarray(audio, dtype=np.float32), pause])
-        if model_speed != speed:
-            # PyAV is imported with the runtime, not by the API asking about engines.
-            from neuraldrive_audio.media.resample import time_stretch
-
-            spoken = time_stretch(spoken, SAMPLE_RATE, speed / model_speed)
-        return spoken
+        return stretch_to_speed(spoken, SAMPLE_RATE, speed, model_speed)
 
     def voice_style(self, voice: str) -> FloatAudio:
         """The style array for a voice name or a weighted mix like ``"a(2)+b(1)"``.

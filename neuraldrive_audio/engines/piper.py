@@ -21,7 +21,9 @@ from neuraldrive_audio.engines.plugin import (
     EnginePlugin,
     single_file,
 )
-from neuraldrive_audio.media.samples import FloatAudio
+from neuraldrive_audio.engines.speaking_speed import check_speed, stretch_to_speed
+from neuraldrive_audio.media.samples import EMPTY, FloatAudio
+from neuraldrive_audio.media.text import says_something
 from neuraldrive_audio.storage.manifest import ModelManifest
 
 if TYPE_CHECKING:  # imported by load(): the API asks about engines without loading any
@@ -33,7 +35,6 @@ DEMO_MODEL_ID = "piper/en_US-joe-medium"
 MODEL_FILE: Final = "model.onnx"
 CONFIG_FILE: Final = "model.onnx.json"
 DEFAULT_VOICE: Final = "default"
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
 # Above ~1.5x the duration predictor stops shortening phonemes (asking for 4x gives
 # ~2.1x), so faster speeds are reached by time-stretching audio made at this speed.
 MODEL_MAX_SPEED: Final = 1.5
@@ -78,10 +79,9 @@ class PiperEngine:
         Empty when the sentence has nothing to pronounce.
         """
         speaker = self.speaker_id(voice)
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise EngineInputError(f"speed must be {MIN_SPEED}-{MAX_SPEED}, got {speed}", "speed")
-        if not any(ch.isalnum() for ch in sentence):
-            return np.zeros(0, dtype=np.float32)
+        check_speed(speed)
+        if not says_something(sentence):
+            return EMPTY
         from piper import SynthesisConfig
 
         model_speed = min(speed, MODEL_MAX_SPEED)
@@ -94,14 +94,9 @@ class PiperEngine:
         # Piper's espeak front end may still cut a "sentence" in two; keep both parts.
         parts = [chunk.audio_float_array for chunk in self._voice.synthesize(sentence, config)]
         if not parts:
-            return np.zeros(0, dtype=np.float32)
+            return EMPTY
         audio = np.concatenate(parts).astype(np.float32, copy=False)
-        if model_speed != speed:
-            # PyAV is imported with the runtime, not by the API asking about engines.
-            from neuraldrive_audio.media.resample import time_stretch
-
-            audio = time_stretch(audio, self.sample_rate, speed / model_speed)
-        return audio
+        return stretch_to_speed(audio, self.sample_rate, speed, model_speed)
 
     def close(self) -> None:
         """Drop the ONNX session so its memory can be freed."""

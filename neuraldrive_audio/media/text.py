@@ -115,11 +115,12 @@ def speakable(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
     pieces: list[str] = []
     for sentence in split_sentences(text, max_chars):
         # Punctuation or zero-width characters alone would synthesize silence.
-        pieces.extend(p for p in _split_long(normalize(sentence), max_chars) if _says_something(p))
+        pieces.extend(p for p in _split_long(normalize(sentence), max_chars) if says_something(p))
     return pieces
 
 
-def _says_something(text: str) -> bool:
+def says_something(text: str) -> bool:
+    """Whether ``text`` has anything to pronounce (punctuation alone is silence)."""
     return any(ch.isalnum() for ch in text)
 
 

@@ -1,10 +1,11 @@
 """What chunks of asynchronous jobs carry through Redis, so hosts share nothing else.
 
-The API (``api.job_feeder``) puts a chunk's input audio in Redis and reserves its bytes in
-the in-flight ledger before it queues the chunk; a worker reads the input, stores its result
-once (``HSETNX``: a chunk that runs twice counts once) and drops the input; the API
-collects the result to its data dir and releases the reservation. The sum of the ledger is
-what job payloads hold in Redis, and the API feeds more only while it stays under the cap.
+The API (``api.background.job_feeder``) puts a chunk's input audio in Redis and reserves
+its bytes in the in-flight ledger before it queues the chunk; a worker reads the input,
+stores its result once (``HSETNX``: a chunk that runs twice counts once) and drops the
+input; the API collects the result to its data dir and releases the reservation. The sum of
+the ledger is what job payloads hold in Redis, and the API feeds more only while it stays
+under the cap.
 """
 
 from __future__ import annotations

@@ -27,14 +27,13 @@ class VadSplit(BaseModel):
     silence_duration_ms: int | None = Field(default=None, ge=0)
 
 
-class TranscriptionJob(BaseModel):
-    """Transcribe or translate one uploaded file."""
+class TranscriptionRequest(BaseModel):
+    """What to do with the audio; every field has the OpenAI endpoint's default."""
 
-    job_id: str
     task: TranscriptionTask = TranscriptionTask.TRANSCRIBE
-    model_id: str
-    upload_key: str = Field(description="Redis key holding the uploaded bytes.")
-    language: str | None = None
+    language: str | None = Field(
+        default=None, description="ISO code of the spoken language; None: detect it."
+    )
     prompt: str | None = None
     temperature: float = 0.0
     word_timestamps: bool = False
@@ -43,7 +42,17 @@ class TranscriptionJob(BaseModel):
     languages: list[str] = Field(
         default_factory=list, description="Language codes the audio may be in (a hint)."
     )
-    vad_split: VadSplit | None = None
+    vad_split: VadSplit | None = Field(
+        default=None, description="Split the audio at silences before decoding."
+    )
+
+
+class TranscriptionJob(TranscriptionRequest):
+    """Transcribe or translate one uploaded file."""
+
+    job_id: str
+    model_id: str
+    upload_key: str = Field(description="Redis key holding the uploaded bytes.")
 
 
 class SpeechJob(BaseModel):

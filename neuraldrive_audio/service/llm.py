@@ -180,6 +180,11 @@ def chunk_events(chunk: dict[str, Any]) -> list[LLMEvent]:
     return found
 
 
+def _extra_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's fields beyond those the SDK takes as arguments, passed on untouched."""
+    return {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
+
+
 class LLMClient:
     """Chat completions against the configured server; one connection pool per process."""
 
@@ -206,11 +211,11 @@ class LLMClient:
     async def stream_chunks(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """Stream ``body`` (a chat completions request, any fields) chunk by chunk, as the
         JSON objects the server sent. Closing the iterator closes the HTTP stream."""
-        fields = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
         try:
             stream = await self._client.chat.completions.create(
-                model=body["model"], messages=body["messages"], stream=True, extra_body=fields
-            )
+                model=body["model"], messages=body["messages"], stream=True,
+                extra_body=_extra_fields(body),
+            )  # fmt: skip
         except openai.APIError as exc:
             raise translate_error(exc) from exc
         try:
@@ -225,11 +230,11 @@ class LLMClient:
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` (a chat completions request) without streaming; the server's JSON."""
-        fields = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
         try:
             completion = await self._client.chat.completions.create(
-                model=body["model"], messages=body["messages"], stream=False, extra_body=fields
-            )
+                model=body["model"], messages=body["messages"], stream=False,
+                extra_body=_extra_fields(body),
+            )  # fmt: skip
         except openai.APIError as exc:
             raise translate_error(exc) from exc
         return completion.to_dict()

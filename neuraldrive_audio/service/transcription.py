@@ -19,38 +19,29 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from neuraldrive_audio.queue import keys
 from neuraldrive_audio.queue.client import JobQueue, new_job_id
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.queue.payloads import (
     Transcript,
     TranscriptionJob,
-    TranscriptionTask,
-    VadSplit,
+    TranscriptionRequest,
 )
 from neuraldrive_audio.service import jobs
 from neuraldrive_audio.service.errors import ErrorKind, ServiceError
 
 
-@dataclass(frozen=True)
-class TranscriptionOptions:
-    """What to do with the audio; every field has the OpenAI endpoint's default."""
+class TranscriptionOptions(TranscriptionRequest):
+    """What to do with the audio, and which model does it; OpenAI's defaults throughout."""
 
-    model: str | None = None
-    """Model id or OpenAI alias (``whisper-1``, ...); None: the default ASR model."""
-    task: TranscriptionTask = TranscriptionTask.TRANSCRIBE
-    language: str | None = None
-    """ISO code of the spoken language; None: detect it."""
-    prompt: str | None = None
-    temperature: float = 0.0
-    word_timestamps: bool = False
-    logprobs: bool = False
-    hotwords: str | None = None
-    """Words to bias recognition toward."""
-    languages: list[str] = field(default_factory=list)
-    """Language codes the audio may be in (a hint when ``language`` is None)."""
-    vad_split: VadSplit | None = None
-    """Split the audio at silences before decoding."""
+    model_config = ConfigDict(frozen=True)
+
+    model: str | None = Field(
+        default=None,
+        description="Model id or OpenAI alias (``whisper-1``, ...); None: the default ASR model.",
+    )
 
 
 @dataclass(frozen=True)
@@ -114,17 +105,9 @@ async def start(
     job_id = new_job_id()
     job = TranscriptionJob(
         job_id=job_id,
-        task=options.task,
         model_id=model_id,
         upload_key=keys.upload(job_id),
-        language=options.language,
-        prompt=options.prompt,
-        temperature=options.temperature,
-        word_timestamps=options.word_timestamps,
-        logprobs=options.logprobs,
-        hotwords=options.hotwords,
-        languages=options.languages,
-        vad_split=options.vad_split,
+        **options.model_dump(exclude={"model"}),
     )
     await jobs.submit(queue, keys.TRANSCRIBE_FUNCTION, job, job_id, upload=audio)
     return TranscriptionRun(queue, job_id, timeout_s)

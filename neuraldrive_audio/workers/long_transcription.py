@@ -1,7 +1,7 @@
 """Chunks of asynchronous transcriptions: audio in from Redis, a transcript back to it.
 
 The API host plans the job (decode, split at silences) and merges the chunks
-(``api.job_feeder``); a worker here needs nothing but Redis and its model store.
+(``api.background.job_feeder``); a worker here needs nothing but Redis and its model store.
 """
 
 from __future__ import annotations

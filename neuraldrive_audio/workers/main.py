@@ -90,7 +90,7 @@ async def _heartbeat_loop(state: WorkerState) -> None:
             log.warning(
                 "heartbeat failed: %s", type(exc).__name__, extra={"worker_id": state.worker_id}
             )
-        except Exception:  # a Redis hiccup must not kill the heartbeat for good
+        except Exception:  # a bug: logged with its trace, but the worker keeps beating
             log.exception("heartbeat failed", extra={"worker_id": state.worker_id})
         await asyncio.sleep(settings.worker_heartbeat_s)
 

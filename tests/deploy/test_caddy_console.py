@@ -3,10 +3,8 @@ our snippet in front of the real service and the LLM stand-in, driven by chromiu
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from playwright.sync_api import Playwright, expect, sync_playwright
 
 from tests.console_browser import chromium, open_console, write_fake_mic
-from tests.deploy.test_caddy_gateway import free_port, stand_ins, stop, wait_until_up, write_gateway
+from tests.deploy.test_caddy_gateway import caddy_gateway, stand_ins
 from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 
@@ -37,31 +35,9 @@ def gateway(
 ) -> Iterator[str]:
     """Caddy in front of the agent's API; yields the gateway's https base URL."""
     directory = tmp_path_factory.mktemp("caddy-console")
-    port = free_port()
-    caddyfile = write_gateway(directory, port, stand_ins["ollama"], stand_ins["system-api"])
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(directory),
-        "XDG_DATA_HOME": str(directory / "data"),
-        "XDG_CONFIG_HOME": str(directory / "config"),
-        "NEURALDRIVE_API_KEY": API_KEY,
-        "NEURALDRIVE_AUDIO_UPSTREAM": agent.base_url.removeprefix("http://"),
-    }
-    log = (directory / "caddy.log").open("wb")
-    proc = subprocess.Popen(
-        ["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base_url = f"https://localhost:{port}"
-    try:
-        wait_until_up(f"{base_url}/health", proc, directory / "caddy.log", 30, False)
+    upstream = agent.base_url.removeprefix("http://")
+    with caddy_gateway(directory, stand_ins, API_KEY, upstream) as base_url:
         yield base_url
-    finally:
-        stop(proc)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from string import Template
@@ -175,12 +176,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int], service: int
-) -> Iterator[httpx.Client]:
-    """Caddy in front of everything; yields an HTTPS client for it."""
-    directory = tmp_path_factory.mktemp("caddy")
+@contextmanager
+def caddy_gateway(
+    directory: Path, stand_ins: dict[str, int], api_key: str, upstream: str
+) -> Iterator[str]:
+    """Real Caddy serving the gateway (set up in ``directory``) with our snippet in front of
+    ``upstream`` (host:port); yields its https base URL once it answers."""
     port = free_port()
     caddyfile = write_gateway(directory, port, stand_ins["ollama"], stand_ins["system-api"])
     env = {
@@ -188,8 +189,8 @@ def gateway(
         "HOME": str(directory),
         "XDG_DATA_HOME": str(directory / "data"),
         "XDG_CONFIG_HOME": str(directory / "config"),
-        "NEURALDRIVE_API_KEY": KEY,
-        "NEURALDRIVE_AUDIO_UPSTREAM": f"127.0.0.1:{service}",
+        "NEURALDRIVE_API_KEY": api_key,
+        "NEURALDRIVE_AUDIO_UPSTREAM": upstream,
     }
     log = (directory / "caddy.log").open("wb")
     proc = subprocess.Popen(
@@ -200,14 +201,30 @@ def gateway(
         start_new_session=True,
     )
     base_url = f"https://localhost:{port}"
-    tls = ssl.create_default_context(cafile=str(directory / "server.crt"))
     try:
-        wait_until_up(f"{base_url}/health", proc, directory / "caddy.log", 30, tls)
-        with httpx.Client(base_url=base_url, verify=tls, timeout=120) as client:
-            yield client
+        wait_until_up(f"{base_url}/health", proc, directory / "caddy.log", 30, tls(directory))
+        yield base_url
     finally:
         stop(proc)
         log.close()
+
+
+def tls(directory: Path) -> ssl.SSLContext:
+    """Trusts the gateway's self-signed certificate written in ``directory``."""
+    return ssl.create_default_context(cafile=str(directory / "server.crt"))
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int], service: int
+) -> Iterator[httpx.Client]:
+    """Caddy in front of everything; yields an HTTPS client for it."""
+    directory = tmp_path_factory.mktemp("caddy")
+    with (
+        caddy_gateway(directory, stand_ins, KEY, f"127.0.0.1:{service}") as base_url,
+        httpx.Client(base_url=base_url, verify=tls(directory), timeout=120) as client,
+    ):
+        yield client
 
 
 def wait_until_up(

@@ -47,10 +47,10 @@ log = logging.getLogger(__name__)
 
 PLAN = TypeAdapter(list[ChunkJob])
 SPEECH_CHARS_PER_S = 10.0
+"""A slow speaker's pace: reserves enough for a speech chunk's audio before it exists."""
 IDLE_PASS_S = 5.0
 """Longest pause between passes with no job active (a safety net: a new job wakes the feeder,
 and another API's feeder may have stopped holding the lock)."""
-"""A slow speaker's pace: reserves enough for a speech chunk's audio before it exists."""
 
 
 def reserved_bytes(chunk: ChunkJob, speed: float = 1.0) -> int:
@@ -80,6 +80,14 @@ def plan_transcription(files: JobFiles, job_id: str, max_duration_s: float, targ
 def save_plan(files: JobFiles, job_id: str, chunks: list[ChunkJob]) -> None:
     """Write the job's chunks (before any is queued)."""
     files.write_atomic(files.plan(job_id), PLAN.dump_json(chunks))
+
+
+def _read_plan(files: JobFiles, job_id: str) -> list[ChunkJob] | None:
+    """Blocking: the job's saved chunks, None if it has not been planned yet."""
+    try:
+        return PLAN.validate_json(files.plan(job_id).read_bytes())
+    except FileNotFoundError:
+        return None
 
 
 def _planning_error(exc: Exception) -> tuple[str, str]:
@@ -179,11 +187,10 @@ class JobFeeder:
         """The job's chunks; None while a transcription is still being planned."""
         if (plan := self._plans.get(record.id)) is not None:
             return plan
-        path = self.files.plan(record.id)
-        if path.exists():
-            plan = PLAN.validate_json(await asyncio.to_thread(path.read_bytes))
-            self._plans[record.id] = plan
-            return plan
+        saved = await asyncio.to_thread(_read_plan, self.files, record.id)
+        if saved is not None:
+            self._plans[record.id] = saved
+            return saved
         if record.id not in self._planning:
             task = asyncio.create_task(self._plan_transcription(record))
             self._planning[record.id] = task

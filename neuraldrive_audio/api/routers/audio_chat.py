@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -207,6 +208,7 @@ class _Completion:
         self.model = model
 
     def envelope(self, obj: str, **fields: Any) -> dict[str, Any]:
+        """A completion object of type ``obj`` with these ids, and ``fields``."""
         return {
             "id": self.id,
             "object": obj,
@@ -217,6 +219,7 @@ class _Completion:
         }
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
+        """One SSE frame of the streamed completion, with ``delta`` as its only choice."""
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return sse(self.envelope("chat.completion.chunk", choices=[choice]))
 
@@ -232,6 +235,7 @@ class _WholeReply:
 
     @property
     def tool_calls(self) -> list[ToolCall]:
+        """The calls, each put together from its streamed pieces."""
         return whole_tool_calls(self.call_pieces)
 
 
@@ -367,13 +371,15 @@ async def _proxied(service: SpeechService, request: dict[str, Any]) -> Response:
     first = await anext(chunks)
 
     async def frames() -> AsyncIterator[str]:
-        yield sse(first)
-        try:
-            async for chunk in chunks:
-                yield sse(chunk)
-        except ServiceError as exc:
-            yield _error_frame(exc)
-            return
+        # Closed explicitly: a client that leaves stops the LLM's stream at once, not at GC.
+        async with contextlib.aclosing(chunks):
+            yield sse(first)
+            try:
+                async for chunk in chunks:
+                    yield sse(chunk)
+            except ServiceError as exc:
+                yield _error_frame(exc)
+                return
         yield DONE
 
     return sse_response(frames())

@@ -99,7 +99,8 @@ def _disk_full(exc: DiskFullError) -> APIError:
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-async def _validated(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+def _validated(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+    """``data`` as ``model``; invalid fields are a 400 like FastAPI's own body validation."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -125,7 +126,7 @@ async def _create_transcription_job(
     upload = form.get("file")
     fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     fields["timestamp_granularities"] = form.getlist("timestamp_granularities[]")
-    body = await _validated(TranscriptionJobForm, fields)
+    body = _validated(TranscriptionJobForm, fields)
     await _check_webhook(body.webhook_url, service.settings)
     if not isinstance(upload, UploadFile):
         raise APIError(
@@ -146,9 +147,9 @@ async def _create_transcription_job(
     job_id = new_job_id()
     size = await asyncio.to_thread(files.save_stream, job_id, upload.file)
     if size == 0:
-        files.remove(job_id)
+        await asyncio.to_thread(files.remove, job_id)
         raise APIError(400, "The uploaded file is empty.", code="invalid_file", param="file")
-    record = JobRecord(
+    return JobRecord(
         id=job_id,
         task=JobTask(body.task),
         model=manifest.id,
@@ -161,7 +162,6 @@ async def _create_transcription_job(
         },
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
     )
-    return record
 
 
 async def _create_speech_job(
@@ -173,7 +173,7 @@ async def _create_speech_job(
         data = await request.json()
     except ValueError as exc:
         raise APIError(400, "The request body is not valid JSON.", code="invalid_value") from exc
-    body = await _validated(SpeechJobRequest, data if isinstance(data, dict) else {})
+    body = _validated(SpeechJobRequest, data if isinstance(data, dict) else {})
     await _check_webhook(body.webhook_url, settings)
     if len(body.input) > settings.max_speech_job_chars:
         raise APIError(

@@ -1,5 +1,5 @@
 """Model management and status: an APIRouter our API serves and NeuralDrive's System API
-can ``include_router`` (it brings no state of its own; see api.dependencies).
+can ``include_router`` (it brings no state of its own; see api.http.dependencies).
 
 - GET  /v1/audio/models                 installed models and where each is loaded
 - POST /v1/audio/models/{id}/load       {"worker_id"?, "device"?, "pin"?}

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
@@ -38,7 +37,7 @@ def _store(request: Request) -> ModelStore:
 
 
 @router.get("", response_model=ModelListing)
-async def model_listing(request: Request, id: str, catalog: CatalogDep) -> dict[str, Any]:
+async def model_listing(request: Request, id: str, catalog: CatalogDep) -> ModelListing:
     """The model's manifest and its files' sizes and sha256 (hashed once per install)."""
     manifest = _installed(catalog, id)
     cache: dict[tuple[str, float], ModelListing] | None = getattr(
@@ -49,7 +48,7 @@ async def model_listing(request: Request, id: str, catalog: CatalogDep) -> dict[
     key = (manifest.id, manifest.installed_at.timestamp())
     if key not in cache:
         cache[key] = await asyncio.to_thread(listing_of, _store(request), manifest)
-    return cache[key].model_dump(mode="json")
+    return cache[key]
 
 
 @router.get(

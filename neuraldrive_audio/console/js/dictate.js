@@ -1,18 +1,16 @@
 // Dictate: a live transcription session; deltas appear as they come, turns become paragraphs.
 
-import { describe } from "./api.js";
 import { Microphone, bytesToBase64 } from "./audio.js";
+import { LivePanel } from "./live.js";
 import { RealtimeSession } from "./realtime.js";
 import { download } from "./files.js";
 
 const $ = (id) => document.getElementById(id);
 
-export class Dictate {
+export class Dictate extends LivePanel {
   constructor(api) {
-    this.api = api;
-    this.session = null;
+    super(api, "dictate", "Dictate");
     this.turns = new Map(); // item id -> <p>
-    $("dictate-button").addEventListener("click", () => this.toggle());
     $("dictate-copy").addEventListener("click", () => this.copy());
     $("dictate-download").addEventListener("click", () =>
       download(new Blob([this.text()], { type: "text/plain" }), "dictation.txt"));
@@ -20,11 +18,6 @@ export class Dictate {
       this.turns.clear();
       $("dictate-text").replaceChildren();
     });
-  }
-
-  state(text, failed = false) {
-    $("dictate-state").textContent = text;
-    $("dictate-state").classList.toggle("bad", failed);
   }
 
   text() {
@@ -42,53 +35,31 @@ export class Dictate {
     }
   }
 
-  async toggle() {
-    if (this.session || this.starting) return this.stop("Stopped");
-    this.starting = true;
-    const button = $("dictate-button");
-    button.setAttribute("aria-pressed", "true");
-    button.textContent = "Stop";
-    this.state("Connecting…");
-    try {
-      this.session = await RealtimeSession.open(
-        this.api, { intent: "transcription" },
-        (event) => this.onEvent(event),
-        (close) => this.stop(`Disconnected (code ${close.code})`, close.code !== 1000),
-      );
-      const language = $("dictate-language").value.trim();
-      this.session.send({
-        type: "session.update",
-        session: {
-          type: "transcription",
-          audio: {
-            input: {
-              format: { type: "audio/pcm", rate: 24000 },
-              transcription: { model: $("dictate-model").value || "whisper-1", ...(language ? { language } : {}) },
-              turn_detection: { type: "server_vad" },
-            },
+  async start() {
+    this.session = await RealtimeSession.open(
+      this.api, { intent: "transcription" },
+      (event) => this.onEvent(event),
+      (close) => this.stop(`Disconnected (code ${close.code})`, close.code !== 1000),
+    );
+    const language = $("dictate-language").value.trim();
+    this.session.send({
+      type: "session.update",
+      session: {
+        type: "transcription",
+        audio: {
+          input: {
+            format: { type: "audio/pcm", rate: 24000 },
+            transcription: { model: $("dictate-model").value || "whisper-1", ...(language ? { language } : {}) },
+            turn_detection: { type: "server_vad" },
           },
         },
-      });
-      this.mic = await Microphone.open((pcm, level) => {
-        $("dictate-mic-level").value = Math.min(1, level * 4);
-        this.session?.send({ type: "input_audio_buffer.append", audio: bytesToBase64(pcm) });
-      });
-      this.state("Listening");
-    } catch (error) {
-      this.stop(describe(error), true);
-    } finally {
-      this.starting = false;
-    }
-  }
-
-  stop(message, failed = false) {
-    this.session?.close();
-    this.mic?.close();
-    this.session = this.mic = null;
-    $("dictate-button").setAttribute("aria-pressed", "false");
-    $("dictate-button").textContent = "Dictate";
-    $("dictate-mic-level").value = 0;
-    this.state(message, failed);
+      },
+    });
+    this.mic = await Microphone.open((pcm, level) => {
+      this.showMicLevel(level);
+      this.session?.send({ type: "input_audio_buffer.append", audio: bytesToBase64(pcm) });
+    });
+    this.state("Listening");
   }
 
   turn(item) {

@@ -1,7 +1,7 @@
 // Talk: a conversation with the voice agent over the Realtime WebSocket.
 
-import { describe } from "./api.js";
 import { Microphone, Player, base64ToBytes, bytesToBase64, pcm16ToFloat } from "./audio.js";
+import { LivePanel } from "./live.js";
 import { RealtimeSession } from "./realtime.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,15 +10,14 @@ const PCM = { type: "audio/pcm", rate: 24000 };
 /** Figures the page measured, read by the tests and bench/bench_console.py. */
 export const talkFigures = { latenciesMs: [], bargeIns: [], sentFrames: 0, sentLoudFrames: 0 };
 
-export class Talk {
+export class Talk extends LivePanel {
   constructor(api) {
-    this.api = api;
-    this.session = null;
+    super(api, "talk", "Talk");
+    this.player = null;
     this.lines = new Map(); // item id -> <li>
     this.dropped = new Set(); // items cut by a barge-in: their late audio is not played
     this.stoppedAt = null;
     this.holding = false;
-    $("talk-button").addEventListener("click", () => this.toggle());
     $("talk-ptt").addEventListener("change", () => this.pushToTalkChanged());
     $("talk-voice").addEventListener("change", () => this.update());
     $("talk-instructions").addEventListener("change", () => this.update());
@@ -34,46 +33,22 @@ export class Talk {
     });
   }
 
-  state(text, failed = false) {
-    const element = $("talk-state");
-    element.textContent = text;
-    element.classList.toggle("bad", failed);
-  }
-
-  async toggle() {
-    if (this.session || this.starting) return this.stop("Stopped");
-    this.starting = true;
-    const button = $("talk-button");
-    button.setAttribute("aria-pressed", "true");
-    button.textContent = "Stop";
-    this.state("Connecting…");
-    try {
-      this.player = await Player.open($("talk-out-level"));
-      this.player.onStarted = (now) => this.replyStarted(now);
-      this.session = await RealtimeSession.open(
-        this.api, { model: "gpt-realtime" },
-        (event) => this.onEvent(event),
-        (close) => this.stop(close.code === 1000 ? "Ended" : `Disconnected (code ${close.code})`, close.code !== 1000),
-      );
-      this.update();
-      this.mic = await Microphone.open((pcm, level) => this.frame(pcm, level));
-    } catch (error) {
-      this.stop(describe(error), true);
-    } finally {
-      this.starting = false;
-    }
+  async start() {
+    this.player = await Player.open($("talk-out-level"));
+    this.player.onStarted = (now) => this.replyStarted(now);
+    this.session = await RealtimeSession.open(
+      this.api, { model: "gpt-realtime" },
+      (event) => this.onEvent(event),
+      (close) => this.stop(close.code === 1000 ? "Ended" : `Disconnected (code ${close.code})`, close.code !== 1000),
+    );
+    this.update();
+    this.mic = await Microphone.open((pcm, level) => this.frame(pcm, level));
   }
 
   stop(message, failed = false) {
-    this.session?.close();
-    this.mic?.close();
     this.player?.close();
-    this.session = this.mic = this.player = null;
-    const button = $("talk-button");
-    button.setAttribute("aria-pressed", "false");
-    button.textContent = "Talk";
-    $("talk-mic-level").value = 0;
-    this.state(message, failed);
+    this.player = null;
+    super.stop(message, failed);
   }
 
   get pushToTalk() {
@@ -102,7 +77,7 @@ export class Talk {
   }
 
   frame(pcm, level) {
-    $("talk-mic-level").value = Math.min(1, level * 4);
+    this.showMicLevel(level);
     if (!this.session || (this.pushToTalk && !this.holding)) return;
     talkFigures.sentFrames += 1;
     if (level > 0.01) talkFigures.sentLoudFrames += 1;
