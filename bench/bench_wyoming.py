@@ -3,8 +3,10 @@
 Peers (from PyPI, in their own venv under ``<data dir>/bench/wyoming-peers``, made on first
 run with uv or venv+pip): ``wyoming-faster-whisper`` 3.8 on the demo tiny.en CTranslate2
 directory, ``wyoming-piper`` 2.5 on the demo Piper voice (the same files our store links).
-Same settings both sides where they exist: int8, beam 5, 2 CPU threads, one model copy
-(ours: one worker).
+Same decoding both sides (read from wyoming-faster-whisper's source: it calls
+``WhisperModel.transcribe(wav, beam_size, language, vad_filter=False, task)`` and leaves the
+rest at faster-whisper's defaults; our worker makes the same call with the same values):
+see ``DECODING``. One model copy each (ours: one worker).
 
 Prints, each measured in alternating turns so machine load hits both alike:
 - STT, a 3-5 s command sent as Home Assistant does (``transcribe``, 16 kHz 320-byte
@@ -13,7 +15,9 @@ Prints, each measured in alternating turns so machine load hits both alike:
   chunks, the compatibility ``synthesize``, ``synthesize-stop``): median time from the
   first chunk sent to the first ``audio-chunk``; target ours/theirs <= 1.0;
 - 4 satellites at once, each sending commands back to back: audio seconds transcribed per
-  wall second; target ours/theirs >= 1.5.
+  wall second; target ours/theirs >= 1.5; and the batches our worker formed meanwhile;
+- the batch ceiling (see :func:`batch_ceiling`): how much faster 4 commands decode as one
+  batch than one after another, in-process, which bounds the satellites ratio.
 
 Run: python bench/bench_wyoming.py   (needs redis-server, the demo and test extras)
 """
@@ -21,12 +25,14 @@ Run: python bench/bench_wyoming.py   (needs redis-server, the demo and test extr
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,9 +60,14 @@ from tests.wyoming_server import HA_CHUNK_BYTES, to_16k, wyoming_process
 
 PEERS = ("wyoming-faster-whisper==3.8.1", "wyoming-piper==2.5.2")
 VOICE = "en_US-joe-medium"
-ROUNDS = 3
+ROUNDS = 5
+SATELLITE_RUNS = 3
 SATELLITES = 4
 COMMANDS_PER_SATELLITE = 3
+DECODING = (
+    "tiny.en int8, 2 CPU threads, beam 5, language en, temperatures 0.0-1.0 fallback, "
+    "no VAD filter, conditioned on previous text, timestamp tokens on"
+)
 REPLY = (
     "Sure, I turned on the kitchen lights and set the thermostat to twenty one degrees. "
     "Is there anything else you would like me to do?"
@@ -85,13 +96,13 @@ def wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 12
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited")
+            raise RuntimeError(f"{process.args!r} exited")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{process.args} did not listen")
+    raise RuntimeError(f"{process.args!r} did not listen")
 
 
 @contextmanager
@@ -165,12 +176,106 @@ async def satellites(port: int, commands: list[bytes]) -> float:
     return audio_s / wall
 
 
+def print_batches(worker_log: Path) -> None:
+    """The batches our worker formed (only the satellites' commands can meet in one)."""
+    import json
+
+    sizes: dict[int, int] = {}
+    jobs = 0
+    for line in worker_log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("msg") == "batch formed":
+            sizes[record["members"]] = sizes.get(record["members"], 0) + 1
+        jobs += record.get("msg") == "job started" and record.get("task") == "transcribe"
+    batched = sum(size * count for size, count in sizes.items())
+    formed = ", ".join(f"{count} of {size}" for size, count in sorted(sizes.items()))
+    print(f"  our worker's batches: {formed or 'none'} ({batched} of {jobs} transcriptions; "
+          "only the satellites' can meet)")  # fmt: skip
+
+
+def batch_ceiling(models: Path, commands: list[bytes]) -> None:
+    """What batching can buy on this machine at best: the same SATELLITES commands decoded
+    by faster-whisper one after another, then as one lockstep batch (our engine's, as the
+    worker runs it), in-process and with nothing else running; plus the share of the
+    sequential time the encoder takes (its 30 s window costs the same for a 3 s command,
+    and on a CPU it does not get cheaper per row in a batch)."""
+    import ctranslate2
+    import numpy as np
+    from faster_whisper.audio import pad_or_trim
+
+    from neuraldrive_audio.config import Device
+    from neuraldrive_audio.engines.base import TranscribeOptions
+    from neuraldrive_audio.engines.whisper import load
+    from neuraldrive_audio.queue.payloads import TranscriptionTask
+    from neuraldrive_audio.storage.model_store import ModelStore
+
+    store = ModelStore(models)
+    manifest = store.get("Systran/faster-whisper-tiny.en")
+    settings = Settings(cpu_threads=2, whisper_compute_type="int8", whisper_beam_size=5)
+    engine = load(manifest, store.path_of(manifest), settings, Device("cpu"))
+    options = TranscribeOptions(TranscriptionTask.TRANSCRIBE, "en", None, 0.0, False)
+    clips = [np.frombuffer(c, "<i2").astype(np.float32) / 32768.0
+             for c in (commands * SATELLITES)[:SATELLITES]]  # fmt: skip
+
+    def sequential() -> float:
+        started = time.perf_counter()
+        for clip in clips:
+            engine.transcribe(clip, options, lambda _: None, threading.Event())
+        return time.perf_counter() - started
+
+    def batched() -> float:
+        batch = engine.batch(len(clips))
+        started = time.perf_counter()
+        threads = [threading.Thread(target=batch.transcribe,
+                                    args=(clip, options, lambda _: None, threading.Event()))
+                   for clip in clips]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+
+    model = engine._model
+    windows = [pad_or_trim(model.feature_extractor(clip)) for clip in clips]
+
+    def encoder() -> float:
+        started = time.perf_counter()
+        for window in windows:
+            model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=True)
+        return time.perf_counter() - started
+
+    sequential()  # warm-up
+    runs: dict[str, list[float]] = {"seq": [], "batch": [], "enc": []}
+    for _ in range(3):
+        runs["seq"].append(sequential())
+        runs["batch"].append(batched())
+        runs["enc"].append(encoder())
+    seq, batch, enc = (statistics.median(runs[k]) for k in ("seq", "batch", "enc"))
+    print(f"Batch ceiling, in-process, {len(clips)} of the commands, median of 3: "
+          f"one after another {seq * 1000:.0f} ms, as one lockstep batch {batch * 1000:.0f} ms "
+          f"(x{seq / batch:.2f}); the encoder alone, one window each: {enc * 1000:.0f} ms "
+          f"({enc / seq:.0%} of the sequential time); load average {load_average()}")  # fmt: skip
+    print(f"  so even a batch whose decoding cost nothing would be at most x{seq / enc:.2f} "
+          "faster than one command after another: the bound on the satellites ratio, as the "
+          "reference server decodes concurrent commands one after another")  # fmt: skip
+    engine.close()
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages (2 cores: above 2 means queueing)."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else "n/a"
 
 
 async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[bytes],
                   texts: list[str]) -> None:  # fmt: skip
+    loads_before = load_average()
     for side in (ours, theirs):  # warm-up: models load on first use
         await stt_latency(side["stt"], commands[0])
         await tts_first_audio(side["tts"], REPLY)
@@ -186,18 +291,22 @@ async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[b
         for name, side in (("ours", ours), ("theirs", theirs)):
             tts[name].append(await tts_first_audio(side["tts"], REPLY))
     throughput = {name: [] for name in ("ours", "theirs")}  # type: dict[str, list[float]]
-    for _ in range(2):
+    for _ in range(SATELLITE_RUNS):
         for name, side in (("ours", ours), ("theirs", theirs)):
             throughput[name].append(await satellites(side["stt"], commands))
 
+    print(f"\nload average before: {loads_before}, after: {load_average()}")
     med = {k: {n: statistics.median(v) for n, v in d.items()}
            for k, d in (("stt", stt), ("tts", tts), ("sat", throughput))}  # fmt: skip
     durations = ", ".join(f"{len(c) / 32_000:.1f}" for c in commands)
-    print(f"\nSTT commands: {durations} s; {ROUNDS} rounds, alternating")
+    print(f"Decoding, both sides: {DECODING}")
+    print(f"STT commands: {durations} s; {ROUNDS} rounds, alternating")
+    paired = statistics.median(o / t for o, t in zip(stt["ours"], stt["theirs"], strict=True))
     print(
         f"  audio-stop -> transcript, median: ours {med['stt']['ours'] * 1000:.0f} ms, "
         f"wyoming-faster-whisper {med['stt']['theirs'] * 1000:.0f} ms, "
-        f"ours/theirs {ratio(med['stt']['ours'], med['stt']['theirs'])} (target <= 1.0)"
+        f"ours/theirs {ratio(med['stt']['ours'], med['stt']['theirs'])} (target <= 1.0); "
+        f"median of the {len(stt['ours'])} back-to-back pairs' ratios {paired:.2f}"
     )
     print(
         f"  mean WER: ours {statistics.mean(wer['ours']):.3f}, "
@@ -210,7 +319,8 @@ async def measure(ours: dict[str, int], theirs: dict[str, int], commands: list[b
         f"ours/theirs {ratio(med['tts']['ours'], med['tts']['theirs'])} (target <= 1.0)"
     )
     print(f"{SATELLITES} satellites x {COMMANDS_PER_SATELLITE} commands, audio s per wall s, "
-          f"median of 2: ours {med['sat']['ours']:.2f}, theirs {med['sat']['theirs']:.2f}, "
+          f"median of {SATELLITE_RUNS}: ours {med['sat']['ours']:.2f}, "
+          f"theirs {med['sat']['theirs']:.2f}, "
           f"ours/theirs {ratio(med['sat']['ours'], med['sat']['theirs'])} "
           "(target >= 1.5)")  # fmt: skip
 
@@ -229,9 +339,12 @@ def main() -> None:
 
         models = root / "models"
         register_demo_models(ModelStore(models))
-        service = Service.start(f"{redis.url}/0", root / "data", models, workers=1, wait=False,
+        service = Service.start(f"{redis.url}/0", root / "data", models, workers=0, wait=False,
                                 cpu_threads="2", whisper_compute_type="int8",
                                 whisper_beam_size="5")  # fmt: skip
+        worker_log = (root / "worker.log").open("wb")
+        command = [sys.executable, "-m", "neuraldrive_audio.cli", "worker"]
+        service.workers.append(subprocess.Popen(command, env=service.env, stderr=worker_log))
         service.wait_healthy(timeout_s=600)  # a loaded machine starts slowly
         whisper = [str(venv / "bin" / "wyoming-faster-whisper"), "--model", whisper_dir,
                    "--data-dir", str(root / "fw"), "--stt-library", "faster-whisper",
@@ -246,6 +359,9 @@ def main() -> None:
         finally:
             service.stop()
             redis.stop()
+            worker_log.close()
+        print_batches(root / "worker.log")
+        batch_ceiling(models, commands)
 
 
 if __name__ == "__main__":

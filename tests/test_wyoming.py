@@ -27,11 +27,10 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.harness import RedisServer, Service
+from tests.harness import Service
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 from tests.wyoming_server import (
     HA_CHUNK_BYTES,
-    patient_service,
     read_until,
     to_16k,
     transcribe_like_ha,
@@ -42,23 +41,13 @@ from tests.wyoming_server import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def service(
-    redis_server: RedisServer, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    """API + worker for this module on their own Redis db, waited for patiently."""
-    data = tmp_path_factory.mktemp("data")
-    with patient_service(f"{redis_server.url}/6", data, models_dir) as running:
-        yield running
-
-
 PIPER_VOICE = "en_US-joe-medium"
 KOKORO_VOICE = "jf_alpha"
 
 
 @pytest.fixture(scope="module")
 def port(service: Service) -> Iterator[int]:
-    """The Wyoming server next to the shared API and worker."""
+    """The Wyoming server next to the session's API and worker (tests/conftest.py)."""
     with wyoming_process(service.env) as server:
         yield server.port
 

@@ -18,7 +18,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
 
-from tests.harness import Service, free_port
+from tests.harness import free_port
 
 HA_RATE, HA_WIDTH, HA_CHANNELS = 16_000, 2, 1
 HA_CHUNK_BYTES = 320
@@ -133,14 +133,3 @@ def transcript_text(events: list[Event]) -> str:
         if Error.is_type(event.type):
             raise AssertionError(f"error instead of a transcript: {event.data}")
     raise AssertionError(f"no transcript in {[e.type for e in events]}")
-
-
-@contextmanager
-def patient_service(redis_url: str, data_dir: Path, models_dir: Path) -> Iterator[Service]:
-    """API + one worker that may take minutes to come up (a loaded shared machine)."""
-    service = Service.start(redis_url, data_dir, models_dir, wait=False)
-    try:
-        service.wait_healthy(timeout_s=600)
-        yield service
-    finally:
-        service.stop()

@@ -184,7 +184,10 @@ class Connection:
         max_bytes = self._settings.wyoming_max_event_bytes
         while True:
             try:
-                event = await asyncio.wait_for(read_event(self._reader, max_bytes), timeout_s)
+                # asyncio.timeout, not wait_for: wait_for (3.11) wraps every read in a task
+                # of its own, and Home Assistant sends 100 audio chunks a second.
+                async with asyncio.timeout(timeout_s):
+                    event = await read_event(self._reader, max_bytes)
             except TimeoutError:
                 await self._send_error("idle-timeout", f"No event for {timeout_s:g} s; closing.")
                 return
