@@ -14,10 +14,11 @@ from typing import ClassVar
 
 import pytest
 from arq.connections import ArqRedis
+from arq.constants import abort_jobs_ss
 
 from neuraldrive_audio.api.background.janitor import IDLE_PASS_S, Janitor
 from neuraldrive_audio.config import Settings
-from neuraldrive_audio.queue import job_chunks
+from neuraldrive_audio.queue import job_chunks, keys
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.job_records import (
     JobNotFoundError,
@@ -129,3 +130,23 @@ async def test_a_webhook_goes_out_as_soon_as_the_job_ends(
 
     assert await _until(delivered, 5)
     assert _Hook.received == [b'{"id": "job-3", "status": "completed"}']
+
+
+async def test_a_poisoned_job_stops_its_other_running_chunks(
+    arq_redis: ArqRedis, tmp_path: Path
+) -> None:
+    """The job fails on the chunk that killed its workers; a sibling chunk another worker
+    runs is aborted too (it went on transcribing for a failed job)."""
+    records = JobRecords(arq_redis)
+    await records.create(_job("job-4"))
+    poison = ChunkJob(function="transcribe_chunk", job_id="job-4", index=0, attempt=2)
+    sibling = ChunkJob(function="transcribe_chunk", job_id="job-4", index=1)
+    owner = job_chunks.ChunkOwner(worker_id="w-alive", chunk=sibling)
+    await arq_redis.hset(keys.job_chunk_owners("job-4"), "1", owner.model_dump_json())  # type: ignore[misc]
+
+    settings = Settings(data_dir=tmp_path)  # not running: no pass may requeue the sibling
+    janitor = Janitor(arq_redis, settings, JobFiles.from_settings(settings), "secret")
+    await janitor.fail_poisoned(poison, kills=3)
+
+    assert (await records.get("job-4")).status is JobStatus.FAILED
+    assert await arq_redis.zscore(abort_jobs_ss, sibling.arq_id) is not None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from arq.connections import ArqRedis
+from arq.constants import abort_jobs_ss
 from pydantic import BaseModel, Field
 
 from neuraldrive_audio.queue import keys, wake
@@ -70,3 +73,14 @@ async def owners(redis: ArqRedis, job_id: str) -> dict[str, ChunkOwner]:
     """Chunks of a job that some worker is running, by owner field."""
     raw = await redis.hgetall(keys.job_chunk_owners(job_id))  # type: ignore[misc]
     return {k.decode(): ChunkOwner.model_validate_json(v) for k, v in raw.items()}
+
+
+async def abort_running(redis: ArqRedis, job_id: str) -> None:
+    """Stop the chunks of an ended job that workers are running (at their next segment):
+    a cancelled or failed job's remaining work is wasted."""
+    running = [owner.chunk.arq_id for owner in (await owners(redis, job_id)).values()]
+    if not running:
+        return
+    now_ms = int(time.time() * 1000)
+    await redis.zadd(abort_jobs_ss, dict.fromkeys(running, now_ms))
+    await wake.wake_all(redis)  # the worker running a chunk cancels it at once

@@ -145,6 +145,7 @@ class Janitor:
             )
             if record.webhook_url:
                 await self.redis.rpush(keys.WEBHOOKS_PENDING, record.id)  # type: ignore[misc]
+        await job_chunks.abort_running(self.redis, chunk.job_id)  # its other chunks are moot
         log.error("job failed: %s", message, extra={"job_id": chunk.job_id})
 
     async def deliver_webhooks(self, client: httpx.AsyncClient) -> None:

@@ -303,8 +303,7 @@ async def _cancel(queue: JobQueue, record: JobRecord) -> JobRecord:
     updated = await records.update(record.id, status=JobStatus.CANCELLED, finished_at=time.time())
     if updated.status is not JobStatus.CANCELLED:
         return updated  # it had already ended
-    for owner in (await job_chunks.owners(queue.redis, record.id)).values():
-        await queue.abort(owner.chunk.arq_id)  # running chunks stop at their next segment
+    await job_chunks.abort_running(queue.redis, record.id)
     await announce_end(queue.redis, updated)
     return updated
 
