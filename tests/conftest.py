@@ -65,12 +65,13 @@ def agent(
     redis_server: RedisServer,
     models_dir: Path,
     stand_in: LLMStandIn,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
-    """An API talking to the LLM stand-in, on the shared service's Redis and worker."""
+    """An API talking to the LLM stand-in, on the shared service's Redis, worker and data
+    directory: two APIs on one Redis share their disk (either one's job feeder may plan a
+    job the other received)."""
     svc = Service.start(
         f"{redis_server.url}/0",
-        tmp_path_factory.mktemp("agent"),
+        service.data_dir,
         models_dir,
         workers=0,
         llm_base_url=stand_in.base_url,
