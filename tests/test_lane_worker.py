@@ -18,6 +18,7 @@ from neuraldrive_audio.queue.connection import deserialize_job, serialize_job
 from neuraldrive_audio.queue.events import EventType
 from neuraldrive_audio.queue.job_chunks import ChunkJob
 from neuraldrive_audio.queue.lanes import BATCH, INTERACTIVE
+from neuraldrive_audio.workers import affinity
 from neuraldrive_audio.workers import main as worker_main
 from neuraldrive_audio.workers.lane_worker import LaneWorker
 
@@ -141,6 +142,36 @@ async def test_a_chunk_queued_by_a_busy_worker_wakes_an_idle_one_at_once(
         await job_chunks.enqueue(arq_redis, ChunkJob(function="plan", job_id="job-1", index=-1))
         await asyncio.wait_for(chunk_ran.wait(), 5)
         assert chunk_started_during_planning == [True]
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+
+async def test_a_handed_back_job_runs_on_the_other_worker_at_once(arq_redis: ArqRedis) -> None:
+    # Affinity hands a job back (arq Retry) and the worker stands aside: the job must reach
+    # the other, idle worker without waiting for its safety poll. It stalled ~10 s when
+    # nobody was woken after the hand-back (two workers alternating two models).
+    tried_on: list[LaneWorker] = []
+    ran_on: list[LaneWorker] = []
+    ran = asyncio.Event()
+
+    async def work(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        if not tried_on:
+            tried_on.append(ctx["arq_worker"])
+            affinity.hand_back(ctx)
+        ran_on.append(ctx["arq_worker"])
+        ran.set()
+
+    workers = [_chunk_lane(arq_redis, {"work": work}) for _ in range(2)]
+    running = [asyncio.create_task(w.async_run()) for w in workers]
+    try:
+        await asyncio.sleep(0.3)  # both idle and subscribed
+        await job_chunks.enqueue(arq_redis, ChunkJob(function="work", job_id="job-1", index=0))
+        await asyncio.wait_for(ran.wait(), 3)
+        assert ran_on[0] is not tried_on[0]
     finally:
         for task in running:
             task.cancel()

@@ -15,13 +15,13 @@ subscriber won every race and alternated two models by evicting, while the other
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import Any, NoReturn
 
 from arq.worker import Retry
 
 from neuraldrive_audio.queue import heartbeat
 from neuraldrive_audio.storage.model_store import ModelNotInstalledError
+from neuraldrive_audio.workers.lane_worker import LaneWorker
 from neuraldrive_audio.workers.state import WorkerState
 
 MAX_HAND_BACKS = 4
@@ -29,15 +29,12 @@ HAND_BACK_DELAY_S = 0.02
 STAND_ASIDE_S = 0.3
 
 
-def _stand_aside(ctx: dict[str, Any]) -> None:
-    """Stop this lane's arq worker from picking jobs for a moment."""
-    lane_worker = ctx.get("arq_worker")
-    if lane_worker is None:
-        return
-    lane_worker.allow_pick_jobs = False
-    asyncio.get_running_loop().call_later(
-        STAND_ASIDE_S, setattr, lane_worker, "allow_pick_jobs", True
-    )
+def hand_back(ctx: dict[str, Any]) -> NoReturn:
+    """Give the running job back to the queue for another worker of its lane to pick."""
+    lane_worker: LaneWorker | None = ctx.get("arq_worker")
+    if lane_worker is not None:
+        lane_worker.stand_aside(STAND_ASIDE_S)
+    raise Retry(defer=HAND_BACK_DELAY_S)
 
 
 async def prefer_holder(ctx: dict[str, Any], model_id: str) -> None:
@@ -60,8 +57,7 @@ async def prefer_holder(ctx: dict[str, Any], model_id: str) -> None:
         needed = state.cache.expected_cost(manifest)
         better_elsewhere = not fits_here and any(_idle_with_room(w, needed) for w in others)
     if better_elsewhere:
-        _stand_aside(ctx)
-        raise Retry(defer=HAND_BACK_DELAY_S)
+        hand_back(ctx)
 
 
 def _idle_with_room(beat: heartbeat.WorkerHeartbeat, needed: int) -> bool:

@@ -48,6 +48,9 @@ class LaneWorker(Worker):
         self._lane = lanes.by_name(lane_name)
         self._idle_poll_s = idle_poll_s
         self._woken = asyncio.Event()
+        self._wake_lane_when_done = False
+        self._lane_wakes: set[asyncio.Task[None]] = set()
+        self.ctx["arq_worker"] = self  # arq shares ctx with every job (see affinity)
         self.polls = 0
         """Poll iterations run (for tests and the bench)."""
 
@@ -75,9 +78,39 @@ class LaneWorker(Worker):
         """Poll now (any coroutine on the worker's loop)."""
         self._woken.set()
 
+    def stand_aside(self, seconds: float) -> None:
+        """Pick no job for ``seconds`` (a job handed back is for another worker), then poll.
+
+        The lane's other workers are woken when a running job ends (the handed-back one has
+        been queued again by then) and again when this worker stops standing aside: asleep
+        until their safety poll, they would leave the job waiting up to ``idle_poll_s``.
+        """
+        self.allow_pick_jobs = False
+        self._wake_lane_when_done = True
+        asyncio.get_running_loop().call_later(seconds, self._stop_standing_aside)
+
+    def _stop_standing_aside(self) -> None:
+        self.allow_pick_jobs = True
+        self.wake()  # nobody took the job meanwhile: it may be this worker's after all
+        self._wake_lane()
+
+    def _wake_lane(self) -> None:
+        task = asyncio.create_task(self._publish_wake())
+        self._lane_wakes.add(task)  # a reference until it ends, so it is not collected
+        task.add_done_callback(self._lane_wakes.discard)
+
+    async def _publish_wake(self) -> None:
+        try:
+            await wake.wake(self.pool, self._lane)
+        except RedisError as exc:  # the job still runs at the next poll
+            logging.getLogger(__name__).warning("could not wake lane %s (%s)", self._lane.name, exc)
+
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()  # type: ignore[misc]
         self.wake()  # a slot is free: take the next job without waiting for a wake
+        if self._wake_lane_when_done:
+            self._wake_lane_when_done = False
+            self._wake_lane()
 
     async def _start_up(self) -> None:
         # What arq's main() does before its loop (the pool is always given here), with its

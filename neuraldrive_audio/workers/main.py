@@ -121,7 +121,7 @@ def _functions(settings: Settings, lane: Lane) -> list[Function]:
 def _lane_worker(state: WorkerState, lane: Lane, redis: ArqRedis) -> LaneWorker:
     settings = state.settings
     ctx: dict[str, Any] = {"state": state, "lane": lane}
-    worker = LaneWorker(
+    return LaneWorker(
         lane_name=lane.name,
         idle_poll_s=settings.worker_idle_poll_s,
         functions=_functions(settings, lane),
@@ -138,8 +138,6 @@ def _lane_worker(state: WorkerState, lane: Lane, redis: ArqRedis) -> LaneWorker:
         handle_signals=False,  # one handler below stops every lane
         log_results=False,
     )
-    ctx["arq_worker"] = worker  # arq shares this dict with every job (see affinity)
-    return worker
 
 
 async def run_worker(settings: Settings) -> None:
