@@ -7,19 +7,18 @@ against an in-process fakeredis speaking the Redis protocol; the engine-dependen
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fakeredis import TcpFakeServer
 from fastapi.testclient import TestClient
 
 from neuraldrive_audio.api.app import create_app
 from neuraldrive_audio.api.contract.transcription_fields import hotwords, parse_chunking_strategy
 from neuraldrive_audio.config import Settings
+from neuraldrive_audio.queue.embedded import start_fakeredis
 from neuraldrive_audio.queue.payloads import VadSplit
 from neuraldrive_audio.service.errors import ErrorKind, ServiceError
 from neuraldrive_audio.service.names import (
@@ -51,17 +50,14 @@ TTS_NAMES = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15
 @pytest.fixture(scope="module")
 def settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at an in-process fakeredis and the demo model store."""
-    server = TcpFakeServer(("127.0.0.1", 0), server_type="redis")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
+    queue = start_fakeredis()
     yield Settings(
-        redis_url=f"redis://{host}:{port}",
+        redis_url=queue.url,
         models_dir=models_dir,
         data_dir=tmp_path_factory.mktemp("compat-data"),
         NEURALDRIVE_API_KEY=KEY,  # the field's only name (validation alias)
     )
-    server.shutdown()
-    server.server_close()
+    queue.stop()
 
 
 @pytest.fixture(scope="module")

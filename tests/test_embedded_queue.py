@@ -6,8 +6,11 @@ and fakeredis only where neither exists.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +111,23 @@ def test_a_redis_server_on_path_that_cannot_run_is_passed_over(
     started.append(queue)
     assert str(embedded.bundled_redis_server()) in queue.description
     assert _info(queue)["redis_version"]
+
+
+def test_stopping_fakeredis_leaves_no_thread_behind_a_blocked_client() -> None:
+    # A client gone while blocked in BLPOP (the API's webhook janitor waits 30 s there)
+    # left fakeredis' handler thread running, non-daemon, until the command timed out:
+    # the process could not exit, and closing the server waited those 30 s.
+    queue = embedded.start_fakeredis()
+    client = redis.Redis.from_url(queue.url)
+    blocked = threading.Thread(target=lambda: _blpop_until_closed(client))
+    blocked.start()
+    time.sleep(0.3)  # the BLPOP is in the server now
+    client.connection_pool.disconnect()
+    blocked.join(timeout=5)
+    queue.stop()
+    assert all(t.daemon for t in threading.enumerate() if t is not threading.main_thread())
+
+
+def _blpop_until_closed(client: redis.Redis) -> None:
+    with contextlib.suppress(redis.RedisError, OSError):
+        client.blpop(["nothing-comes"], timeout=30)

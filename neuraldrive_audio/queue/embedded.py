@@ -54,6 +54,7 @@ class EmbeddedQueue:
             self._process.wait(timeout=10)
         if self._server is not None:
             self._server.shutdown()
+            self._server.server_close()
 
 
 def _wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -121,11 +122,16 @@ def _free_port() -> int:
         return port
 
 
-def _start_fakeredis() -> EmbeddedQueue:
+def start_fakeredis() -> EmbeddedQueue:
+    """An in-process fakeredis on a loopback port (the fallback, and fast tests)."""
     from fakeredis import TcpFakeServer
 
     port = _free_port()
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    # A connection's thread stays in a blocking command (BLPOP, up to 30 s) after its
+    # client left: it must neither keep the process alive nor hold up closing the server.
+    server.daemon_threads = True
+    server.block_on_close = False
     threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()
     return EmbeddedQueue(
         f"redis://127.0.0.1:{port}", f"in-process fakeredis on 127.0.0.1:{port}", _server=server
@@ -140,7 +146,7 @@ def start_embedded_queue(run_dir: Path, spawn: Spawn | None = None) -> EmbeddedQ
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     binary = find_redis_server()
-    queue = _start_redis_server(binary, run_dir, spawn) if binary else _start_fakeredis()
+    queue = _start_redis_server(binary, run_dir, spawn) if binary else start_fakeredis()
     queue.announce(run_dir)
     return queue
 
