@@ -18,6 +18,8 @@ from tests.harness import RedisServer, Service
 from tests.llm_stand_in import LLMStandIn, serve_llm
 from tests.speech_clips import SENTENCES, make_clip
 
+pytest_plugins = ["tests.file_order"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
