@@ -35,6 +35,7 @@ def _voice() -> PiperVoice:
 _DETERMINISTIC = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
 
+@cache  # bytes: safe to share, and many tests speak the same sentences
 def make_clip(text: str) -> bytes:
     """WAV bytes of ``text`` spoken by the Piper demo voice (22.05 kHz mono), the same
     bytes on every call."""
@@ -59,3 +60,30 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, start=1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
     return row[len(hyp)] / max(len(ref), 1)
+
+
+LONG_CLIP_GAP_S = 0.5
+"""Silence between the repeats of a long clip: a pause like the one between sentences."""
+
+
+@cache
+def long_clip(repeats: int) -> tuple[bytes, str]:
+    """WAV bytes and text of all of ``SENTENCES`` spoken ``repeats`` times (~24 s each).
+
+    The frames of one synthesis are repeated (with a short pause between) rather than
+    synthesizing the whole text again and again: the clip is the same speech either way,
+    and Piper needs seconds per repeat on two cores."""
+    with wave.open(io.BytesIO(make_clip(" ".join(SENTENCES)))) as once:
+        params, frames = once.getparams(), once.readframes(once.getnframes())
+    gap = b"\0" * (int(LONG_CLIP_GAP_S * params.framerate) * params.sampwidth * params.nchannels)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setparams(params)
+        wav.writeframes(gap.join([frames] * repeats))
+    return buffer.getvalue(), " ".join(SENTENCES * repeats)
+
+
+def clip_seconds(clip: bytes) -> float:
+    """Duration of WAV bytes."""
+    with wave.open(io.BytesIO(clip)) as wav:
+        return wav.getnframes() / wav.getframerate()

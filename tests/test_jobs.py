@@ -16,15 +16,17 @@ from typing import Any, ClassVar
 import av
 import pytest
 
+from tests import speech_clips
 from tests.harness import RedisServer, Service
-from tests.speech_clips import SENTENCES, make_clip, word_error_rate
+from tests.speech_clips import SENTENCES, clip_seconds, make_clip, word_error_rate
 
 pytestmark = pytest.mark.slow
 
 WEBHOOK_SECRET = "test-webhook-secret"
 JOB_SETTINGS = {
     "job_chunk_target_s": "30",
-    "job_batch_size": "2",  # two 30 s clips per chunk: several chunks from three minutes
+    "job_batch_size": "1",  # one clip (<= 30 s) per chunk: three chunks or more from 73 s
+    "speech_job_chunk_chars": "300",  # several chunks from a paragraph or two of text
     "janitor_interval_s": "0.5",
     "webhook_secret": WEBHOOK_SECRET,
     "worker_heartbeat_ttl_s": "2",
@@ -34,9 +36,8 @@ JOB_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def long_clip() -> tuple[bytes, str]:
-    """About three minutes of speech and its text."""
-    text = " ".join(SENTENCES * 8)
-    return make_clip(text), text
+    """About 73 s of speech and its text: at least three chunks of <= 30 s."""
+    return speech_clips.long_clip(3)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,9 @@ def test_long_transcription_job(jobs_service: Service, long_clip: tuple[bytes, s
     final, progress = _wait(jobs_service, job["id"])
     assert final["status"] == "completed", final
     assert any(0 < p < 1 for p in progress), progress
-    assert final["chunks_total"] >= 3 and final["input_duration"] > 150
+    duration = clip_seconds(audio)
+    assert final["chunks_total"] >= 3
+    assert final["input_duration"] == pytest.approx(duration, abs=0.5)
     assert (
         final["started_at"] >= final["created_at"] and final["finished_at"] >= final["started_at"]
     )
@@ -103,7 +106,8 @@ def test_long_transcription_job(jobs_service: Service, long_clip: tuple[bytes, s
         range(len(starts))
     )
     word_starts = [w["start"] for w in result["words"]]
-    assert word_starts == sorted(word_starts) and word_starts[-1] > 150
+    # The words span the whole file: the last one starts in its final seconds.
+    assert word_starts == sorted(word_starts) and word_starts[-1] > duration - 10
     assert srt.text.startswith("1\n00:00:")
     sync = jobs_service.client(timeout=300).audio.transcriptions.create(
         model="whisper-1", file=("long.wav", audio)
@@ -132,8 +136,17 @@ def test_cancel_stops_work(jobs_service: Service, long_clip: tuple[bytes, str]) 
     with jobs_service.http() as http:
         cancelled = http.post(f"/v1/audio/jobs/{job['id']}/cancel").json()
     assert cancelled["status"] == "cancelled"
-    # The running chunk stops at its next segment; queued chunks are skipped.
-    time.sleep(3)
+    # The running chunk stops at its next segment: the workers go idle soon...
+    deadline = time.monotonic() + 3
+    while any(w["current_jobs"] for w in jobs_service.status()["workers"]):
+        assert time.monotonic() < deadline, "the running chunk went on after the cancel"
+        time.sleep(0.1)
+    # ...and queued chunks are skipped: they stay idle (a chunk takes seconds here, so
+    # one that ran would show in the heartbeats, sent every second).
+    quiet_until = time.monotonic() + 1.5
+    while time.monotonic() < quiet_until:
+        assert not any(w["current_jobs"] for w in jobs_service.status()["workers"])
+        time.sleep(0.1)
     after = _job(jobs_service, job["id"])
     assert after["status"] == "cancelled" and after["chunks_done"] < after["chunks_total"]
     assert not any(w["current_jobs"] for w in jobs_service.status()["workers"])
@@ -214,7 +227,7 @@ def test_webhook_is_signed_and_retried(jobs_service: Service) -> None:
 
 
 def test_long_speech_job(jobs_service: Service) -> None:
-    text = "\n\n".join(" ".join(SENTENCES[i : i + 4]) for i in range(0, 8, 2)) * 2
+    text = "\n\n".join(" ".join(SENTENCES[i : i + 4]) for i in range(0, 8, 2))
     with jobs_service.http() as http:
         response = http.post(
             "/v1/audio/jobs",
@@ -225,6 +238,7 @@ def test_long_speech_job(jobs_service: Service) -> None:
         job_id = response.json()["id"]
         final, _ = _wait(jobs_service, job_id)
         assert final["status"] == "completed" and final["input_characters"] == len(text)
+        assert final["chunks_total"] > 1  # spoken in pieces, put together below
         audio = http.get(f"/v1/audio/jobs/{job_id}/result")
     assert audio.headers["content-type"] == "audio/flac"
     with av.open(io.BytesIO(audio.content)) as container:

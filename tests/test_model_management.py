@@ -117,7 +117,9 @@ def test_eviction_under_budget_shows_in_status(
 def test_killed_worker_vanishes_from_status(
     redis_server: RedisServer, models_dir: Path, tmp_path: Path
 ) -> None:
-    svc = Service.start(f"{redis_server.url}/9", tmp_path, models_dir, workers=2)
+    # A short heartbeat TTL: the dead worker drops out in ~2 s instead of the default 4.
+    svc = Service.start(f"{redis_server.url}/9", tmp_path, models_dir, workers=2,
+                        worker_heartbeat_ttl_s="2")  # fmt: skip
     try:
         deadline = time.monotonic() + 10
         while len(svc.status()["workers"]) < 2 and time.monotonic() < deadline:

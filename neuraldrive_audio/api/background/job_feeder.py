@@ -20,6 +20,7 @@ import time
 from arq.connections import ArqRedis
 from pydantic import TypeAdapter
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from neuraldrive_audio.config import Settings
@@ -51,6 +52,13 @@ SPEECH_CHARS_PER_S = 10.0
 IDLE_PASS_S = 5.0
 """Longest pause between passes with no job active (a safety net: a new job wakes the feeder,
 and another API's feeder may have stopped holding the lock)."""
+
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+"""Delete the feeder lock only if this API holds it (atomic compare and delete)."""
 
 
 def reserved_bytes(chunk: ChunkJob, speed: float = 1.0) -> int:
@@ -132,6 +140,13 @@ class JobFeeder:
             for task in self._planning.values():
                 task.cancel()
             await asyncio.gather(listener, return_exceptions=True)
+            await self._release_lock()
+
+    async def _release_lock(self) -> None:
+        """Hand the lock on when stopping, so a restarted API feeds at once instead of
+        after the lock's TTL; best effort (Redis may be gone), only if it is still ours."""
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.eval(_RELEASE, 1, keys.FEEDER_LOCK, self.token)  # type: ignore[misc]
 
     async def _pass_safely(self) -> bool:
         """One pass; whether any job was active (False when the pass failed)."""
