@@ -20,7 +20,7 @@ from neuraldrive_audio.tui.screens import AudioScreen
 from neuraldrive_audio.tui.screenshot import render
 from neuraldrive_audio.tui.widgets import JobsTable, ModelRow, ModelsTable, RowsTable, WorkersTable
 from tests.harness import API_KEY, Service, free_port
-from tests.speech_clips import SENTENCES, make_clip
+from tests.speech_clips import long_clip
 
 SIZE = (160, 50)
 
@@ -247,7 +247,7 @@ async def test_j_opens_the_jobs_screen_and_q_returns(service: Service) -> None:
 async def test_c_cancels_the_selected_job(service: Service) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(base_url=service.base_url, headers=headers, timeout=60) as http:
-        clip = make_clip(" ".join(SENTENCES * 4))  # ~2 min: long enough to catch it processing
+        clip, _ = long_clip(4)  # ~97 s: long enough to catch it processing
         files = {"file": ("long.wav", clip, "audio/wav")}
         submitted = await http.post("/v1/audio/jobs", files=files, data={"model": "whisper-1"})
         assert submitted.status_code == 202, submitted.text
