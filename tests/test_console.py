@@ -140,9 +140,11 @@ def test_barge_in_stops_playback_and_truncates(
     agent: Service, llm: LLMStandIn, playwright: Playwright, tmp_path: Path
 ) -> None:
     llm.reply = LONG_REPLY
-    # The question again every 20 s: it comes while the ~25 s reply plays, however long the
-    # reply took to start on a loaded machine.
-    mic = write_fake_mic(tmp_path / "barge.wav", [500, QUESTION, 20_000])
+    # The question again every ~11 s (chromium's fake microphone plays in real time): the
+    # repeat comes while the ~25 s reply plays if the reply starts within ~8 s of the
+    # question (~2 s here); a repeat that comes sooner only starts another turn, and the
+    # next repeat cuts that one.
+    mic = write_fake_mic(tmp_path / "barge.wav", [500, QUESTION, 8_000])
     try:
         with chromium(playwright, mic, loop=True) as browser:
             page = open_console(browser, agent.base_url, API_KEY)

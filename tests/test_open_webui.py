@@ -102,7 +102,7 @@ class WebUI:
                     return webui
             except httpx.TransportError:
                 pass
-            time.sleep(1)
+            time.sleep(0.25)
         webui.stop()
         pytest.fail(f"Open WebUI did not start in {STARTUP_S} s")
 

@@ -22,7 +22,6 @@ from tests.realtime_audio import (
     sentence_pcm,
     spoken_turns,
     stream_at_once,
-    stream_in_real_time,
 )
 from tests.speech_clips import SENTENCES, word_error_rate
 
@@ -92,17 +91,14 @@ class Recorder:
         self._task.cancel()
 
 
-async def _send_audio(
-    connection: AsyncRealtimeConnection, audio: bytes, rate_bytes: int, real_time: bool = False
-) -> None:
-    """The audio at once (the VAD's decisions depend on samples, not on their pace), or at a
-    microphone's pace where the test is about what a live client sees."""
+async def _send_audio(connection: AsyncRealtimeConnection, audio: bytes, rate_bytes: int) -> None:
+    """The audio in 100 ms chunks as fast as the socket takes them: the VAD's decisions
+    depend on samples, not on their pace (see ``stream_at_once``)."""
 
     async def send(chunk: str) -> None:
         await connection.input_audio_buffer.append(audio=chunk)
 
-    stream = stream_in_real_time if real_time else stream_at_once
-    await stream(send, audio, rate_bytes)
+    await stream_at_once(send, audio, rate_bytes)
 
 
 async def test_server_vad_gives_one_transcript_per_sentence(service: Service) -> None:
@@ -113,7 +109,9 @@ async def test_server_vad_gives_one_transcript_per_sentence(service: Service) ->
         await recorder.wait_for("session.created")
         await connection.send(_session())  # type: ignore[arg-type]
         await recorder.wait_for("session.updated")
-        await _send_audio(connection, audio, 48000, real_time=True)  # as a microphone would
+        # At once: the VAD finds the same turns on the samples' own timeline; the one
+        # microphone-paced test is test_voice_session's barge-in (a latency in wall time).
+        await _send_audio(connection, audio, 48000)
         completed = await recorder.wait_for(COMPLETED, len(sentences))
         await asyncio.sleep(0.5)  # nothing more may come
         await recorder.stop()

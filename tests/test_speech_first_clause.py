@@ -28,10 +28,9 @@ pytestmark = pytest.mark.slow
 RATE = 24_000
 VOICE = "jf_alpha"
 CLAUSE = "After a long and difficult winter,"
-TEXT = (
-    f"{CLAUSE} the farmers in the valley are finally hoping for "
-    "an early spring. The rain has stopped at last."
-)
+# One sentence: only the first sentence is ever cut, and Kokoro's time grows with the
+# audio it makes (here the sentence is spoken three times: unsplit, streamed, clause).
+TEXT = f"{CLAUSE} the farmers in the valley hope for an early spring."
 FRAME_S = 0.01
 
 
@@ -92,7 +91,7 @@ def test_long_first_sentence_streams_its_first_clause_first(
 
     deltas = _deltas(service, TEXT)
     # More than one piece, and the first is the clause alone: well under half the sentence.
-    assert len(deltas) >= 3
+    assert len(deltas) >= 2
     assert len(deltas[0]) == pytest.approx(len(clause_alone), rel=0.02)
     assert len(deltas[0]) < 0.5 * len(unsplit[0])
     # The whole output lasts what unsplit synthesis does (measured within 1 %).
