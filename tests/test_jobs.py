@@ -175,7 +175,10 @@ def test_interactive_request_is_not_stuck_behind_a_job(
         client.audio.transcriptions.create(model="whisper-1", file=("s.wav", short))
         busy.append(time.perf_counter() - started)
     assert _job(jobs_service, job["id"])["status"] == "processing"
-    assert sorted(busy)[1] <= 2 * sorted(idle)[1], (busy, idle)
+    # Sharing two cores with a running chunk makes a request up to ~2x slower (more with the
+    # other test process busy too); waiting behind the chunk would add the rest of its
+    # 30 s of audio (seconds here) on top.
+    assert sorted(busy)[1] <= 3 * sorted(idle)[1], (busy, idle)
     with jobs_service.http() as http:
         http.post(f"/v1/audio/jobs/{job['id']}/cancel")
 

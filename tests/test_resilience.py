@@ -11,15 +11,16 @@ import httpx
 import pytest
 
 from tests.harness import API_KEY, RedisServer, Service
-from tests.speech_clips import SENTENCES, make_clip
+from tests.speech_clips import SENTENCES, long_clip, make_clip
 
 pytestmark = pytest.mark.chaos
 
 
 @pytest.fixture(scope="module")
-def long_clip() -> bytes:
-    """About three minutes of speech: ~10 s of work for whisper tiny on two cores."""
-    return make_clip(" ".join(SENTENCES * 8))
+def long_speech() -> bytes:
+    """About 73 s of speech: seconds of work for whisper tiny, long enough to kill its
+    worker while it runs."""
+    return long_clip(3)[0]
 
 
 def _wait_for(predicate: object, timeout_s: float) -> bool:
@@ -36,7 +37,7 @@ def _busy(service: Service) -> bool:
 
 
 def test_killed_worker_gives_a_retryable_503(
-    redis_server: RedisServer, models_dir: Path, tmp_path: Path, long_clip: bytes
+    redis_server: RedisServer, models_dir: Path, tmp_path: Path, long_speech: bytes
 ) -> None:
     svc = Service.start(f"{redis_server.url}/6", tmp_path, models_dir, worker_heartbeat_ttl_s="2")
     try:
@@ -46,7 +47,7 @@ def test_killed_worker_gives_a_retryable_503(
             with svc.http() as http:
                 outcome["response"] = http.post(
                     "/v1/audio/transcriptions",
-                    files={"file": ("long.wav", long_clip)},
+                    files={"file": ("long.wav", long_speech)},
                     data={"model": "whisper-1"},
                 )
 
@@ -89,8 +90,8 @@ def _multipart(clip: bytes) -> tuple[bytes, str]:
     return body, boundary
 
 
-def test_client_disconnect_cancels_the_job(service: Service, long_clip: bytes) -> None:
-    body, boundary = _multipart(long_clip)
+def test_client_disconnect_cancels_the_job(service: Service, long_speech: bytes) -> None:
+    body, boundary = _multipart(long_speech)
     host, port = service.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
