@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,20 @@ def _chunk_lane(redis: ArqRedis, functions: dict[str, WorkerCoroutine]) -> LaneW
     )
 
 
+@contextlib.asynccontextmanager
+async def _running(workers: list[LaneWorker]) -> AsyncIterator[None]:
+    """The workers' loops as tasks, cancelled on the way out."""
+    tasks = [asyncio.create_task(w.async_run()) for w in workers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+
 async def test_chunks_a_worker_enqueues_are_picked_without_waiting_for_a_poll(
     arq_redis: ArqRedis,
 ) -> None:
@@ -135,19 +151,11 @@ async def test_a_chunk_queued_by_a_busy_worker_wakes_an_idle_one_at_once(
         chunk_started_during_planning.append(not planning_done.is_set())
         chunk_ran.set()
 
-    workers = [_chunk_lane(arq_redis, {"plan": plan, "chunk": chunk}) for _ in range(2)]
-    running = [asyncio.create_task(w.async_run()) for w in workers]
-    try:
+    async with _running([_chunk_lane(arq_redis, {"plan": plan, "chunk": chunk}) for _ in range(2)]):
         await asyncio.sleep(0.3)
         await job_chunks.enqueue(arq_redis, ChunkJob(function="plan", job_id="job-1", index=-1))
         await asyncio.wait_for(chunk_ran.wait(), 5)
         assert chunk_started_during_planning == [True]
-    finally:
-        for task in running:
-            task.cancel()
-        for task in running:
-            with pytest.raises(asyncio.CancelledError):
-                await task
 
 
 async def test_a_handed_back_job_runs_on_the_other_worker_at_once(arq_redis: ArqRedis) -> None:
@@ -165,16 +173,8 @@ async def test_a_handed_back_job_runs_on_the_other_worker_at_once(arq_redis: Arq
         ran_on.append(ctx["arq_worker"])
         ran.set()
 
-    workers = [_chunk_lane(arq_redis, {"work": work}) for _ in range(2)]
-    running = [asyncio.create_task(w.async_run()) for w in workers]
-    try:
+    async with _running([_chunk_lane(arq_redis, {"work": work}) for _ in range(2)]):
         await asyncio.sleep(0.3)  # both idle and subscribed
         await job_chunks.enqueue(arq_redis, ChunkJob(function="work", job_id="job-1", index=0))
         await asyncio.wait_for(ran.wait(), 3)
         assert ran_on[0] is not tried_on[0]
-    finally:
-        for task in running:
-            task.cancel()
-        for task in running:
-            with pytest.raises(asyncio.CancelledError):
-                await task
