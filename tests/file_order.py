@@ -1,4 +1,4 @@
-"""Run the longest test files first, so two xdist processes finish together.
+"""Run the longest test files first, so the xdist processes finish together.
 
 ``scripts/test`` runs pytest with ``--dist loadfile --no-loadscope-reorder``: each file
 stays on one process and files are handed out in collection order. Handed out in the
