@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from neuraldrive_audio.engines import piper
-from neuraldrive_audio.storage.model_store import ModelStore
+from neuraldrive_audio.storage.model_store import ModelStore, check_model_id
 from tests import speech_clips
 from tests.harness import API_KEY, RedisServer, Service, free_port
 from tests.speech_clips import SENTENCES, make_clip
@@ -480,7 +480,13 @@ def test_models_import_never_deletes_another_model(tmp_path: Path) -> None:
     for name, path in files.items():
         (source / f"voice.{name.removeprefix('model.')}").symlink_to(path)
 
-    for bad in ["piper", ".", "", "..", "../x", "/abs", "a//b", "piper/en_US-joe-medium/x"]:
+    # The id rule every path goes through (model_dir checks it), in-process; through the
+    # real command, the ids that would land on the engine's directory, above it, or inside
+    # another model.
+    for bad in [".", "", "../x", "/abs", "a//b"]:
+        with pytest.raises(ValueError, match="invalid model id"):
+            check_model_id(bad)
+    for bad in ["piper", "..", "piper/en_US-joe-medium/x"]:
         result = _models_cli(store.root, "import", str(source), "--id", bad, "--engine", "piper")
         assert result.returncode != 0, (bad, result.stdout)
         assert "error:" in result.stderr, (bad, result.stderr)
