@@ -1,11 +1,12 @@
 """Run the longest test files first, so the xdist processes finish together.
 
 ``scripts/test`` runs pytest with ``--dist loadfile --no-loadscope-reorder``: each file
-stays on one process and files are handed out in collection order. Handed out in the
-default order, a long file picked up last left one core idle for minutes. This plugin
+stays on one process and files are handed out in collection order. (xdist's own reorder
+hands out the files with the most tests first: the many fast unit files, leaving the few
+long service files to the end, where one of them can end the run alone.) This plugin
 orders the files by their measured seconds (``tests/file_seconds.json``), longest first,
-which is the classic longest-processing-time schedule. A file not measured yet counts as
-long, so it starts early rather than ending the run alone.
+the classic longest-processing-time schedule. A file not measured yet counts as long, so
+it starts early rather than ending the run alone.
 
 ``pytest --record-file-seconds`` rewrites the JSON file from the run's own durations.
 """
