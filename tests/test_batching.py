@@ -243,3 +243,33 @@ def test_lockstep_members_are_isolated(models_dir: Path) -> None:
     assert isinstance(outcomes[3], EngineInputError)
     assert batch.lockstep.batched_calls >= 1  # members 0 and 1 shared the decoder
     engine.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # it hung for good before the fix
+async def test_a_member_aborted_before_its_body_runs_still_leaves_the_batch(
+    arq_redis: ArqRedis, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The abort lands between the member's `started` event and its decode: its body never
+    # runs, so it never took (or gave up) its seat. The other members waited for it in the
+    # lockstep forever (seen as a 300 s hang when a slow machine hit that window).
+    clips = _clips()
+    state = _state(arq_redis, tmp_path, models_dir, interactive_batch_window_ms=50)
+    await _enqueue(arq_redis, "job_good_0", upload=clips[0])
+    await _enqueue(arq_redis, "job_aborted", upload=clips[1])
+    await _enqueue(arq_redis, "job_good_1", upload=clips[2])
+    emit = events.EventSink.emit
+
+    async def held_start(sink: events.EventSink, event: JobEvent) -> None:
+        await emit(sink, event)
+        if sink._job_id == "job_aborted" and event.type is EventType.STARTED:
+            await arq_redis.zadd(abort_jobs_ss, {"job_aborted": 1})
+            await asyncio.sleep(3)  # the batch's abort watcher cancels it meanwhile
+
+    monkeypatch.setattr(events.EventSink, "emit", held_start)
+    await asyncio.wait_for(_run_burst(state), 60)
+    finals = await _transcripts(state, ["job_good_0", "job_good_1"])
+    for job_id, text in (("job_good_0", SENTENCES[0]), ("job_good_1", SENTENCES[4])):
+        assert finals[job_id].type is EventType.DONE
+        assert text.split()[1] in finals[job_id].data["transcript"]["text"]
+    await state.cache.close()

@@ -186,8 +186,11 @@ class Seat:
 BodyFactory = Callable[[WorkerState, TranscriptionJob, Any], JobBody]
 
 
-def _member_body(body_for: BodyFactory, state: WorkerState, job: TranscriptionJob,
-                 session: BatchSession) -> JobBody:  # fmt: skip
+async def _member(state: WorkerState, info: JobInfo, job: TranscriptionJob,
+                  body_for: BodyFactory, session: BatchSession) -> None:  # fmt: skip
+    """Run one member's job; its seat is given up however the job ends, also when it is
+    cancelled before its body runs (between its ``started`` event and its decode), or the
+    other members would wait for it in the lockstep forever."""
     seat = session.seat()
     inner = body_for(state, job, seat.infer)
 
@@ -195,20 +198,24 @@ def _member_body(body_for: BodyFactory, state: WorkerState, job: TranscriptionJo
         try:
             return await inner(sink, run)
         finally:
-            seat.release()
+            seat.release()  # at once: before this member's result is sent
 
-    return body
-
-
-async def _peer(state: WorkerState, peer: Peer, body: JobBody) -> None:
-    job = peer.job
-    info = JobInfo(
-        job_id=job.job_id, task=job.task.value, model=job.model_id,
-        job_try=await batch_claim.job_try(state.redis, job.job_id),
-        enqueued_at=peer.enqueued_at, lane=INTERACTIVE, running_key=job.job_id,
-    )  # fmt: skip
     try:
         await run_job(state, info, body)
+    finally:
+        seat.release()
+
+
+async def _peer(state: WorkerState, peer: Peer, body_for: BodyFactory,
+                session: BatchSession) -> None:  # fmt: skip
+    job = peer.job
+    try:
+        info = JobInfo(
+            job_id=job.job_id, task=job.task.value, model=job.model_id,
+            job_try=await batch_claim.job_try(state.redis, job.job_id),
+            enqueued_at=peer.enqueued_at, lane=INTERACTIVE, running_key=job.job_id,
+        )  # fmt: skip
+        await _member(state, info, job, body_for, session)
     finally:
         await asyncio.shield(batch_claim.finish(state.redis, INTERACTIVE, job.job_id))
 
@@ -235,11 +242,9 @@ async def run_batch(
     leader's own member stops, and the peers finish before the cancellation goes on."""
     state: WorkerState = ctx["state"]
     session = BatchSession(1 + len(peers))
-    own = asyncio.create_task(run_job(state, info, _member_body(body_for, state, leader, session)))
+    own = asyncio.create_task(_member(state, info, leader, body_for, session))
     others = {
-        peer.job.job_id: asyncio.create_task(
-            _peer(state, peer, _member_body(body_for, state, peer.job, session))
-        )
+        peer.job.job_id: asyncio.create_task(_peer(state, peer, body_for, session))
         for peer in peers
     }
     watcher = asyncio.create_task(_watch_aborts(state, others))
