@@ -130,7 +130,9 @@ def load(
 
     from neuraldrive_audio.engines.onnx_runtime import create_session
 
-    session = create_session(model_dir / MODEL_FILE, device, settings.cpu_threads)
+    session = create_session(
+        model_dir / MODEL_FILE, device, settings.cpu_threads, settings.onnx_thread_spinning
+    )
     kokoro = Kokoro.from_session(session, str(model_dir / VOICES_FILE))
     return KokoroEngine(manifest, kokoro, espeak_language(manifest.languages))
 

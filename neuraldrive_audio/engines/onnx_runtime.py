@@ -35,10 +35,14 @@ def execution_providers(device: Device) -> list[str | tuple[str, dict[str, str |
     return [(CUDA_PROVIDER, options), CPU_PROVIDER]
 
 
-def create_session(model_path: Path, device: Device, threads: int = 0) -> ort.InferenceSession:
-    """Load an ONNX model for inference; ``threads`` 0 keeps ONNX Runtime's default."""
+def create_session(
+    model_path: Path, device: Device, threads: int = 0, spinning: bool = False
+) -> ort.InferenceSession:
+    """Load an ONNX model for inference; ``threads`` 0 keeps ONNX Runtime's default, and
+    ``spinning`` lets idle pool threads busy-wait for the next operator (its default)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     # One graph runs at a time per worker; extra inter-op threads would only compete.
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -117,7 +117,9 @@ def load(
     config = PiperConfig.from_dict(json.loads((model_dir / CONFIG_FILE).read_text("utf-8")))
     from neuraldrive_audio.engines.onnx_runtime import create_session
 
-    session = create_session(model_dir / MODEL_FILE, device, settings.cpu_threads)
+    session = create_session(
+        model_dir / MODEL_FILE, device, settings.cpu_threads, settings.onnx_thread_spinning
+    )
     return PiperEngine(manifest, PiperVoice(session=session, config=config))
 
 
