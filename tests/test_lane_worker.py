@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -178,3 +179,26 @@ async def test_a_handed_back_job_runs_on_the_other_worker_at_once(arq_redis: Arq
         await job_chunks.enqueue(arq_redis, ChunkJob(function="work", job_id="job-1", index=0))
         await asyncio.wait_for(ran.wait(), 3)
         assert ran_on[0] is not tried_on[0]
+
+
+async def test_a_signal_arriving_with_a_wake_still_stops_the_worker(
+    arq_redis: ArqRedis, tmp_path: Path
+) -> None:
+    """SIGTERM in the same loop turn as a wake (a job ending as the service stops): the
+    idle wait must not swallow the cancellation, or the worker never exits."""
+    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "m",
+                        worker_idle_poll_s=SAFETY_POLL_S)  # fmt: skip
+    state = worker_main.build_state(settings, arq_redis)
+    worker = worker_main._lane_worker(state, INTERACTIVE, arq_redis)
+    running = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.sleep(0.3)  # idle, waiting to be woken
+        worker.wake()
+        worker.handle_sig(signal.SIGTERM)
+        done, _ = await asyncio.wait([running], timeout=5)
+        assert done, "the worker kept running after SIGTERM"
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await state.cache.close()

@@ -24,6 +24,19 @@ RESUBSCRIBE_S = 1.0
 """Pause before subscribing again after a subscription failed."""
 
 
+async def wait_until_set(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait for ``event`` or ``timeout_s``, whichever comes first (the idle wait of every
+    woken loop: lane workers, the job feeder, the janitor).
+
+    Not ``asyncio.wait_for(event.wait(), ...)``: on Python 3.11 that drops a cancellation
+    arriving in the same loop turn as the event (its inner wait is done, so it returns), and
+    a loop cancelled to stop (SIGTERM as a job ends) then runs on forever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+
+
 async def wake(redis: Redis, lane: Lane) -> None:
     """Tell the workers of ``lane`` that a job is waiting."""
     await redis.publish(keys.wake(lane.name), b"job")

@@ -66,9 +66,7 @@ class LaneWorker(Worker):
                 self._woken.clear()  # a wake during the poll below sets it again
                 self.polls += 1
                 await self._poll_iteration()
-                timeout = await self._next_wait_s()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), timeout)
+                await wake.wait_until_set(self._woken, await self._next_wait_s())
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from neuraldrive_audio.config import Settings
 from neuraldrive_audio.engines import registry
 from neuraldrive_audio.engines.base import Engine
-from neuraldrive_audio.queue import heartbeat, keys
+from neuraldrive_audio.queue import heartbeat, keys, wake
 from neuraldrive_audio.queue.connection import (
     connect,
     deserialize_job,
@@ -213,6 +213,5 @@ async def _run_lanes(lanes: list[LaneWorker], worker_id: str, stopping: asyncio.
                 "lost Redis (%s); reconnecting in %.1f s", type(exc).__name__, delay,
                 extra={"worker_id": worker_id},
             )  # fmt: skip
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), delay)
+            await wake.wait_until_set(stopping, delay)
             delay = min(delay * 2, RECONNECT_MAX_S)

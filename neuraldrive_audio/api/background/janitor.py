@@ -68,8 +68,7 @@ class Janitor:
                     if wait_s <= self.settings.janitor_interval_s:
                         await asyncio.sleep(wait_s)  # busy: chunk wakes would only add passes
                         continue
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._woken.wait(), wait_s)
+                    await wake.wait_until_set(self._woken, wait_s)
             finally:
                 for task in helpers:
                     task.cancel()

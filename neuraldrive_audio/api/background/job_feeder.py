@@ -133,8 +133,7 @@ class JobFeeder:
                 if await self._pass_safely():
                     await asyncio.sleep(self.settings.job_feed_interval_s)
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), IDLE_PASS_S)
+                await wake.wait_until_set(woken, IDLE_PASS_S)
         finally:
             listener.cancel()
             for task in self._planning.values():
