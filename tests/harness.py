@@ -152,10 +152,16 @@ class Service:
             return body
 
     def stop(self) -> None:
+        """SIGTERM to every process; one that is still running after 15 s is killed, and
+        the stop fails: systemd and ``serve`` rely on SIGTERM ending them."""
         for process in [*self.workers, self.api]:
             process.terminate()
+        ignored = []
         for process in [*self.workers, self.api]:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(timeout=10)
+                ignored.append(" ".join(map(str, process.args)))
+        assert not ignored, f"still running 15 s after SIGTERM, killed: {ignored}"
