@@ -41,13 +41,20 @@ async def _done(redis: ArqRedis, job_id: str, within_s: float) -> bool:
     return True
 
 
-async def test_an_idle_worker_sleeps_until_woken_and_still_picks_up_at_once(
-    arq_redis: ArqRedis, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def interactive_worker(arq_redis: ArqRedis, tmp_path: Path) -> AsyncIterator[LaneWorker]:
+    """An interactive-lane worker as the worker process builds it (not yet running)."""
     settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "m",
                         worker_idle_poll_s=SAFETY_POLL_S)  # fmt: skip
     state = worker_main.build_state(settings, arq_redis)
-    worker = worker_main._lane_worker(state, INTERACTIVE, arq_redis)
+    yield worker_main._lane_worker(state, INTERACTIVE, arq_redis)
+    await state.cache.close()
+
+
+async def test_an_idle_worker_sleeps_until_woken_and_still_picks_up_at_once(
+    arq_redis: ArqRedis, interactive_worker: LaneWorker
+) -> None:
+    worker = interactive_worker
     running = asyncio.create_task(worker.async_run())
     try:
         await asyncio.sleep(0.5)
@@ -68,7 +75,6 @@ async def test_an_idle_worker_sleeps_until_woken_and_still_picks_up_at_once(
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-        await state.cache.close()
 
 
 def _chunk_lane(redis: ArqRedis, functions: dict[str, WorkerCoroutine]) -> LaneWorker:
@@ -182,14 +188,11 @@ async def test_a_handed_back_job_runs_on_the_other_worker_at_once(arq_redis: Arq
 
 
 async def test_a_signal_arriving_with_a_wake_still_stops_the_worker(
-    arq_redis: ArqRedis, tmp_path: Path
+    interactive_worker: LaneWorker,
 ) -> None:
     """SIGTERM in the same loop turn as a wake (a job ending as the service stops): the
     idle wait must not swallow the cancellation, or the worker never exits."""
-    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "m",
-                        worker_idle_poll_s=SAFETY_POLL_S)  # fmt: skip
-    state = worker_main.build_state(settings, arq_redis)
-    worker = worker_main._lane_worker(state, INTERACTIVE, arq_redis)
+    worker = interactive_worker
     running = asyncio.create_task(worker.async_run())
     try:
         await asyncio.sleep(0.3)  # idle, waiting to be woken
@@ -201,4 +204,3 @@ async def test_a_signal_arriving_with_a_wake_still_stops_the_worker(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        await state.cache.close()
