@@ -26,7 +26,7 @@ RESUBSCRIBE_S = 1.0
 
 async def wait_until_set(event: asyncio.Event, timeout_s: float) -> None:
     """Wait for ``event`` or ``timeout_s``, whichever comes first (the idle wait of every
-    woken loop: lane workers, the job feeder, the janitor).
+    woken loop: lane workers, the job feeder, the janitor, the API server's tick).
 
     Not ``asyncio.wait_for(event.wait(), ...)``: on Python 3.11 that drops a cancellation
     arriving in the same loop turn as the event (its inner wait is done, so it returns), and

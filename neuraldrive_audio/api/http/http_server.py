@@ -16,6 +16,8 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from neuraldrive_audio.queue import wake
+
 TICK_S = 1.0
 
 STARTUP_FAILURE = 3
@@ -34,8 +36,7 @@ class QuietServer(uvicorn.Server):
         """Tick (uvicorn's housekeeping, every tick a full one) until told to exit."""
         self._loop = asyncio.get_running_loop()
         while not await self.on_tick(0):  # counter 0: the Date header is refreshed each tick
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit_requested.wait(), TICK_S)
+            await wake.wait_until_set(self._exit_requested, TICK_S)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """uvicorn's signal handler, then wake the main loop (it runs on the same thread)."""
