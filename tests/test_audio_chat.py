@@ -15,7 +15,7 @@ from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 from tests.speech_clips import make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 QUESTION = "When does the next train to the city leave?"
 SYSTEM = {"role": "system", "content": "You are a helpful station assistant. Answer briefly."}

@@ -22,7 +22,7 @@ from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 from tests.speech_clips import make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 QUESTION = "What is the weather like in Paris?"
 ANSWER = "It is 21 degrees and sunny in Paris."

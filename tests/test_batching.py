@@ -132,7 +132,7 @@ async def _run_burst(state: WorkerState) -> None:
         await worker.close()
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_batched_answers_equal_lone_answers(
     arq_redis: ArqRedis, tmp_path: Path, models_dir: Path
 ) -> None:
@@ -160,7 +160,7 @@ async def test_batched_answers_equal_lone_answers(
     assert answers[True]["1"].data["transcript"]["segments"][0]["words"]
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_a_failing_or_aborted_member_does_not_sink_the_batch(
     arq_redis: ArqRedis, tmp_path: Path, models_dir: Path
 ) -> None:
@@ -201,7 +201,7 @@ async def test_a_failing_or_aborted_member_does_not_sink_the_batch(
     await state.cache.close()
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_lockstep_members_are_isolated(models_dir: Path) -> None:
     """In the engine: a cancelled member and a refused one leave, the others get answers
     equal to their lone ones."""
@@ -245,7 +245,7 @@ def test_lockstep_members_are_isolated(models_dir: Path) -> None:
     engine.close()
 
 
-@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.timeout(120)  # it hung for good before the fix
 async def test_a_member_aborted_before_its_body_runs_still_leaves_the_batch(
     arq_redis: ArqRedis, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch

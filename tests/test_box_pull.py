@@ -20,7 +20,7 @@ from neuraldrive_audio.storage.box_pull import (
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, RedisServer, Service
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 MODEL = "piper/en_US-joe-medium"
 
 

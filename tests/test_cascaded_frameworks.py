@@ -42,7 +42,7 @@ from tests.harness import API_KEY, Service
 from tests.realtime_audio import sentence_pcm, spoken_turns
 from tests.speech_clips import SENTENCES, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 SPOKEN = "The next train to the city leaves from the main platform in a few minutes."
 LIVEKIT_RATE = 24_000  # what LiveKit's OpenAI plugin sends and expects

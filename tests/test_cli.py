@@ -165,7 +165,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run_cli("speak", "Hi.", data_dir=tmp_path).returncode == ExitCode.USAGE
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_wrong_key_says_where_the_key_comes_from(service: Service, tmp_path: Path) -> None:
     result = run_cli("jobs", "list", "--url", service.base_url, data_dir=tmp_path,
                      NEURALDRIVE_API_KEY="wrong")  # fmt: skip
@@ -174,7 +174,7 @@ def test_wrong_key_says_where_the_key_comes_from(service: Service, tmp_path: Pat
     assert "refused the API key" in line and "(in use: NEURALDRIVE_API_KEY)" in line
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_unknown_model_and_job_name_the_valid_ones(
     service: Service, tmp_path: Path, clip: Path
 ) -> None:
@@ -191,7 +191,7 @@ def test_unknown_model_and_job_name_the_valid_ones(
     assert "job_nope" in one_line_error(result)
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_transcribe_and_speak_succeed(service: Service, tmp_path: Path, clip: Path) -> None:
     env = {"NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_URL": service.base_url}
     result = run_cli("transcribe", str(clip), data_dir=tmp_path, **env)
@@ -202,7 +202,7 @@ def test_transcribe_and_speak_succeed(service: Service, tmp_path: Path, clip: Pa
     assert result.returncode == 0 and out.read_bytes()[:4] == b"RIFF"
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_output_into_a_directory_is_one_line(service: Service, tmp_path: Path) -> None:
     env = {"NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_URL": service.base_url}
     result = run_cli("speak", "Hi.", "-o", str(tmp_path), "--model", "piper/en_US-joe-medium",

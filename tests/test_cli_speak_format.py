@@ -57,7 +57,7 @@ def test_the_command_refuses_a_contradiction_before_calling(tmp_path: Path) -> N
     assert not (tmp_path / "hello.wav").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_speak_into_a_wav_file_writes_wav(service: Service, tmp_path: Path) -> None:
     env = {"NEURALDRIVE_API_KEY": API_KEY, "NEURALDRIVE_AUDIO_URL": service.base_url}
     out = tmp_path / "hello.wav"

@@ -18,7 +18,7 @@ from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 QUESTION = "When does the next train to the city leave?"
 LONG_REPLY = " ".join(SENTENCES)  # about 25 s of speech

@@ -19,7 +19,7 @@ from neuraldrive_audio.media.samples import WHISPER_SAMPLE_RATE
 from tests.harness import RedisServer, Service
 from tests.tone_engine import GAP_FRACTION
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 PLUGINS = json.dumps(["tests.tone_engine"])
 MODEL = "tone/beeper"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.harness import API_KEY, RedisServer, Service
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 MIB = 1024 * 1024
 

@@ -20,7 +20,7 @@ from tests import speech_clips
 from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, clip_seconds, make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 WEBHOOK_SECRET = "test-webhook-secret"
 JOB_SETTINGS = {

@@ -42,7 +42,7 @@ def test_everything_else_needs_the_key(
     assert not _keyless_list_from_loopback(_request(path, client, method, **headers))
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_open_webuis_keyless_requests_get_our_lists(service: Service) -> None:
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
         voices = http.get("/v1/audio/voices")

@@ -17,7 +17,7 @@ from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers import memory
 from neuraldrive_audio.workers.model_cache import ModelBusyError, ModelCache, ModelTooLargeError
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 GIB = 1024**3
 CPU = Device("cpu")

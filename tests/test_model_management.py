@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.harness import RedisServer, Service
 from tests.speech_clips import SENTENCES, make_clip
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 WHISPER = "Systran/faster-whisper-tiny.en"
 KOKORO = "kokoro-82m"

@@ -25,7 +25,7 @@ import pytest
 from tests.harness import API_KEY, Service, free_port
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 
-pytestmark = [pytest.mark.webui, pytest.mark.install, pytest.mark.slow]
+pytestmark = [pytest.mark.webui, pytest.mark.install]
 
 VERSION = "0.12.4"
 REPO = Path(__file__).resolve().parents[1]

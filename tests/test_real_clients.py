@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from tests.harness import API_KEY, Service
 from tests.speech_clips import SENTENCES, make_clip, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 STT_NAMES = [
     "whisper-1",

@@ -25,7 +25,7 @@ from tests.realtime_audio import (
 )
 from tests.speech_clips import SENTENCES, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 Event = dict[str, Any]
 COMPLETED = "conversation.item.input_audio_transcription.completed"

@@ -13,7 +13,7 @@ from tests.harness import API_KEY, Service
 from tests.realtime_audio import CHUNK_MS, spoken_turns
 from tests.speech_clips import SENTENCES, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 async def test_agents_sdk_streamed_audio_input_gets_each_turns_text(service: Service) -> None:

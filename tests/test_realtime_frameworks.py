@@ -19,7 +19,7 @@ from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 from tests.realtime_audio import sentence_pcm, silence
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 QUESTION = "What is the weather in Paris?"
 RESULT = {"temperature": 12, "condition": "foggy"}

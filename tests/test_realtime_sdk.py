@@ -19,7 +19,7 @@ from tests.realtime_audio import chunks, sentence_pcm, silence, spoken_turns, st
 from tests.realtime_events import StrictRecorder
 from tests.speech_clips import SENTENCES, word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 COMPLETED = "conversation.item.input_audio_transcription.completed"
 FAILED = "conversation.item.input_audio_transcription.failed"

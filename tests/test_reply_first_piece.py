@@ -17,7 +17,7 @@ from neuraldrive_audio.service.reply import AudioDelta, ReplyDone, ReplyVoice, s
 from tests.harness import RedisServer, Service
 from tests.llm_stand_in import DEFAULT_REPLY, LLMStandIn, serve_llm
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 VOICE = ReplyVoice("piper/en_US-joe-medium", "en_US-joe-medium")
 RATE = 24_000

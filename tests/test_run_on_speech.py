@@ -22,7 +22,7 @@ from neuraldrive_audio.storage.model_store import ModelStore
 from neuraldrive_audio.workers.job_frame import JobRun
 from neuraldrive_audio.workers.speech_job import speak
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 PIECE = "The next train to the city leaves"
 RATE = 24_000

@@ -16,7 +16,7 @@ from neuraldrive_audio.storage.demo_models import PIPER_ID, register_demo_models
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import API_KEY, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 @dataclass

@@ -16,7 +16,7 @@ import soundfile
 from tests.harness import Service
 from tests.speech_clips import word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 TEXT = "The library opens at nine in the morning. Please return your books on time."
 FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -97,9 +97,13 @@ def _transcribe(service: Service, wav: bytes) -> str:
 
 @pytest.mark.parametrize(("model", "voice"), [(KOKORO, "jf_alpha"), (PIPER, "en_US-joe-medium")])
 def test_round_trip_through_asr(service: Service, model: str, voice: str) -> None:
+    # Written as whisper writes it ("10", "Dr."): the service reads it out as "ten",
+    # "Doctor", so the words heard can match the words sent exactly. Spelled out, every
+    # transcript already missed 2 of 20 words, and one slip of Piper's noisy voice (now and
+    # then "Docker Jones") failed the test.
     text = (
-        "Our meeting starts at ten o'clock. Bring the new budget figures. "
-        "Doctor Jones will present the results of the survey."
+        "Our meeting starts at 10 o'clock. Bring the new budget figures. "
+        "Dr. Jones will present the results of the survey."
     )
     wav = (
         service.client()

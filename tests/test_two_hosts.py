@@ -23,7 +23,7 @@ from tests.two_hosts import TwoHosts, netns_unavailable, two_hosts
 
 _why = netns_unavailable()
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.deploy,
     pytest.mark.netns,
     pytest.mark.skipif(_why is not None, reason=f"two-host tests: {_why}"),
     pytest.mark.timeout(900),  # two hosts' worth of work on the same shared cores

@@ -53,7 +53,7 @@ def _loaded(service: Service) -> set[str]:
     return {m["id"] for w in workers for m in w["loaded_models"]}
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_an_alias_with_another_models_voice_is_spoken_by_that_model(service: Service) -> None:
     client = service.client()
     if PIPER in _loaded(service):
@@ -67,7 +67,7 @@ def test_an_alias_with_another_models_voice_is_spoken_by_that_model(service: Ser
     assert word_error_rate(TEXT, heard) < 0.3
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_a_model_named_by_its_id_does_not_switch(service: Service) -> None:
     with pytest.raises(openai.BadRequestError) as refusal:
         service.client().audio.speech.create(
@@ -76,7 +76,7 @@ def test_a_model_named_by_its_id_does_not_switch(service: Service) -> None:
     assert refusal.value.code == "invalid_voice"
 
 
-@pytest.mark.slow
+@pytest.mark.service
 def test_openai_voice_names_keep_the_alias_model(service: Service) -> None:
     body = {"model": "tts-1", "voice": "alloy", "input": TEXT, "response_format": "wav"}
     with service.http() as http:

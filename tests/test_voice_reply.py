@@ -29,7 +29,7 @@ from neuraldrive_audio.service.reply import (
 from tests.harness import RedisServer, Service
 from tests.llm_stand_in import LLMStandIn, serve_llm
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 VOICE = ReplyVoice("piper/en_US-joe-medium", "en_US-joe-medium")
 MESSAGES = [{"role": "user", "content": "How do I get to the city?"}]

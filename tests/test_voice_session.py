@@ -24,7 +24,7 @@ from tests.realtime_audio import sentence_pcm, silence, stream_at_once, stream_i
 from tests.speech_clips import make_clip, word_error_rate
 from tests.test_realtime import Recorder
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 QUESTION = "When does the next train to the city leave?"
 INSTRUCTIONS = "You are a helpful station assistant. Answer briefly."

@@ -38,7 +38,7 @@ from tests.wyoming_server import (
     wyoming_process,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 PIPER_VOICE = "en_US-joe-medium"

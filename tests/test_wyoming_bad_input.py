@@ -27,7 +27,7 @@ from tests.wyoming_server import (
     wyoming_process,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 MAX_CONNECTIONS = 16

@@ -18,7 +18,7 @@ from tests.harness import API_KEY, Service
 from tests.llm_stand_in import LLMStandIn
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.deploy,
     pytest.mark.skipif(
         shutil.which("caddy") is None or shutil.which("openssl") is None,
         reason="caddy or openssl is not installed (CI installs both)",

@@ -275,7 +275,6 @@ PROTECTED = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", f"Basic {KEY}"])
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
 def test_requests_without_the_key_are_refused_by_the_gateway(
@@ -295,7 +294,6 @@ def test_requests_without_the_key_are_refused_by_the_gateway(
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-@pytest.mark.slow
 def test_status_reaches_the_service_not_the_system_api(gateway: httpx.Client) -> None:
     response = gateway.get("/system/audio/status", headers=AUTH)
     assert response.status_code == 200, response.text
@@ -303,7 +301,6 @@ def test_status_reaches_the_service_not_the_system_api(gateway: httpx.Client) ->
     assert len(response.json()["workers"]) == 1
 
 
-@pytest.mark.slow
 def test_audio_models_are_listed(gateway: httpx.Client) -> None:
     response = gateway.get("/v1/audio/models", headers=AUTH)
     assert response.status_code == 200, response.text
@@ -313,7 +310,6 @@ def test_audio_models_are_listed(gateway: httpx.Client) -> None:
     assert listed["kokoro-82m"]["voices"]
 
 
-@pytest.mark.slow
 def test_speech_comes_back_through_the_gateway(gateway: httpx.Client) -> None:
     response = gateway.post("/v1/audio/speech", headers=AUTH, json=SPEECH)
     assert response.status_code == 200, response.text
@@ -322,7 +318,6 @@ def test_speech_comes_back_through_the_gateway(gateway: httpx.Client) -> None:
     assert len(response.content) > 10_000  # about a second of 24 kHz 16-bit audio, at least
 
 
-@pytest.mark.slow
 def test_upload_is_transcribed_through_the_gateway(gateway: httpx.Client) -> None:
     response = gateway.post(
         "/v1/audio/transcriptions",
@@ -336,7 +331,6 @@ def test_upload_is_transcribed_through_the_gateway(gateway: httpx.Client) -> Non
     assert word_error_rate(SENTENCES[0], response.json()["text"]) <= 0.1
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "stand_in", "received"),
     [
@@ -353,7 +347,6 @@ def test_neuraldrive_routes_still_reach_their_services(
     assert response.json() == {"stand_in": stand_in, "path": received}
 
 
-@pytest.mark.slow
 def test_chat_without_the_key_is_still_refused(gateway: httpx.Client) -> None:
     assert gateway.post("/v1/chat/completions", json={}).status_code == 401
 
@@ -375,14 +368,12 @@ async def _first_event(gateway: httpx.Client, **connect: Any) -> tuple[str | Non
         return ws.subprotocol, json.loads(await ws.recv())
 
 
-@pytest.mark.slow
 async def test_realtime_websocket_with_the_bearer_header(gateway: httpx.Client) -> None:
     _, event = await _first_event(gateway, additional_headers=AUTH)
     assert event["type"] == "session.created"
     assert event["session"]["type"] == "transcription"
 
 
-@pytest.mark.slow
 async def test_realtime_websocket_with_the_browser_subprotocol_key(gateway: httpx.Client) -> None:
     protocols = ["realtime", f"openai-insecure-api-key.{KEY}"]
     subprotocol, event = await _first_event(gateway, subprotocols=protocols)
@@ -390,7 +381,6 @@ async def test_realtime_websocket_with_the_browser_subprotocol_key(gateway: http
     assert event["type"] == "session.created"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "connect",
     [

@@ -159,7 +159,11 @@ class JobFeeder:
 
     async def _hold_lock(self) -> bool:
         """One API feeds at a time; the holder keeps renewing the lock while it runs."""
-        ttl_ms = int(max(self.settings.job_feed_interval_s * 20, 5) * 1000)
+        # Outlives the longest gap between renewals (an idle wait) with room for a late
+        # pass, so a live holder never loses it; an API that dies without releasing it
+        # (stops release it) delays feeding by at most this.
+        longest_gap_s = max(self.settings.job_feed_interval_s, IDLE_PASS_S)
+        ttl_ms = int(max(longest_gap_s * 3, 5) * 1000)
         if await self.redis.set(keys.FEEDER_LOCK, self.token, nx=True, px=ttl_ms):
             return True
         if await self.redis.get(keys.FEEDER_LOCK) == self.token.encode():
