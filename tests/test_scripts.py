@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,11 +73,16 @@ def test_without_uv_it_uses_venv_and_pip(tmp_path: Path) -> None:
 
 @pytest.mark.install
 def test_with_uv_it_uses_uv_and_keeps_the_venv(tmp_path: Path) -> None:
-    if subprocess.run(["uv", "--version"], capture_output=True).returncode != 0:
-        pytest.skip("uv does not run here")
+    # The test extras install uv beside this Python, so the uv path runs on every machine,
+    # not only where uv happens to be on PATH (here it was not, and the test crashed).
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        pytest.skip("uv is not installed beside this Python (pip install '.[test]')")
     root = project(tmp_path / "checkout")
+    tools = bin_dir(tmp_path, uv=f'exec "{uv}" "$@"')
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
     for _ in range(2):  # the second run finds the venv and adds nothing
-        subprocess.run(["sh", "scripts/install", "sh", "--", ".[extra]"], cwd=root,
+        subprocess.run(["sh", "scripts/install", "sh", "--", ".[extra]"], cwd=root, env=env,
                        check=True, capture_output=True, timeout=600)  # fmt: skip
     assert not (root / ".venv" / "bin" / "pip").exists()  # uv's venv has no pip
     probe = [

@@ -97,10 +97,8 @@ def _transcribe(service: Service, wav: bytes) -> str:
 
 @pytest.mark.parametrize(("model", "voice"), [(KOKORO, "jf_alpha"), (PIPER, "en_US-joe-medium")])
 def test_round_trip_through_asr(service: Service, model: str, voice: str) -> None:
-    # Written as whisper writes it ("10", "Dr."): the service reads it out as "ten",
-    # "Doctor", so the words heard can match the words sent exactly. Spelled out, every
-    # transcript already missed 2 of 20 words, and one slip of Piper's noisy voice (now and
-    # then "Docker Jones") failed the test.
+    # Written as people (and whisper) write it: the service must read "10" and "Dr." out
+    # as "ten" and "Doctor" for whisper to hear the same words back.
     text = (
         "Our meeting starts at 10 o'clock. Bring the new budget figures. "
         "Dr. Jones will present the results of the survey."
