@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -95,6 +96,14 @@ def user_environment(home: Path, port: int) -> dict[str, str]:
     uv_cache = os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
     env.update(HOME=str(home), PIP_CACHE_DIR=pip_cache, UV_CACHE_DIR=uv_cache,
                NEURALDRIVE_AUDIO_PORT=str(port))  # fmt: skip
+    uv = Path(sys.executable).with_name("uv")  # from the test extras
+    if shutil.which("uv", path=env.get("PATH")) is None and uv.exists():
+        # The commands take the uv path on every machine, not only where uv is installed:
+        # with pip they cost ~2 CPU-minutes more. tests/test_scripts.py runs the pip path.
+        tools = home / "tools"
+        tools.mkdir(exist_ok=True)
+        (tools / "uv").symlink_to(uv)
+        env["PATH"] = f"{tools}:{env.get('PATH', os.defpath)}"
     return env
 
 
